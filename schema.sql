@@ -1,0 +1,291 @@
+-- Candor database schema. Generated from server/tables.py by
+-- `python run.py schema`; tests/test_schema.py keeps the two equal.
+
+CREATE TABLE audit_log (
+	id INTEGER NOT NULL,
+	ts DATETIME NOT NULL,
+	actor_kind VARCHAR(16) NOT NULL,
+	actor_id INTEGER,
+	action VARCHAR(64) NOT NULL,
+	target_kind VARCHAR(32) NOT NULL,
+	target_id INTEGER,
+	detail JSON NOT NULL,
+	PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_audit_log_ts ON audit_log (ts);
+
+CREATE TABLE users (
+	id INTEGER NOT NULL,
+	email VARCHAR(320) NOT NULL,
+	password_hash VARCHAR(255) NOT NULL,
+	role VARCHAR(16) NOT NULL,
+	created_at DATETIME NOT NULL,
+	disabled BOOLEAN NOT NULL,
+	PRIMARY KEY (id)
+);
+
+CREATE UNIQUE INDEX ix_users_email ON users (email);
+
+CREATE TABLE auth_tokens (
+	id INTEGER NOT NULL,
+	token_sha256 VARCHAR(64) NOT NULL,
+	user_id INTEGER NOT NULL,
+	kind VARCHAR(16) NOT NULL,
+	csrf_token VARCHAR(64),
+	created_at DATETIME NOT NULL,
+	expires_at DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	FOREIGN KEY(user_id) REFERENCES users (id)
+);
+
+CREATE UNIQUE INDEX ix_auth_tokens_token_sha256 ON auth_tokens (token_sha256);
+
+CREATE INDEX ix_auth_tokens_user_id ON auth_tokens (user_id);
+
+CREATE TABLE candidates (
+	id INTEGER NOT NULL,
+	name VARCHAR(200) NOT NULL,
+	email VARCHAR(320) NOT NULL,
+	resume_text VARCHAR(100000) NOT NULL,
+	status VARCHAR(32) NOT NULL,
+	created_by INTEGER NOT NULL,
+	created_at DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	FOREIGN KEY(created_by) REFERENCES users (id)
+);
+
+CREATE INDEX ix_candidates_created_by ON candidates (created_by);
+
+CREATE UNIQUE INDEX ix_candidates_email ON candidates (email);
+
+CREATE TABLE jobs (
+	id INTEGER NOT NULL,
+	title VARCHAR(200) NOT NULL,
+	language VARCHAR(16) NOT NULL,
+	created_by INTEGER NOT NULL,
+	created_at DATETIME NOT NULL,
+	analyze_expression BOOLEAN NOT NULL,
+	analyze_eye_contact BOOLEAN NOT NULL,
+	analyze_posture BOOLEAN NOT NULL,
+	PRIMARY KEY (id),
+	FOREIGN KEY(created_by) REFERENCES users (id)
+);
+
+CREATE INDEX ix_jobs_created_by ON jobs (created_by);
+
+CREATE TABLE dimensions (
+	id INTEGER NOT NULL,
+	job_id INTEGER NOT NULL,
+	position INTEGER NOT NULL,
+	name VARCHAR(100) NOT NULL,
+	description VARCHAR(2000) NOT NULL,
+	keywords JSON NOT NULL,
+	PRIMARY KEY (id),
+	UNIQUE (job_id, name),
+	FOREIGN KEY(job_id) REFERENCES jobs (id)
+);
+
+CREATE INDEX ix_dimensions_job_id ON dimensions (job_id);
+
+CREATE TABLE job_access (
+	job_id INTEGER NOT NULL,
+	user_id INTEGER NOT NULL,
+	granted_by INTEGER NOT NULL,
+	granted_at DATETIME NOT NULL,
+	PRIMARY KEY (job_id, user_id),
+	FOREIGN KEY(job_id) REFERENCES jobs (id),
+	FOREIGN KEY(user_id) REFERENCES users (id),
+	FOREIGN KEY(granted_by) REFERENCES users (id)
+);
+
+CREATE TABLE templates (
+	id INTEGER NOT NULL,
+	job_id INTEGER NOT NULL,
+	name VARCHAR(200) NOT NULL,
+	created_by INTEGER NOT NULL,
+	created_at DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	FOREIGN KEY(job_id) REFERENCES jobs (id),
+	FOREIGN KEY(created_by) REFERENCES users (id)
+);
+
+CREATE INDEX ix_templates_job_id ON templates (job_id);
+
+CREATE TABLE invitations (
+	id INTEGER NOT NULL,
+	token VARCHAR(64) NOT NULL,
+	template_id INTEGER NOT NULL,
+	candidate_id INTEGER NOT NULL,
+	deadline DATETIME NOT NULL,
+	created_by INTEGER NOT NULL,
+	created_at DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	FOREIGN KEY(template_id) REFERENCES templates (id),
+	FOREIGN KEY(candidate_id) REFERENCES candidates (id),
+	FOREIGN KEY(created_by) REFERENCES users (id)
+);
+
+CREATE INDEX ix_invitations_candidate_id ON invitations (candidate_id);
+
+CREATE INDEX ix_invitations_template_id ON invitations (template_id);
+
+CREATE UNIQUE INDEX ix_invitations_token ON invitations (token);
+
+CREATE TABLE questions (
+	id INTEGER NOT NULL,
+	template_id INTEGER NOT NULL,
+	position INTEGER NOT NULL,
+	text VARCHAR(2000) NOT NULL,
+	time_limit_s INTEGER NOT NULL,
+	PRIMARY KEY (id),
+	UNIQUE (template_id, position),
+	FOREIGN KEY(template_id) REFERENCES templates (id)
+);
+
+CREATE INDEX ix_questions_template_id ON questions (template_id);
+
+CREATE TABLE scoring_rules (
+	id INTEGER NOT NULL,
+	dimension_id INTEGER NOT NULL,
+	position INTEGER NOT NULL,
+	signal VARCHAR(120) NOT NULL,
+	op VARCHAR(2) NOT NULL,
+	value FLOAT NOT NULL,
+	points FLOAT NOT NULL,
+	PRIMARY KEY (id),
+	FOREIGN KEY(dimension_id) REFERENCES dimensions (id)
+);
+
+CREATE INDEX ix_scoring_rules_dimension_id ON scoring_rules (dimension_id);
+
+CREATE TABLE interviews (
+	id INTEGER NOT NULL,
+	invitation_id INTEGER NOT NULL,
+	candidate_id INTEGER NOT NULL,
+	template_id INTEGER NOT NULL,
+	job_id INTEGER NOT NULL,
+	state VARCHAR(16) NOT NULL,
+	question_index INTEGER NOT NULL,
+	question_count INTEGER NOT NULL,
+	consent BOOLEAN,
+	created_at DATETIME NOT NULL,
+	started_at DATETIME,
+	completed_at DATETIME,
+	PRIMARY KEY (id),
+	UNIQUE (invitation_id),
+	FOREIGN KEY(invitation_id) REFERENCES invitations (id),
+	FOREIGN KEY(candidate_id) REFERENCES candidates (id),
+	FOREIGN KEY(template_id) REFERENCES templates (id),
+	FOREIGN KEY(job_id) REFERENCES jobs (id)
+);
+
+CREATE INDEX ix_interviews_candidate_id ON interviews (candidate_id);
+
+CREATE INDEX ix_interviews_job_id ON interviews (job_id);
+
+CREATE INDEX ix_interviews_state ON interviews (state);
+
+CREATE INDEX ix_interviews_template_id ON interviews (template_id);
+
+CREATE TABLE question_dimensions (
+	question_id INTEGER NOT NULL,
+	dimension_id INTEGER NOT NULL,
+	weight FLOAT NOT NULL,
+	PRIMARY KEY (question_id, dimension_id),
+	FOREIGN KEY(question_id) REFERENCES questions (id),
+	FOREIGN KEY(dimension_id) REFERENCES dimensions (id)
+);
+
+CREATE TABLE interventions (
+	id INTEGER NOT NULL,
+	interview_id INTEGER NOT NULL,
+	user_id INTEGER NOT NULL,
+	ts DATETIME NOT NULL,
+	action VARCHAR(16) NOT NULL,
+	question_index INTEGER,
+	seconds FLOAT,
+	note VARCHAR(2000) NOT NULL,
+	PRIMARY KEY (id),
+	FOREIGN KEY(interview_id) REFERENCES interviews (id),
+	FOREIGN KEY(user_id) REFERENCES users (id)
+);
+
+CREATE INDEX ix_interventions_interview_id ON interventions (interview_id);
+
+CREATE TABLE interview_weights (
+	interview_id INTEGER NOT NULL,
+	question_id INTEGER NOT NULL,
+	dimension_id INTEGER NOT NULL,
+	base_weight FLOAT NOT NULL,
+	weight FLOAT NOT NULL,
+	matched_keywords JSON NOT NULL,
+	PRIMARY KEY (interview_id, question_id, dimension_id),
+	FOREIGN KEY(interview_id) REFERENCES interviews (id),
+	FOREIGN KEY(question_id) REFERENCES questions (id),
+	FOREIGN KEY(dimension_id) REFERENCES dimensions (id)
+);
+
+CREATE TABLE question_signals (
+	id INTEGER NOT NULL,
+	interview_id INTEGER NOT NULL,
+	question_index INTEGER NOT NULL,
+	attempt INTEGER NOT NULL,
+	signals JSON NOT NULL,
+	superseded BOOLEAN NOT NULL,
+	skipped BOOLEAN NOT NULL,
+	fault BOOLEAN NOT NULL,
+	paused_s FLOAT NOT NULL,
+	updated_at DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	UNIQUE (interview_id, question_index, attempt),
+	FOREIGN KEY(interview_id) REFERENCES interviews (id)
+);
+
+CREATE INDEX ix_question_signals_interview_id ON question_signals (interview_id);
+
+CREATE TABLE scores (
+	id INTEGER NOT NULL,
+	interview_id INTEGER NOT NULL,
+	dimension_id INTEGER NOT NULL,
+	question_index INTEGER,
+	score FLOAT NOT NULL,
+	evidence JSON NOT NULL,
+	updated_at DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	FOREIGN KEY(interview_id) REFERENCES interviews (id),
+	FOREIGN KEY(dimension_id) REFERENCES dimensions (id)
+);
+
+CREATE INDEX ix_scores_interview_id ON scores (interview_id);
+
+CREATE TABLE state_changes (
+	id INTEGER NOT NULL,
+	interview_id INTEGER NOT NULL,
+	ts DATETIME NOT NULL,
+	from_state VARCHAR(16) NOT NULL,
+	to_state VARCHAR(16) NOT NULL,
+	reason VARCHAR(500) NOT NULL,
+	actor_kind VARCHAR(16) NOT NULL,
+	actor_id INTEGER,
+	PRIMARY KEY (id),
+	FOREIGN KEY(interview_id) REFERENCES interviews (id)
+);
+
+CREATE INDEX ix_state_changes_interview_id ON state_changes (interview_id);
+
+CREATE TABLE transcript_segments (
+	id INTEGER NOT NULL,
+	interview_id INTEGER NOT NULL,
+	question_index INTEGER NOT NULL,
+	attempt INTEGER NOT NULL,
+	text VARCHAR NOT NULL,
+	start_s FLOAT NOT NULL,
+	end_s FLOAT NOT NULL,
+	words JSON NOT NULL,
+	created_at DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	FOREIGN KEY(interview_id) REFERENCES interviews (id)
+);
+
+CREATE INDEX ix_transcript_segments_interview_id ON transcript_segments (interview_id);

@@ -1,0 +1,1 @@
+"""Candor server: aiohttp signaling, HR API and pages, interview sessions."""

@@ -1,0 +1,55 @@
+"""create_app(settings) -> web.Application: wires the store, models, routes and pages."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import AsyncIterator
+
+from aiohttp import web
+from sqlmodel import select
+
+from server import api, candidate_page  # noqa: F401  (candidate_page registers its routes)
+from server.model_bank import ModelBank, model_bank_ctx, models_key
+from server.rendering import jinja_key, make_environment
+from server.settings import REPO_ROOT, Settings
+from server.store import Store
+from server.tables import Job
+from server.web import error_middleware, settings_key, store_key
+
+logger = logging.getLogger(__name__)
+STATIC_DIR = REPO_ROOT / "static"
+# Bodies above this are refused with 413 before they are read into memory.
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+def create_app(settings: Settings, store: Store | None = None) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app[settings_key] = settings
+    app[store_key] = store or Store(settings.db_url)
+    app[jinja_key] = make_environment()
+    languages = _languages_in_use(app[store_key], settings.default_language)
+    app[models_key] = ModelBank(settings.models_dir, languages, enabled=settings.load_models)
+    app[api.routes_key] = api.router.routes
+    _install_pages(app)
+    api.router.install(app)
+    app.router.add_static("/static/", STATIC_DIR, name="static")
+    app.cleanup_ctx.append(model_bank_ctx)
+    app.cleanup_ctx.append(_store_ctx)
+    return app
+
+
+def _install_pages(app: web.Application) -> None:
+    try:
+        from server import pages  # noqa: F401  (registers the HR pages on api.router)
+    except ImportError:
+        pass
+
+
+def _languages_in_use(store: Store, default: str) -> tuple[str, ...]:
+    languages = store.run_sync(lambda db: set(db.exec(select(Job.language).distinct())))
+    return tuple(sorted(languages | {default}))
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    yield
+    app[store_key].close()

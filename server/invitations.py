@@ -1,0 +1,178 @@
+"""Invitations: one unguessable link per candidate and interview, valid until its deadline or
+until the interview is finished. Creating one also freezes that candidate's question weights."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlmodel import Session, select
+
+from server import audit
+from server.auth import Principal
+from server.errors import Conflict, Gone, Invalid, NotFound
+from server.interview_templates import get_template, questions_of
+from server.jobs import dimensions_of, get_job
+from server.schemas import InvitationIn
+from server.tables import (
+    Candidate, Interview, InterviewWeight, Invitation, StateChange, utcnow,
+)
+
+# States after which the link no longer opens.
+FINISHED_STATES = frozenset({"completed", "expired", "abandoned"})
+
+
+def to_utc(value: datetime) -> datetime:
+    """A time without zone is taken as UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def resume_matches(resume: str, keywords: list[str]) -> list[str]:
+    """Keywords of a dimension found in the resume: case-insensitive substring match, so it also
+    works for languages written without spaces."""
+    text = resume.lower()
+    return [k for k in keywords if k.lower() in text]
+
+
+def create_invitations(
+    db: Session, who: Principal, body: InvitationIn, boost: float
+) -> list[tuple[Invitation, Interview]]:
+    template, job = get_template(db, who, body.template_id)
+    deadline = to_utc(body.deadline)
+    if deadline <= utcnow():
+        raise Invalid("deadline must be in the future")
+    ids = list(dict.fromkeys(body.candidate_ids))
+    if len(ids) != len(body.candidate_ids):
+        raise Invalid("candidate_ids lists a candidate twice")
+    candidates = {c.id: c for c in db.exec(select(Candidate).where(Candidate.id.in_(ids)))}  # type: ignore[union-attr]
+    missing = [i for i in ids if i not in candidates]
+    if missing:
+        raise NotFound(f"candidates not found: {', '.join(map(str, missing))}")
+    open_ones = db.exec(
+        select(Invitation, Interview)
+        .join(Interview, Interview.invitation_id == Invitation.id)  # type: ignore[arg-type]
+        .where(Invitation.template_id == template.id)
+        .where(Invitation.candidate_id.in_(ids))  # type: ignore[attr-defined]
+        .where(Invitation.deadline > utcnow())
+        .where(Interview.state.not_in(FINISHED_STATES))  # type: ignore[attr-defined]
+    ).all()
+    if open_ones:
+        already = ", ".join(str(inv.candidate_id) for inv, _ in open_ones)
+        raise Conflict(f"already invited to this template with an open link: candidates {already}")
+
+    questions = questions_of(db, template.id)  # type: ignore[arg-type]
+    keywords = {d.id: d.keywords for d in dimensions_of(db, job.id)}  # type: ignore[arg-type]
+    created: list[tuple[Invitation, Interview]] = []
+    for cid in ids:
+        candidate = candidates[cid]
+        invitation = Invitation(
+            token=secrets.token_urlsafe(32),  # 256 bits
+            template_id=template.id,  # type: ignore[arg-type]
+            candidate_id=cid,
+            deadline=deadline,
+            created_by=who.id,
+        )
+        db.add(invitation)
+        db.flush()
+        interview = Interview(
+            invitation_id=invitation.id,  # type: ignore[arg-type]
+            candidate_id=cid,
+            template_id=template.id,  # type: ignore[arg-type]
+            job_id=job.id,  # type: ignore[arg-type]
+            question_count=len(questions),
+        )
+        db.add(interview)
+        db.flush()
+        for question, links in questions:
+            for link in links:
+                matched = resume_matches(candidate.resume_text, keywords.get(link.dimension_id, []))
+                db.add(
+                    InterviewWeight(
+                        interview_id=interview.id,  # type: ignore[arg-type]
+                        question_id=question.id,  # type: ignore[arg-type]
+                        dimension_id=link.dimension_id,
+                        base_weight=link.weight,
+                        weight=link.weight * boost if matched else link.weight,
+                        matched_keywords=matched,
+                    )
+                )
+        if candidate.status == "new":
+            candidate.status = "invited"
+            db.add(candidate)
+        audit.record(
+            db, "hr", who.id, "invitation.create", "interview", interview.id,
+            candidate_id=cid, template_id=template.id, deadline=deadline.isoformat(),
+        )
+        created.append((invitation, interview))
+    db.flush()
+    return created
+
+
+@dataclass(frozen=True, slots=True)
+class OpenLink:
+    invitation: Invitation
+    interview: Interview
+
+
+def open_link(db: Session, token: str) -> OpenLink:
+    """The interview behind a candidate's link: 404 unknown, 410 expired or finished."""
+    if not token or len(token) > 64:
+        raise NotFound("this interview link is not valid")
+    invitation = db.exec(select(Invitation).where(Invitation.token == token)).first()
+    if invitation is None:
+        raise NotFound("this interview link is not valid")
+    interview = db.exec(select(Interview).where(Interview.invitation_id == invitation.id)).one()
+    if interview.state in FINISHED_STATES:
+        raise Gone(f"this interview is {interview.state}; the link no longer works")
+    if invitation.deadline <= utcnow():
+        if interview.state == "invited":
+            db.add(StateChange(
+                interview_id=interview.id, from_state=interview.state, to_state="expired",  # type: ignore[arg-type]
+                reason="deadline passed", actor_kind="system",
+            ))
+            interview.state = "expired"
+            db.add(interview)
+        raise Gone("the deadline of this interview has passed; the link no longer works")
+    return OpenLink(invitation, interview)
+
+
+def interview_detail(db: Session, who: Principal, interview_id: int, base_url: str) -> dict[str, Any]:
+    interview = db.get(Interview, interview_id)
+    if interview is None:
+        raise NotFound(f"interview {interview_id} not found")
+    try:
+        job = get_job(db, who, interview.job_id)
+    except NotFound:
+        raise NotFound(f"interview {interview_id} not found") from None
+    invitation = db.get(Invitation, interview.invitation_id)
+    candidate = db.get(Candidate, interview.candidate_id)
+    weights = db.exec(select(InterviewWeight).where(InterviewWeight.interview_id == interview.id)).all()
+    question_pos = {q.id: q.position for q, _ in questions_of(db, interview.template_id)}
+    return {
+        "id": interview.id,
+        "state": interview.state,
+        "question_index": interview.question_index,
+        "question_count": interview.question_count,
+        "consent": interview.consent,
+        "job": {"id": job.id, "title": job.title, "language": job.language},
+        "template_id": interview.template_id,
+        "candidate": {"id": candidate.id, "name": candidate.name, "email": candidate.email},  # type: ignore[union-attr]
+        "deadline": invitation.deadline,  # type: ignore[union-attr]
+        "url": f"{base_url}/i/{invitation.token}",  # type: ignore[union-attr]
+        "created_at": interview.created_at,
+        "started_at": interview.started_at,
+        "completed_at": interview.completed_at,
+        "weights": [
+            {
+                "question_index": question_pos.get(w.question_id),
+                "dimension_id": w.dimension_id,
+                "base_weight": w.base_weight,
+                "weight": w.weight,
+                "matched_keywords": w.matched_keywords,
+            }
+            for w in sorted(weights, key=lambda w: (question_pos.get(w.question_id, 0), w.dimension_id))
+        ],
+    }

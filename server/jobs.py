@@ -1,0 +1,139 @@
+"""Jobs, their competency dimensions and scoring rules, and who may see them."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_
+from sqlmodel import Session, select
+
+from server import audit
+from server.auth import Principal
+from server.errors import Invalid, NotFound
+from server.schemas import JobIn
+from server.tables import Dimension, Job, JobAccess, ScoringRule, User
+
+
+def create_job(db: Session, who: Principal, body: JobIn, default_language: str) -> Job:
+    names = [d.name.lower() for d in body.dimensions]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise Invalid(f"dimension names must be unique within a job: {', '.join(duplicates)}")
+    job = Job(
+        title=body.title,
+        language=body.language or default_language,
+        created_by=who.id,
+        analyze_expression=body.analyze_expression,
+        analyze_eye_contact=body.analyze_eye_contact,
+        analyze_posture=body.analyze_posture,
+    )
+    db.add(job)
+    db.flush()
+    for position, dim_in in enumerate(body.dimensions):
+        dim = Dimension(
+            job_id=job.id,  # type: ignore[arg-type]
+            position=position,
+            name=dim_in.name,
+            description=dim_in.description,
+            keywords=list(dim_in.keywords),
+        )
+        db.add(dim)
+        db.flush()
+        for rule_pos, rule in enumerate(dim_in.rules):
+            db.add(
+                ScoringRule(
+                    dimension_id=dim.id,  # type: ignore[arg-type]
+                    position=rule_pos,
+                    signal=rule.signal,
+                    op=rule.op,
+                    value=rule.value,
+                    points=rule.points,
+                )
+            )
+    db.flush()
+    audit.record(db, "hr", who.id, "job.create", "job", job.id, title=job.title)
+    return job
+
+
+def visible_jobs_query(who: Principal) -> Any:
+    query = select(Job)
+    if not who.is_admin:
+        granted = select(JobAccess.job_id).where(JobAccess.user_id == who.id)
+        query = query.where(or_(Job.created_by == who.id, Job.id.in_(granted)))  # type: ignore[union-attr]
+    return query
+
+
+def list_jobs(db: Session, who: Principal) -> list[Job]:
+    return list(db.exec(visible_jobs_query(who).order_by(Job.id.desc())))  # type: ignore[union-attr]
+
+
+def can_see_job(db: Session, who: Principal, job: Job) -> bool:
+    if who.is_admin or job.created_by == who.id:
+        return True
+    return db.get(JobAccess, (job.id, who.id)) is not None
+
+
+def get_job(db: Session, who: Principal, job_id: int) -> Job:
+    """The job, or 404 when it does not exist or this user may not see it (no existence leak)."""
+    job = db.get(Job, job_id)
+    if job is None or not can_see_job(db, who, job):
+        raise NotFound(f"job {job_id} not found")
+    return job
+
+
+def dimensions_of(db: Session, job_id: int) -> list[Dimension]:
+    return list(
+        db.exec(select(Dimension).where(Dimension.job_id == job_id).order_by(Dimension.position))
+    )
+
+
+def rules_of(db: Session, dimension_ids: list[int]) -> dict[int, list[ScoringRule]]:
+    out: dict[int, list[ScoringRule]] = {d: [] for d in dimension_ids}
+    if dimension_ids:
+        query = (
+            select(ScoringRule)
+            .where(ScoringRule.dimension_id.in_(dimension_ids))  # type: ignore[attr-defined]
+            .order_by(ScoringRule.position)
+        )
+        for rule in db.exec(query):
+            out[rule.dimension_id].append(rule)
+    return out
+
+
+def job_detail(db: Session, job: Job) -> dict[str, Any]:
+    dims = dimensions_of(db, job.id)  # type: ignore[arg-type]
+    rules = rules_of(db, [d.id for d in dims])  # type: ignore[misc]
+    return {
+        "id": job.id,
+        "title": job.title,
+        "language": job.language,
+        "created_by": job.created_by,
+        "created_at": job.created_at,
+        "analyze_expression": job.analyze_expression,
+        "analyze_eye_contact": job.analyze_eye_contact,
+        "analyze_posture": job.analyze_posture,
+        "dimensions": [
+            {
+                "id": d.id,
+                "name": d.name,
+                "description": d.description,
+                "keywords": d.keywords,
+                "rules": [
+                    {"signal": r.signal, "op": r.op, "value": r.value, "points": r.points}
+                    for r in rules[d.id]  # type: ignore[index]
+                ],
+            }
+            for d in dims
+        ],
+    }
+
+
+def grant_access(db: Session, who: Principal, job: Job, email: str) -> User:
+    if not who.is_admin and job.created_by != who.id:
+        raise NotFound(f"job {job.id} not found")
+    user = db.exec(select(User).where(User.email == email)).first()
+    if user is None:
+        raise NotFound(f"no HR user with email {email}")
+    if db.get(JobAccess, (job.id, user.id)) is None and user.id != job.created_by:
+        db.add(JobAccess(job_id=job.id, user_id=user.id, granted_by=who.id))  # type: ignore[arg-type]
+        audit.record(db, "hr", who.id, "job.grant", "job", job.id, user_id=user.id)
+    return user

@@ -1,0 +1,87 @@
+"""Models loaded once at start-up and shared by every session: the Vosk model of each language
+in use and the ONNX sessions. Loading runs in a background thread so the server answers at once;
+GET /api/health reports when everything is ready."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+logger = logging.getLogger(__name__)
+
+
+class ModelBank:
+    def __init__(self, models_dir: Path, languages: tuple[str, ...], enabled: bool = True) -> None:
+        self.models_dir = models_dir
+        self.languages = languages
+        self.enabled = enabled
+        self.vosk: dict[str, Any] = {}
+        self.onnx_paths: dict[str, Path] = {}
+        self.errors: list[str] = []
+        self._ready = threading.Event()
+        self._load_seconds: float | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set() and not self.errors
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "loaded": sorted([f"vosk:{lang}" for lang in self.vosk] + list(self.onnx_paths)),
+            "errors": list(self.errors),
+            "load_seconds": self._load_seconds,
+        }
+
+    def load(self) -> None:
+        """Blocking: verify and load every model. Errors are kept, not raised, so the server
+        still answers and health says what is wrong."""
+        if not self.enabled:
+            self._ready.set()
+            return
+        started = time.perf_counter()
+        try:
+            from models import registry
+
+            for name in registry.ONNX_MODELS:
+                try:
+                    self.onnx_paths[name] = registry.onnx_path(self.models_dir, name)
+                except registry.ModelError as exc:
+                    self.errors.append(str(exc))
+            import vosk
+
+            vosk.SetLogLevel(-1)
+            for lang in self.languages:
+                try:
+                    path = registry.vosk_model_path(self.models_dir, lang)
+                    self.vosk[lang] = vosk.Model(str(path))
+                except Exception as exc:  # a missing model must not stop the server
+                    self.errors.append(f"vosk model for {lang!r}: {exc}")
+        except Exception as exc:
+            logger.exception("model loading failed")
+            self.errors.append(f"model loading failed: {exc}")
+        finally:
+            self._load_seconds = round(time.perf_counter() - started, 2)
+            self._ready.set()
+        if self.errors:
+            for err in self.errors:
+                logger.error("model problem: %s (run `python run.py models obtain`)", err)
+        else:
+            logger.info("models ready in %.1f s: %s", self._load_seconds, ", ".join(self.status()["loaded"]))
+
+
+models_key = web.AppKey("models", ModelBank)
+
+
+async def model_bank_ctx(app: web.Application) -> Any:
+    """cleanup_ctx: start loading in a thread we own; wait for it on shutdown."""
+    bank = app[models_key]
+    thread = threading.Thread(target=bank.load, name="model-loader", daemon=True)
+    thread.start()
+    yield
+    await asyncio.get_running_loop().run_in_executor(None, thread.join, 30)

@@ -1,0 +1,33 @@
+"""Jinja2 environment for the HR pages and the candidate page (autoescaped)."""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+jinja_key = web.AppKey("jinja", jinja2.Environment)
+
+
+def make_environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=jinja2.select_autoescape(("html",)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = _when
+    return env
+
+
+def _when(value: datetime | None) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def render(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
+    html = request.app[jinja_key].get_template(name).render(**context)
+    return web.Response(text=html, status=status, content_type="text/html")

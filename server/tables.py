@@ -1,0 +1,253 @@
+"""Stored rows (SQLModel). schema.sql is generated from these; tests keep the two equal.
+
+Times are aware UTC datetimes (SQLModel stores them as UTC and returns them aware, on SQLite
+too); JSON columns hold lists and dicts.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True, index=True)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(max_length=16)  # admin | hr
+    created_at: datetime = Field(default_factory=utcnow)
+    disabled: bool = False
+
+
+class AuthToken(SQLModel, table=True):
+    """A login: a bearer token (API) or a page session (cookie). Only the sha256 is stored."""
+
+    __tablename__ = "auth_tokens"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    token_sha256: str = Field(max_length=64, unique=True, index=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    kind: str = Field(max_length=16)  # api | session
+    csrf_token: Optional[str] = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+
+
+class Job(SQLModel, table=True):
+    __tablename__ = "jobs"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    language: str = Field(max_length=16)
+    created_by: int = Field(foreign_key="users.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    # Per-job analysis switches: expression analysis (smiles) is forbidden in hiring in some
+    # jurisdictions, so each family of signals can be turned off on its own.
+    analyze_expression: bool = True
+    analyze_eye_contact: bool = True
+    analyze_posture: bool = True
+
+
+class JobAccess(SQLModel, table=True):
+    """An HR user given access to a job they did not create."""
+
+    __tablename__ = "job_access"
+    job_id: int = Field(foreign_key="jobs.id", primary_key=True)
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+    granted_by: int = Field(foreign_key="users.id")
+    granted_at: datetime = Field(default_factory=utcnow)
+
+
+class Dimension(SQLModel, table=True):
+    __tablename__ = "dimensions"
+    __table_args__ = (UniqueConstraint("job_id", "name"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="jobs.id", index=True)
+    position: int
+    name: str = Field(max_length=100)
+    description: str = Field(default="", max_length=2000)
+    keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class ScoringRule(SQLModel, table=True):
+    """`signal op value` holding for a question adds `points` to the dimension's score."""
+
+    __tablename__ = "scoring_rules"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    dimension_id: int = Field(foreign_key="dimensions.id", index=True)
+    position: int
+    signal: str = Field(max_length=120)
+    op: str = Field(max_length=2)
+    value: float
+    points: float
+
+
+class Template(SQLModel, table=True):
+    __tablename__ = "templates"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="jobs.id", index=True)
+    name: str = Field(max_length=200)
+    created_by: int = Field(foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Question(SQLModel, table=True):
+    __tablename__ = "questions"
+    __table_args__ = (UniqueConstraint("template_id", "position"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    template_id: int = Field(foreign_key="templates.id", index=True)
+    position: int
+    text: str = Field(max_length=2000)
+    time_limit_s: int
+
+
+class QuestionDimension(SQLModel, table=True):
+    __tablename__ = "question_dimensions"
+    question_id: int = Field(foreign_key="questions.id", primary_key=True)
+    dimension_id: int = Field(foreign_key="dimensions.id", primary_key=True)
+    weight: float
+
+
+class Candidate(SQLModel, table=True):
+    __tablename__ = "candidates"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=320, unique=True, index=True)
+    resume_text: str = Field(default="", max_length=100_000)
+    # new | invited | interviewed | second_interview | talent_pool | not_recommended | hired
+    status: str = Field(default="new", max_length=32)
+    created_by: int = Field(foreign_key="users.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Invitation(SQLModel, table=True):
+    __tablename__ = "invitations"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    # 256 random bits, url-safe; bound to one candidate and one interview.
+    token: str = Field(max_length=64, unique=True, index=True)
+    template_id: int = Field(foreign_key="templates.id", index=True)
+    candidate_id: int = Field(foreign_key="candidates.id", index=True)
+    deadline: datetime
+    created_by: int = Field(foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Interview(SQLModel, table=True):
+    __tablename__ = "interviews"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    invitation_id: int = Field(foreign_key="invitations.id", unique=True)
+    candidate_id: int = Field(foreign_key="candidates.id", index=True)
+    template_id: int = Field(foreign_key="templates.id", index=True)
+    job_id: int = Field(foreign_key="jobs.id", index=True)
+    # invited | consented | connecting | live | paused | interrupted | abandoned | expired | completed
+    state: str = Field(default="invited", max_length=16, index=True)
+    question_index: int = 0
+    question_count: int
+    consent: Optional[bool] = None  # False: the candidate asked for a human-only review
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: Optional[datetime] = None
+    completed_at: Optional[datetime] = None
+
+
+class InterviewWeight(SQLModel, table=True):
+    """Question-dimension weights for one candidate: the template's, raised where the resume
+    matches the dimension's keywords. Frozen at invitation time so later edits can't change an
+    interview that was already sent."""
+
+    __tablename__ = "interview_weights"
+    interview_id: int = Field(foreign_key="interviews.id", primary_key=True)
+    question_id: int = Field(foreign_key="questions.id", primary_key=True)
+    dimension_id: int = Field(foreign_key="dimensions.id", primary_key=True)
+    base_weight: float
+    weight: float
+    matched_keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class StateChange(SQLModel, table=True):
+    """Every session transition, with who caused it."""
+
+    __tablename__ = "state_changes"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    interview_id: int = Field(foreign_key="interviews.id", index=True)
+    ts: datetime = Field(default_factory=utcnow)
+    from_state: str = Field(max_length=16)
+    to_state: str = Field(max_length=16)
+    reason: str = Field(default="", max_length=500)
+    actor_kind: str = Field(max_length=16)  # candidate | hr | system
+    actor_id: Optional[int] = None
+
+
+class TranscriptSegment(SQLModel, table=True):
+    """A final recognised utterance; times are seconds from the interview's start."""
+
+    __tablename__ = "transcript_segments"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    interview_id: int = Field(foreign_key="interviews.id", index=True)
+    question_index: int
+    attempt: int = 0
+    text: str
+    start_s: float
+    end_s: float
+    words: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class QuestionSignals(SQLModel, table=True):
+    """Per-question signals of one attempt at a question (a redo makes a new attempt)."""
+
+    __tablename__ = "question_signals"
+    __table_args__ = (UniqueConstraint("interview_id", "question_index", "attempt"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    interview_id: int = Field(foreign_key="interviews.id", index=True)
+    question_index: int
+    attempt: int = 0
+    signals: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Flags that scoring must treat openly: superseded by a redo, skipped, hit by a network
+    # fault, paused for some of its time.
+    superseded: bool = False
+    skipped: bool = False
+    fault: bool = False
+    paused_s: float = 0.0
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Score(SQLModel, table=True):
+    """A dimension's score, for one question (question_index set) or the whole interview."""
+
+    __tablename__ = "scores"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    interview_id: int = Field(foreign_key="interviews.id", index=True)
+    dimension_id: int = Field(foreign_key="dimensions.id")
+    question_index: Optional[int] = None
+    score: float
+    evidence: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Intervention(SQLModel, table=True):
+    __tablename__ = "interventions"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    interview_id: int = Field(foreign_key="interviews.id", index=True)
+    user_id: int = Field(foreign_key="users.id")
+    ts: datetime = Field(default_factory=utcnow)
+    action: str = Field(max_length=16)  # pause | resume | message | extend | skip | redo | end
+    question_index: Optional[int] = None
+    seconds: Optional[float] = None
+    note: str = Field(default="", max_length=2000)
+
+
+class AuditLog(SQLModel, table=True):
+    __tablename__ = "audit_log"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    ts: datetime = Field(default_factory=utcnow, index=True)
+    actor_kind: str = Field(max_length=16)  # hr | candidate | system | cli
+    actor_id: Optional[int] = None
+    action: str = Field(max_length=64)
+    target_kind: str = Field(default="", max_length=32)
+    target_id: Optional[int] = None
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

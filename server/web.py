@@ -1,0 +1,134 @@
+"""HTTP plumbing shared by the API, the HR pages and the candidate page: JSON encoding, error
+responses, and finding the HR user behind a request."""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date, datetime
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from server.auth import Principal, resolve_token
+from server.errors import ApiError
+from server.settings import Settings
+from server.store import Store
+
+logger = logging.getLogger(__name__)
+
+SESSION_COOKIE = "candor_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+settings_key = web.AppKey("settings", Settings)
+store_key = web.AppKey("store", Store)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        text = value.isoformat()
+        if value.tzinfo is None:
+            return text + "Z"
+        return text.replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=_default, ensure_ascii=False)
+
+
+def json_response(value: Any, status: int = 200) -> web.Response:
+    return web.Response(text=dumps(value), status=status, content_type="application/json")
+
+
+def error_response(status: int, message: str, **extra: Any) -> web.Response:
+    return json_response({"error": message, **extra}, status=status)
+
+
+def wants_json(request: web.Request) -> bool:
+    path = request.path
+    return path.startswith("/api/") or path.startswith("/ws/") or (
+        path.startswith("/i/") and path.count("/") >= 3
+    )
+
+
+@web.middleware
+async def error_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every failure becomes a clear response: JSON `{"error"}` for API clients, a short page for
+    people. Nothing escapes as a bare 500."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        if wants_json(request):
+            return error_response(exc.status, exc.message, **exc.extra)
+        return error_page(request, exc.status, exc.message)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = {
+            404: "no such page or route",
+            405: f"method {request.method} is not allowed here",
+            413: "request body too large",
+        }.get(exc.status, exc.reason)
+        if wants_json(request):
+            return error_response(exc.status, message)
+        return error_page(request, exc.status, message)
+    except Exception:
+        logger.exception("unhandled error in %s %s", request.method, request.path)
+        if wants_json(request):
+            return error_response(500, "internal error; the operator's log has the details")
+        return error_page(request, 500, "Something went wrong on our side. Please try again.")
+
+
+def error_page(request: web.Request, status: int, message: str) -> web.Response:
+    from html import escape
+
+    titles = {400: "Bad request", 401: "Please log in", 403: "Not allowed", 404: "Not found",
+              409: "Conflict", 410: "This link no longer works", 422: "Please check the form"}
+    title = titles.get(status, "Error")
+    body = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{escape(title)} - Candor</title><link rel='stylesheet' href='/static/candor.css'>"
+        f"</head><body class='error-page'><main><h1>{escape(title)}</h1>"
+        f"<p class='error-message'>{escape(message)}</p></main></body></html>"
+    )
+    return web.Response(text=body, status=status, content_type="text/html")
+
+
+def bearer_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    if request.path.startswith("/ws/"):
+        return request.query.get("token") or None
+    return None
+
+
+async def principal_of(request: web.Request) -> Principal | None:
+    """The HR user behind a request: a bearer token, or the page session cookie. A cookie on an
+    unsafe method must come with the session's CSRF token (header or form field, checked by the
+    caller for forms)."""
+    store = request.app[store_key]
+    token = bearer_token(request)
+    if token is not None:
+        return await store.run(lambda db: resolve_token(db, token))
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return await store.run(lambda db: resolve_token(db, cookie))
+    return None
+
+
+def base_url(request: web.Request) -> str:
+    configured = request.app[settings_key].public_url
+    if configured:
+        return configured
+    return f"{request.scheme}://{request.host}"

@@ -1,0 +1,68 @@
+"""running_server() starts a process, waits for /api/health, stops it, and reports its log.
+
+These use a stand-in server (run.py is tested by the server's own tests): a tiny aiohttp app
+with the same command line and health route.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.support.server import ServerError, running_server
+
+STAND_IN = textwrap.dedent(
+    """
+    import argparse, os, sys
+    from aiohttp import web
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--fail", action="store_true")
+    args = parser.parse_args()
+    print("stand-in starting, data dir", os.environ["CANDOR_DATA_DIR"], flush=True)
+    if args.fail:
+        sys.exit("stand-in: failing on purpose")
+
+    async def health(request):
+        return web.json_response({"ok": True, "models_ready": False,
+                                  "data_dir": os.environ["CANDOR_DATA_DIR"],
+                                  "ice": os.environ["CANDOR_ICE_SERVERS"]})
+
+    app = web.Application()
+    app.router.add_get("/api/health", health)
+    web.run_app(app, host=args.host, port=args.port, print=None)
+    """
+)
+
+
+@pytest.fixture
+def stand_in(tmp_path: Path) -> list[str]:
+    script = tmp_path / "stand_in.py"
+    script.write_text(STAND_IN)
+    return [sys.executable, str(script)]
+
+
+def test_starts_waits_and_stops(tmp_path: Path, stand_in: list[str]) -> None:
+    with running_server(tmp_path, command=stand_in) as url:
+        assert url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(f"{url}/api/health", timeout=5) as response:
+            body = json.load(response)
+        assert body["ok"] is True
+        assert body["data_dir"] == str(url.data_dir)
+        assert body["ice"] == "[]"
+        process = url.process
+    assert process.poll() is not None
+    assert "stand-in starting" in url.log()
+
+
+def test_early_exit_shows_the_log(tmp_path: Path, stand_in: list[str]) -> None:
+    with pytest.raises(ServerError, match="(?s)exited with code 1.*failing on purpose"):
+        with running_server(tmp_path, command=stand_in, args=["--fail"]):
+            pass

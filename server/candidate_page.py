@@ -2,11 +2,13 @@
 live-path issue)."""
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from sqlmodel import Session
 
 from server.api import router
-from server.invitations import open_link
+from server.invitations import OpenLink, open_link
 from server.rendering import render
 from server.tables import Candidate, Job
 from server.web import store_key
@@ -17,8 +19,10 @@ from server.web import store_key
 async def interview_page(request: web.Request) -> web.Response:
     token = request.match_info["token"]
 
-    def work(db: Session) -> dict[str, object]:
+    def work(db: Session) -> dict[str, Any] | OpenLink:
         link = open_link(db, token)
+        if link.closed:
+            return link
         job = db.get(Job, link.interview.job_id)
         candidate = db.get(Candidate, link.interview.candidate_id)
         return {
@@ -30,6 +34,8 @@ async def interview_page(request: web.Request) -> web.Response:
         }
 
     context = await request.app[store_key].run(work)
+    if isinstance(context, OpenLink):
+        context.check()
     response = render(request, "interview.html", **context)
     # The token is a credential: keep it out of Referer headers and shared caches.
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -115,10 +115,19 @@ def create_invitations(
 class OpenLink:
     invitation: Invitation
     interview: Interview
+    closed: str | None = None  # why the link no longer works
+
+    def check(self) -> OpenLink:
+        """Raise 410 when the link is closed (call after the lookup's transaction committed,
+        so that marking an interview expired is kept)."""
+        if self.closed:
+            raise Gone(self.closed)
+        return self
 
 
 def open_link(db: Session, token: str) -> OpenLink:
-    """The interview behind a candidate's link: 404 unknown, 410 expired or finished."""
+    """The interview behind a candidate's link: 404 when unknown. Past its deadline an
+    interview not yet started becomes `expired` (a transition, recorded)."""
     if not token or len(token) > 64:
         raise NotFound("this interview link is not valid")
     invitation = db.exec(select(Invitation).where(Invitation.token == token)).first()
@@ -126,7 +135,7 @@ def open_link(db: Session, token: str) -> OpenLink:
         raise NotFound("this interview link is not valid")
     interview = db.exec(select(Interview).where(Interview.invitation_id == invitation.id)).one()
     if interview.state in FINISHED_STATES:
-        raise Gone(f"this interview is {interview.state}; the link no longer works")
+        return OpenLink(invitation, interview, f"this interview is {interview.state}; the link no longer works")
     if invitation.deadline <= utcnow():
         if interview.state == "invited":
             db.add(StateChange(
@@ -135,7 +144,7 @@ def open_link(db: Session, token: str) -> OpenLink:
             ))
             interview.state = "expired"
             db.add(interview)
-        raise Gone("the deadline of this interview has passed; the link no longer works")
+        return OpenLink(invitation, interview, "the deadline of this interview has passed; the link no longer works")
     return OpenLink(invitation, interview)
 
 

@@ -1,0 +1,103 @@
+"""Shared fixtures: an app on a fresh data directory, HR users and their tokens."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server import auth
+from server.app import create_app
+from server.settings import Settings
+from server.store import Store
+
+pytest_plugins = ["tests.support.fixtures"]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", load_models=False, public_url="http://candor.test")
+
+
+@pytest.fixture
+def store(settings: Settings) -> Any:
+    s = Store(settings.db_url)
+    yield s
+    s.close()
+
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Api:
+    """A test client bound to one HR user's bearer token."""
+
+    client: Any
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def call(self, method: str, path: str, json: Any = None, data: Any = None,
+                   expect: int | None = None) -> tuple[int, Any]:
+        kwargs: dict[str, Any] = {"headers": self.headers}
+        if json is not None:
+            kwargs["json"] = json
+        if data is not None:
+            kwargs["data"] = data
+        resp = await self.client.request(method, path, **kwargs)
+        body = await resp.json() if resp.content_type == "application/json" else await resp.text()
+        if expect is not None:
+            assert resp.status == expect, (resp.status, body)
+        return resp.status, body
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, settings: Settings, store: Store) -> Any:
+    return await aiohttp_client(create_app(settings, store=store))
+
+
+async def login(client: Any, store: Store, email: str, role: str = "hr") -> Api:
+    store.run_sync(lambda db: auth.create_user(db, email, PASSWORD, role))
+    resp = await client.post("/api/login", json={"email": email, "password": PASSWORD})
+    assert resp.status == 200, await resp.text()
+    return Api(client, (await resp.json())["token"])
+
+
+@pytest.fixture
+async def admin(client: Any, store: Store) -> Api:
+    return await login(client, store, "admin@example.com", "admin")
+
+
+@pytest.fixture
+async def hr(client: Any, store: Store) -> Api:
+    return await login(client, store, "hr@example.com", "hr")
+
+
+JOB = {
+    "title": "Site engineer",
+    "dimensions": [
+        {"name": "Project management", "keywords": ["large project", "schedule"],
+         "rules": [{"signal": "keyword_hits:schedule", "op": ">=", "value": 1, "points": 10}]},
+        {"name": "Safety", "keywords": ["procedure"],
+         "rules": [{"signal": "eye_contact_ratio", "op": ">=", "value": 0.6, "points": 20}]},
+    ],
+}
+
+
+async def make_job_and_template(api: Api) -> tuple[int, list[int], int]:
+    _, job = await api.call("POST", "/api/jobs", json=JOB, expect=201)
+    dims = [d["id"] for d in job["dimensions"]]
+    _, tpl = await api.call("POST", "/api/templates", json={
+        "job_id": job["id"], "name": "Standard",
+        "questions": [
+            {"text": "Tell us about a project.", "time_limit_s": 60,
+             "dimensions": [{"dimension_id": dims[0], "weight": 2}, {"dimension_id": dims[1], "weight": 1}]},
+            {"text": "How do you stay safe?", "time_limit_s": 45,
+             "dimensions": [{"dimension_id": dims[1], "weight": 1}]},
+        ],
+    }, expect=201)
+    return job["id"], dims, tpl["id"]

@@ -146,7 +146,7 @@ def decode_detections(
     h = raw[:, 3] / s
     boxes = np.stack([xc - w / 2, yc - h / 2, xc + w / 2, yc + h / 2], axis=1)
     k = spec.num_keypoints
-    kp = raw[:, 4 : 4 + 2 * k].reshape(-1, k, 2) / s + anc[:, None, :]
+    kp = raw[:, 4 : 4 + 2 * k].reshape(raw.shape[0], k, 2) / s + anc[:, None, :]
     return RawDetections(
         boxes.astype(np.float32), kp.astype(np.float32), scores[keep].astype(np.float32)
     )
@@ -321,56 +321,54 @@ def crop_rect(
     border: Border = "replicate",
     flip_horizontally: bool = False,
 ) -> np.ndarray:
-    """Sample ``rect`` of an (H, W, C) uint8 image into an (out_height, out_width, C) float32
-    array of values in [0, 255], bilinear, like mediapipe's ImageToTensor on CPU.
+    """Sample ``rect`` of an (H, W, 3) uint8 image into an (out_height, out_width, 3) float32
+    array of values in [0, 255], bilinear, exactly like mediapipe's ImageToTensor on CPU.
 
     Output pixel (i, j) samples the image at rect-frame position (j / out_width - 0.5,
     i / out_height - 0.5) times the rect size (OpenCV's convention: integer pixel indexes are
     pixel centres, and the rect's corner maps to index 0). Taps outside the image are black
     (``"zero"``) or the nearest edge pixel (``"replicate"``). With ``flip_horizontally`` the
-    crop is mirrored left-right.
+    crop is mirrored left-right (column j samples where column ``out_width - j`` would).
     """
-    if image.ndim != 3:
-        raise ValueError(f"expected an (H, W, C) image, got shape {image.shape}")
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected an (H, W, 3) uint8 image, got {image.dtype} {image.shape}")
     h, w = image.shape[:2]
     cols = np.arange(out_width, dtype=np.float64)
     if flip_horizontally:
         cols = out_width - cols
-    u = cols / out_width - 0.5
-    v = np.arange(out_height, dtype=np.float64) / out_height - 0.5
+    u = (cols / out_width - 0.5) * rect.width
+    v = (np.arange(out_height, dtype=np.float64) / out_height - 0.5) * rect.height
     c, s = math.cos(rect.rotation), math.sin(rect.rotation)
-    lu = u[None, :] * rect.width
-    lv = v[:, None] * rect.height
-    x = rect.x_center + c * lu - s * lv
-    y = rect.y_center + s * lu + c * lv
-    # OpenCV quantises source positions to 1/32 pixel, then blends uint8 taps with integer
-    # weights (products of 1/32 steps, exact in 1/1024) and rounds half up; doing the same
-    # keeps the model inputs bit-identical to mediapipe's, which the detectors are sensitive
-    # to (a one-level difference on a few pixels moves pose keypoints by ~0.3 px).
-    xq = np.round(x * 32.0).astype(np.int64)
-    yq = np.round(y * 32.0).astype(np.int64)
+    # OpenCV quantises source positions to 1/32 pixel, then blends the four uint8 taps with
+    # integer weights (products of 1/32 steps, exact in 1/1024) and rounds half up. Doing the
+    # same keeps the model inputs bit-identical to mediapipe's, which matters: the detectors
+    # are sensitive enough that one grey level on a few pixels moves pose keypoints ~0.3 px.
+    xq = np.rint((rect.x_center + c * u[None, :] - s * v[:, None]) * 32.0).astype(np.int32)
+    yq = np.rint((rect.y_center + s * u[None, :] + c * v[:, None]) * 32.0).astype(np.int32)
     x0 = xq >> 5
     y0 = yq >> 5
     wx = (xq & 31)[..., None]
     wy = (yq & 31)[..., None]
-    x1 = x0 + 1
-    y1 = y0 + 1
-    flat = image.reshape(h * w, -1)
-    integer = image.dtype == np.uint8
-    work = np.int64 if integer else np.float64
-
-    def tap(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
-        xc = np.clip(xx, 0, w - 1)
-        yc = np.clip(yy, 0, h - 1)
-        vals = flat[yc * w + xc].astype(work)
-        if border == "zero":
-            inside = (xx >= 0) & (xx < w) & (yy >= 0) & (yy < h)
-            vals *= inside[..., None]
-        return vals
-
-    top = tap(y0, x0) * (32 - wx) + tap(y0, x1) * wx
-    bottom = tap(y1, x0) * (32 - wx) + tap(y1, x1) * wx
+    flat = image.reshape(h * w, 3)
+    xs0 = np.clip(x0, 0, w - 1)
+    xs1 = np.clip(x0 + 1, 0, w - 1)
+    ys0 = np.clip(y0, 0, h - 1) * w
+    ys1 = np.clip(y0 + 1, 0, h - 1) * w
+    p00 = flat.take(ys0 + xs0, axis=0).astype(np.int32)
+    p01 = flat.take(ys0 + xs1, axis=0).astype(np.int32)
+    p10 = flat.take(ys1 + xs0, axis=0).astype(np.int32)
+    p11 = flat.take(ys1 + xs1, axis=0).astype(np.int32)
+    if border == "zero":
+        in_x0 = (x0 >= 0) & (x0 < w)
+        in_x1 = (x0 >= -1) & (x0 < w - 1)
+        in_y0 = (y0 >= 0) & (y0 < h)
+        in_y1 = (y0 >= -1) & (y0 < h - 1)
+        p00 *= (in_x0 & in_y0)[..., None]
+        p01 *= (in_x1 & in_y0)[..., None]
+        p10 *= (in_x0 & in_y1)[..., None]
+        p11 *= (in_x1 & in_y1)[..., None]
+    wx1 = 32 - wx
+    top = p00 * wx1 + p01 * wx
+    bottom = p10 * wx1 + p11 * wx
     acc = top * (32 - wy) + bottom * wy
-    if integer:
-        return ((acc + 512) >> 10).astype(np.float32)
-    return (acc / 1024.0).astype(np.float32)
+    return ((acc + 512) >> 10).astype(np.float32)

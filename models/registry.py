@@ -256,7 +256,8 @@ def _obtain_vosk(models_dir: Path, progress: Progress) -> None:
     expected = _default_vosk_entry()
     entries = catalog.installed(models_dir)
     current = next((e for e in entries if e.name == expected.name), None)
-    if current is not None and _vosk_problem(models_dir, current, full=True) is None:
+    if (current is not None and current.sha256 == expected.sha256
+            and _vosk_problem(models_dir, current, full=True) is None):
         progress(f"vosk: {expected.name} already installed and verified")
         return
     src, version = _vosk_package_tree()

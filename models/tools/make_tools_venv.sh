@@ -3,7 +3,8 @@
 # models, a TFLite interpreter (ai-edge-litert) and onnxruntime, on numpy<2.
 #
 # Usage: models/tools/make_tools_venv.sh [VENV_DIR]     (default: <repo>/.venv-tools)
-# Environment: PYTHON (interpreter to build the venv from; default python3.11, else python3).
+# Environment: PYTHON or CANDOR_PYTHON (interpreter to build the venv from; default python3.11
+# if present, else python3). Python 3.9-3.12: mediapipe 0.10.21 has wheels for those.
 #
 # Idempotent: a complete venv carries a marker with the hash of the requirement files and is
 # re-checked with a real import; then nothing is installed. A partial venv is rebuilt.
@@ -16,7 +17,7 @@ marker="$venv/.candor-tools-complete"
 req="$here/requirements.txt"
 req_nodeps="$here/requirements-nodeps.txt"
 
-python="${PYTHON:-}"
+python="${PYTHON:-${CANDOR_PYTHON:-}}"
 if [[ -z "$python" ]]; then
     if command -v python3.11 >/dev/null 2>&1; then python=python3.11; else python=python3; fi
 fi
@@ -45,6 +46,10 @@ fi
 
 start=$SECONDS
 if [[ -d "$venv" ]]; then
+    if [[ -n "$(ls -A "$venv")" && ! -f "$venv/pyvenv.cfg" ]]; then
+        echo "make_tools_venv: $venv exists and is not a venv; refusing to replace it" >&2
+        exit 1
+    fi
     echo "make_tools_venv: rebuilding incomplete or outdated $venv"
     rm -rf "$venv"
 fi

@@ -8,8 +8,9 @@ geometry (see :mod:`analyzers.blaze`):
 2. per face, a square ROI 1.5 times the box, rotated so that the eyes are level ->
    ``face_landmark`` at 192x192 -> 468 points and a presence score;
 3. per eye, a square ROI 2.3 times the eye-corner distance -> ``iris_landmark`` at 64x64 ->
-   5 iris points (centre first) and 71 eye-contour points. The model knows one eye only, so
-   the other eye's crop is mirrored and its points mirrored back.
+   5 iris points (centre first) and 71 eye-contour points. The model knows one eye only: as
+   in mediapipe, the crop of the eye on the image's right (mesh 362/263, the person's own left
+   eye in an unmirrored frame) is mirrored and its points are mirrored back.
 
 :meth:`FaceMesh.track` skips step 1 by deriving each face's ROI from the previous frame's mesh
 (the same ROI maths mediapipe uses in video mode), which is what a live stream should call

@@ -292,12 +292,14 @@ def test_pose_matches_mediapipe(pose_model: PoseLandmarks, reference: dict, phot
     err = _dist(pose.landmarks, ref)
     upper = err[:13]  # face and shoulders: always in these portraits
     vis_err = np.abs(pose.visibility - ref[:, 3]).max()
+    z_err = np.abs(pose.landmarks[:13, 2] - ref[:13, 2]).mean()
     print(f"{photo}: pose nose {err[NOSE]:.3f} px, shoulders {err[LEFT_SHOULDER]:.3f} / "
           f"{err[RIGHT_SHOULDER]:.3f} px, head+shoulders mean {upper.mean():.3f} px, "
-          f"all 33 mean {err.mean():.3f} px, visibility {vis_err:.4f}")
+          f"all 33 mean {err.mean():.3f} px, visibility {vis_err:.4f}, z {z_err:.3f}")
     assert err[NOSE] <= 10.0
     assert err[LEFT_SHOULDER] <= 25.0 and err[RIGHT_SHOULDER] <= 25.0
     assert vis_err <= 0.05
+    assert z_err <= 5.0
     assert pose.score >= 0.5
     assert np.all((pose.presence >= 0) & (pose.presence <= 1))
 

@@ -1,0 +1,15 @@
+"""The HR pages: plain HTML forms over the same domain functions as the JSON API.
+
+Importing this package registers every page on `server.api.router` (so the OpenAPI document
+lists them); `server.app.create_app` imports it.
+
+- `common`: the page gate (session + CSRF), form errors, error pages, redirects.
+- `login`: GET/POST /login, POST /logout.
+- `jobs`: /jobs, /jobs/new, /jobs/{id}.
+- `interview_templates`: /jobs/{id}/templates/new, /templates/{id} (and its invitation form).
+- `candidates`: /candidates, /candidates/{id}.
+- `interviews`: interview lists, the invitation form's parsing, /invitations (links just sent).
+"""
+from __future__ import annotations
+
+from server.pages import candidates, interview_templates, interviews, jobs, login  # noqa: F401

@@ -1,0 +1,202 @@
+"""Template pages: the builder (questions, each with a time limit and 1-3 of the job's dimensions
+with weights) and one template with its questions and the form that invites candidates."""
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from server.api_router import QueryParam
+from server.candidates import search_candidates
+from server.errors import ApiError
+from server.interview_templates import create_template, get_template, template_detail
+from server.jobs import dimensions_of, get_job
+from server.pages.common import (
+    FormErrors, PageCall, form_rows, hr_page, see_other, validation_errors,
+)
+from server.pages.interviews import (
+    default_deadline, interview_rows, invitation_values, parse_invitation, send_invitations,
+)
+from server.schemas import TemplateIn
+from server.tables import Dimension, utcnow
+
+QUESTION_ROWS = 3
+MORE_ROWS = 2
+MAX_QUESTIONS = 50
+DEFAULT_TIME_LIMIT_S = "120"
+DEFAULT_WEIGHT = "1"
+
+
+def _dims(dimensions: list[Dimension]) -> list[dict[str, Any]]:
+    return [{"id": d.id, "name": d.name, "description": d.description} for d in dimensions]
+
+
+def _empty_question(dims: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"text": "", "time_limit_s": DEFAULT_TIME_LIMIT_S, "checked": set(),
+            "weights": {d["id"]: DEFAULT_WEIGHT for d in dims}}
+
+
+async def _job_and_dims(call: PageCall) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    job_id = call.id_param("job_id", "job")
+
+    def work(db: Session) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        job = get_job(db, call.who, job_id)
+        return {"id": job.id, "title": job.title}, _dims(dimensions_of(db, job_id))
+
+    return await call.store.run(work)
+
+
+def _builder(call: PageCall, job: dict[str, Any], dims: list[dict[str, Any]], *, name: str,
+             questions: list[dict[str, Any]], errors: FormErrors | None = None,
+             status: int = 200) -> web.Response:
+    return call.render("hr_template_new.html", status=status, nav="jobs", job=job, dims=dims, template_name=name,
+                       questions=questions, errors=errors or FormErrors())
+
+
+@hr_page("GET", "/jobs/{job_id}/templates/new", summary="HR: the interview template builder",
+         errors=(404,))
+async def template_new(call: PageCall) -> web.Response:
+    job, dims = await _job_and_dims(call)
+    return _builder(call, job, dims, name="",
+                    questions=[_empty_question(dims) for _ in range(QUESTION_ROWS)])
+
+
+def read_questions(call: PageCall, dims: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    count = form_rows(call.form, QUESTION_ROWS, MAX_QUESTIONS)
+    questions = []
+    for i in range(count):
+        questions.append({
+            "text": call.text(f"q_text_{i}"),
+            "time_limit_s": call.text(f"q_time_{i}").strip(),
+            "checked": {d["id"] for d in dims if call.text(f"q_dim_{i}_{d['id']}")},
+            "weights": {d["id"]: call.text(f"q_weight_{i}_{d['id']}").strip() for d in dims},
+        })
+    return questions
+
+
+def build_template(job_id: int, name: str, questions: list[dict[str, Any]],
+                   dims: list[dict[str, Any]]) -> TemplateIn | FormErrors:
+    errors = FormErrors()
+    names = {d["id"]: d["name"] for d in dims}
+    out: list[dict[str, Any]] = []
+    row_of: list[int] = []
+    for i, q in enumerate(questions):
+        if not q["text"].strip() and not q["checked"]:
+            continue  # a blank question row: ignored
+        links = [{"dimension_id": d["id"], "weight": q["weights"].get(d["id"], "")}
+                 for d in dims if d["id"] in q["checked"]]
+        out.append({"text": q["text"], "time_limit_s": q["time_limit_s"], "dimensions": links})
+        row_of.append(i)
+    if not out:
+        errors.add("add at least one question", "q-0")
+        return errors
+    data = {"job_id": job_id, "name": name, "questions": out}
+
+    def label(loc: tuple[Any, ...], kind: str, described: str) -> tuple[str, str]:
+        if loc[:1] == ("name",):
+            return "name", f"template name {described}"
+        if loc[:1] == ("questions",) and len(loc) >= 2 and isinstance(loc[1], int):
+            row = row_of[loc[1]]
+            where, what = f"q-{row}", f"question {row + 1}"
+            rest = loc[2:]
+            if rest[:1] == ("dimensions",):
+                if len(rest) == 1:
+                    chosen = len(out[loc[1]]["dimensions"])
+                    if kind == "too_short":
+                        return where, f"{what}: choose at least one dimension"
+                    if kind == "too_long":
+                        return where, f"{what}: choose at most 3 dimensions (you chose {chosen})"
+                    return where, f"{what}: dimensions {described}"
+                link = out[loc[1]]["dimensions"][rest[1]]
+                dim_name = names.get(link["dimension_id"], "?")
+                return where, f"{what}: weight for {dim_name} {described}"
+            if rest[:1] == ("text",):
+                return where, f"{what}: the question text {described}"
+            if rest[:1] == ("time_limit_s",):
+                if kind in ("greater_than_equal", "less_than_equal"):
+                    return where, f"{what}: the time limit must be between 10 and 3600 seconds"
+                return where, f"{what}: the time limit (seconds) {described}"
+            return where, f"{what}: {described}"
+        if loc[:1] == ("questions",):
+            return "q-0", f"questions: {described}"
+        return "", described
+
+    try:
+        return TemplateIn.model_validate(data, strict=False)
+    except ValidationError as exc:
+        return validation_errors(exc, label)
+
+
+@hr_page("POST", "/jobs/{job_id}/templates/new", summary="HR: create a template from the builder",
+         errors=(404, 422))
+async def template_create(call: PageCall) -> web.Response:
+    job, dims = await _job_and_dims(call)
+    name = call.text("name")
+    questions = read_questions(call, dims)
+    if call.text("action") == "more":
+        questions += [_empty_question(dims)
+                      for _ in range(min(MORE_ROWS, MAX_QUESTIONS - len(questions)))]
+        return _builder(call, job, dims, name=name, questions=questions)
+    body = build_template(job["id"], name, questions, dims)
+    if isinstance(body, FormErrors):
+        return _builder(call, job, dims, name=name, questions=questions, errors=body, status=422)
+    try:
+        template = await call.store.run(lambda db: create_template(db, call.who, body))
+    except ApiError as exc:
+        errors = FormErrors()
+        errors.add(exc.message)
+        return _builder(call, job, dims, name=name, questions=questions, errors=errors,
+                        status=exc.status)
+    return see_other(f"/templates/{template.id}")
+
+
+async def _template_page(call: PageCall, *, q: str, values: dict[str, Any],
+                         errors: FormErrors | None = None, status: int = 200) -> web.Response:
+    template_id = call.id_param("template_id", "template")
+
+    def work(db: Session) -> dict[str, Any]:
+        template, job = get_template(db, call.who, template_id)
+        candidates = search_candidates(db, q)
+        return {
+            "template": template_detail(db, template),
+            "job": {"id": job.id, "title": job.title},
+            "candidates": candidates,
+            "interviews": [r for r in interview_rows(db, call.who, job_id=job.id)
+                           if r["template"]["id"] == template_id],
+        }
+
+    context = await call.store.run(work)
+    return call.render(
+        "hr_template.html", status=status, nav="jobs", q=q, values=values,
+        errors=errors or FormErrors(), now_utc=utcnow().strftime("%Y-%m-%d %H:%M"), **context,
+    )
+
+
+@hr_page("GET", "/templates/{template_id}",
+         summary="HR: a template's questions and the form to invite candidates", errors=(404,),
+         query=(QueryParam("q", "search the candidates to invite (name, email, resume words)"),))
+async def template_page(call: PageCall) -> web.Response:
+    q = call.request.query.get("q", "").strip()[:500]
+    return await _template_page(
+        call, q=q, values={"deadline": default_deadline(), "candidate_ids": set(), "q": q},
+    )
+
+
+@hr_page("POST", "/templates/{template_id}",
+         summary="HR: invite the chosen candidates to this template's interview (batch)",
+         errors=(404, 409, 422))
+async def template_invite(call: PageCall) -> web.Response:
+    template_id = call.id_param("template_id", "template")
+    # The template must exist and be visible before the form is even looked at.
+    await call.store.run(lambda db: get_template(db, call.who, template_id))
+    values = invitation_values(call)
+    body = parse_invitation(call, template_id)
+    if not isinstance(body, FormErrors):
+        result = await send_invitations(call, body)
+        if isinstance(result, web.Response):
+            return result
+        body = result
+    return await _template_page(call, q=values["q"], values=values, errors=body,
+                                status=body.status)

@@ -1,0 +1,211 @@
+"""Interview lists shared by the job and candidate pages, the invitation form on a template's
+page, and the page that shows the links just sent."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+from sqlmodel import Session, select
+
+from server.api_router import QueryParam
+from server.errors import ApiError, Malformed
+from server.invitations import FINISHED_STATES, create_invitations, interview_detail
+from server.jobs import dimensions_of, visible_jobs_query
+from server.pages.common import (
+    MAX_ID, FormErrors, PageCall, form_texts, hr_page, see_other, validation_errors,
+)
+from server.schemas import InvitationIn
+from server.tables import Candidate, Interview, Invitation, Job, Template, utcnow
+from server.web import base_url
+
+STATE_LABELS = {
+    "invited": "Invited",
+    "consented": "Consented",
+    "connecting": "Connecting",
+    "live": "Live now",
+    "paused": "Paused",
+    "interrupted": "Connection lost",
+    "abandoned": "Abandoned",
+    "expired": "Expired",
+    "completed": "Completed",
+}
+MAX_LINKS_PER_PAGE = 500
+
+
+def interview_rows(db: Session, who: Any, *, job_id: int | None = None,
+                   candidate_id: int | None = None) -> list[dict[str, Any]]:
+    """Interviews of the jobs this user may see, newest first, with the names a page shows."""
+    visible = visible_jobs_query(who).with_only_columns(Job.id)
+    query = (
+        select(Interview, Candidate, Template, Job, Invitation)
+        .join(Candidate, Candidate.id == Interview.candidate_id)  # type: ignore[arg-type]
+        .join(Template, Template.id == Interview.template_id)  # type: ignore[arg-type]
+        .join(Job, Job.id == Interview.job_id)  # type: ignore[arg-type]
+        .join(Invitation, Invitation.id == Interview.invitation_id)  # type: ignore[arg-type]
+        .where(Interview.job_id.in_(visible))  # type: ignore[attr-defined]
+    )
+    if job_id is not None:
+        query = query.where(Interview.job_id == job_id)
+    if candidate_id is not None:
+        query = query.where(Interview.candidate_id == candidate_id)
+    rows = db.exec(query.order_by(Interview.id.desc()).limit(1000))  # type: ignore[union-attr]
+    now = utcnow()
+    return [
+        {
+            "id": itv.id,
+            "state": itv.state,
+            "state_label": STATE_LABELS.get(itv.state, itv.state),
+            "question_index": itv.question_index,
+            "question_count": itv.question_count,
+            "candidate": {"id": cand.id, "name": cand.name, "email": cand.email},
+            "template": {"id": tpl.id, "name": tpl.name},
+            "job": {"id": job.id, "title": job.title},
+            "deadline": inv.deadline,
+            "open": itv.state not in FINISHED_STATES and inv.deadline > now,
+        }
+        for itv, cand, tpl, job, inv in rows
+    ]
+
+
+# --- the invitation form (on a template's page) -------------------------------------------
+
+def default_deadline() -> str:
+    """A week from now, as a datetime-local value (UTC, to the minute)."""
+    return (utcnow() + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
+
+
+def invitation_values(call: PageCall) -> dict[str, Any]:
+    """The invitation form's fields as submitted (to show them again after an error)."""
+    return {
+        "deadline": call.text("deadline").strip(),
+        "candidate_ids": {v for v in form_texts(call.form, "candidate_id")},
+        "q": call.text("q").strip()[:500],
+    }
+
+
+def parse_invitation(call: PageCall, template_id: int) -> InvitationIn | FormErrors:
+    errors = FormErrors()
+    ids: list[int] = []
+    for raw in form_texts(call.form, "candidate_id"):
+        try:
+            value = int(raw)
+        except ValueError:
+            errors.add(f"{raw!r} is not a candidate", "invite")
+            continue
+        if 1 <= value <= MAX_ID and value not in ids:
+            ids.append(value)
+    if not ids and not errors:
+        errors.add("choose at least one candidate to invite", "invite")
+    deadline = call.text("deadline").strip()
+    if not deadline:
+        errors.add("choose a deadline (date and time, UTC)", "invite")
+    if errors:
+        return errors
+    try:
+        return InvitationIn.model_validate(
+            {"template_id": template_id, "candidate_ids": ids, "deadline": deadline}, strict=False,
+        )
+    except ValidationError as exc:
+        return validation_errors(exc, _invitation_label)
+
+
+def _invitation_label(loc: tuple[Any, ...], kind: str, described: str) -> tuple[str, str]:
+    field = loc[0] if loc else ""
+    if field == "candidate_ids":
+        if kind == "too_long":
+            return "invite", "invite at most 500 candidates at a time"
+        return "invite", f"candidates: {described}"
+    if field == "deadline":
+        return "invite", f"deadline {described}"
+    return "invite", described
+
+
+async def send_invitations(call: PageCall, body: InvitationIn) -> web.Response | FormErrors:
+    """Create the invitations; on success go to the page with their links."""
+    boost = call.settings.resume_boost
+
+    def work(db: Session) -> list[int]:
+        return [itv.id for _, itv in create_invitations(db, call.who, body, boost)]  # type: ignore[misc]
+
+    try:
+        interview_ids = await call.store.run(work)
+    except ApiError as exc:
+        errors = FormErrors()
+        errors.add(exc.message, "invite")
+        errors.status = exc.status
+        return errors
+    return see_other("/invitations?interviews=" + ",".join(map(str, interview_ids)))
+
+
+# --- the links just sent -------------------------------------------------------------------
+
+def boosts_of(detail: dict[str, Any], names: dict[int, str]) -> list[dict[str, Any]]:
+    """Per dimension: how much the resume raised its weight, and which words did it."""
+    out: dict[int, dict[str, Any]] = {}
+    for w in detail["weights"]:
+        if not w["matched_keywords"]:
+            continue
+        entry = out.setdefault(w["dimension_id"], {
+            "name": names.get(w["dimension_id"], f"dimension {w['dimension_id']}"),
+            "factor": w["weight"] / w["base_weight"] if w["base_weight"] else 1.0,
+            "keywords": [],
+            "questions": [],
+        })
+        for keyword in w["matched_keywords"]:
+            if keyword not in entry["keywords"]:
+                entry["keywords"].append(keyword)
+        if w["question_index"] is not None:
+            entry["questions"].append(w["question_index"] + 1)
+    return list(out.values())
+
+
+@hr_page("GET", "/invitations", summary="Invitation links of the given interviews",
+         errors=(400, 404),
+         query=(QueryParam("interviews", "comma-separated interview ids"),))
+async def invitation_links(call: PageCall) -> web.Response:
+    raw = call.request.query.get("interviews", "")
+    ids: list[int] = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            value = int(part)
+        except ValueError:
+            raise Malformed(f"{part!r} is not an interview id") from None
+        if value not in ids:
+            ids.append(value)
+    if not ids:
+        raise Malformed("no interviews given: this page shows the links of invitations just sent")
+    if len(ids) > MAX_LINKS_PER_PAGE:
+        raise Malformed(f"at most {MAX_LINKS_PER_PAGE} interviews per page")
+    base = base_url(call.request)
+
+    def work(db: Session) -> list[dict[str, Any]]:
+        out = []
+        names_by_job: dict[int, dict[int, str]] = {}
+        templates: dict[int, Template | None] = {}
+        for iid in ids:
+            if not 1 <= iid <= MAX_ID:
+                raise Malformed(f"interview {iid} not found")
+            detail = interview_detail(db, call.who, iid, base)
+            job_id = detail["job"]["id"]
+            if job_id not in names_by_job:
+                names_by_job[job_id] = {d.id: d.name for d in dimensions_of(db, job_id)}  # type: ignore[misc]
+            tid = detail["template_id"]
+            if tid not in templates:
+                templates[tid] = db.get(Template, tid)
+            detail["template_name"] = templates[tid].name if templates[tid] else ""
+            detail["boosts"] = boosts_of(detail, names_by_job[job_id])
+            detail["state_label"] = STATE_LABELS.get(detail["state"], detail["state"])
+            out.append(detail)
+        return out
+
+    invitations = await call.store.run(work)
+    response = call.render("hr_invitations.html", nav="jobs", invitations=invitations,
+                           boost=call.settings.resume_boost)
+    # The links are credentials: keep them out of Referer headers.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

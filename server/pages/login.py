@@ -1,0 +1,101 @@
+"""Logging in and out of the HR pages: an HttpOnly, SameSite session cookie whose token also
+carries the CSRF token every form must send back."""
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from server import audit, auth
+from server.api import router
+from server.api_router import QueryParam
+from server.errors import Unauthorized
+from server.pages.common import (
+    PageCall, error_page, form_text, hr_page, page_response, safe_next, see_other,
+)
+from server.schemas import LoginIn
+from server.web import SESSION_COOKIE, base_url, principal_of, settings_key, store_key
+
+logger = logging.getLogger(__name__)
+
+WRONG_LOGIN = "Wrong email or password. Please try again."
+
+
+def _same_origin(request: web.Request) -> bool:
+    """A login form posted from another site is refused (login CSRF). Browsers send Origin on
+    POST; a client that sends none is not a browser acting for someone else."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    parts = urlsplit(origin)
+    if parts.netloc == request.host:
+        return True
+    return origin.rstrip("/") == base_url(request).rstrip("/")
+
+
+def _login_form(
+    request: web.Request, status: int = 200, *, email: str = "", next_path: str = "",
+    error: str = "",
+) -> web.Response:
+    return page_response(
+        request, "login.html", None, status=status, email=email, next_path=next_path, error=error,
+    )
+
+
+@router.raw("GET", "/login", summary="HR login page", auth="public",
+            query=(QueryParam("next", "a local path to go to after logging in"),))
+async def login_page(request: web.Request) -> web.Response:
+    next_path = safe_next(request.query.get("next"), default="")
+    if await principal_of(request) is not None:
+        return see_other(next_path or "/jobs")
+    return _login_form(request, next_path=next_path)
+
+
+@router.raw("POST", "/login", summary="Log in to the HR pages (sets the session cookie)",
+            auth="public", errors=(401, 403))
+async def login_submit(request: web.Request) -> web.Response:
+    if not _same_origin(request):
+        return error_page(request, None, 403, "this login form was sent from another site")
+    try:
+        form = await request.post()
+    except (ValueError, UnicodeDecodeError):
+        return error_page(request, None, 400, "the form data could not be read")
+    email = form_text(form, "email").strip()
+    password = form_text(form, "password")
+    next_path = safe_next(form_text(form, "next"), default="")
+    hours = request.app[settings_key].session_hours
+    try:
+        body = LoginIn.model_validate({"email": email, "password": password}, strict=False)
+    except ValidationError:
+        return _login_form(request, 401, email=email, next_path=next_path, error=WRONG_LOGIN)
+
+    def work(db: Session) -> str:
+        user = auth.authenticate(db, body.email, body.password)
+        token, _ = auth.issue_token(db, user, "session", hours)
+        audit.record(db, "hr", user.id, "login", "user", user.id, via="page")
+        return token
+
+    try:
+        token = await request.app[store_key].run(work)
+    except Unauthorized:
+        logger.info("failed page login for %s", body.email)
+        return _login_form(request, 401, email=email, next_path=next_path, error=WRONG_LOGIN)
+    response = see_other(next_path or "/jobs")
+    response.set_cookie(
+        SESSION_COOKIE, token, path="/", httponly=True, samesite="Lax",
+        secure=request.scheme == "https", max_age=int(hours * 3600),
+    )
+    return response
+
+
+@hr_page("POST", "/logout", summary="Log out of the HR pages (ends the session)")
+async def logout(call: PageCall) -> web.Response:
+    token = call.request.cookies.get(SESSION_COOKIE)
+    if token:
+        await call.store.run(lambda db: auth.revoke_token(db, token))
+    response = see_other("/login")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response

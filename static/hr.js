@@ -1,0 +1,27 @@
+// Small enhancements for the HR pages; every page works without this file.
+"use strict";
+(function () {
+  // "Copy" buttons next to invitation links (hidden until this script shows them).
+  for (const button of document.querySelectorAll("button.copy[data-copy]")) {
+    const input = document.getElementById(button.dataset.copy);
+    if (!input) continue;
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      input.select();
+      try {
+        await navigator.clipboard.writeText(input.value);
+      } catch (err) {
+        document.execCommand("copy");
+      }
+      button.textContent = "Copied";
+      setTimeout(() => { button.textContent = "Copy"; }, 2000);
+    });
+  }
+  // Read-only links select themselves on focus, so they are easy to copy by hand too.
+  for (const input of document.querySelectorAll("input.invitation-link")) {
+    input.addEventListener("focus", () => input.select());
+  }
+  // Move focus to the error summary so screen readers announce it.
+  const summary = document.getElementById("error-summary");
+  if (summary) summary.focus();
+})();

@@ -32,6 +32,10 @@ class Settings:
     # A candidate's resume matching a dimension's keywords multiplies that dimension's weight
     # in each question by this factor (see server/invitations.py).
     resume_boost: float = 1.5
+    # Live analysis: frames analysed per second per interview, and the threads all interviews
+    # share for vision inference.
+    analysis_fps: float = 5.0
+    vision_threads: int = 2
     load_models: bool = True
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -73,6 +77,8 @@ class Settings:
             ("SESSION_HOURS", "session_hours", float),
             ("RESUME_BOOST", "resume_boost", float),
             ("LOG_LEVEL", "log_level", str.upper),
+            ("ANALYSIS_FPS", "analysis_fps", float),
+            ("VISION_THREADS", "vision_threads", int),
         ):
             if (v := get(name)) is not None:
                 try:
@@ -96,6 +102,10 @@ class Settings:
             )
         if self.max_sessions < 1:
             raise SettingsError("CANDOR_MAX_SESSIONS must be at least 1")
+        if not 0.2 <= self.analysis_fps <= 30:
+            raise SettingsError("CANDOR_ANALYSIS_FPS must be between 0.2 and 30")
+        if self.vision_threads < 1:
+            raise SettingsError("CANDOR_VISION_THREADS must be at least 1")
         if self.resume_boost < 1:
             raise SettingsError("CANDOR_RESUME_BOOST must be >= 1")
 

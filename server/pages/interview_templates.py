@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from server.api_router import QueryParam
 from server.candidates import search_candidates
@@ -14,13 +14,13 @@ from server.errors import ApiError
 from server.interview_templates import create_template, get_template, template_detail
 from server.jobs import dimensions_of, get_job
 from server.pages.common import (
-    FormErrors, PageCall, form_rows, hr_page, see_other, validation_errors,
+    MAX_ID, FormErrors, PageCall, form_rows, hr_page, see_other, validation_errors,
 )
 from server.pages.interviews import (
     default_deadline, interview_rows, invitation_values, parse_invitation, send_invitations,
 )
 from server.schemas import TemplateIn
-from server.tables import Dimension, utcnow
+from server.tables import Candidate, Dimension, utcnow
 
 QUESTION_ROWS = 3
 MORE_ROWS = 2
@@ -159,6 +159,13 @@ async def _template_page(call: PageCall, *, q: str, values: dict[str, Any],
     def work(db: Session) -> dict[str, Any]:
         template, job = get_template(db, call.who, template_id)
         candidates = search_candidates(db, q)
+        # Candidates ticked before a failed submit stay listed (and ticked) whatever the search.
+        shown = {c.id for c in candidates}
+        ticked = [int(v) for v in values["candidate_ids"] if v.isdigit() and 0 < int(v) <= MAX_ID]
+        missing = [i for i in ticked if i not in shown]
+        if missing:
+            extra = db.exec(select(Candidate).where(Candidate.id.in_(missing))).all()  # type: ignore[union-attr]
+            candidates = list(extra) + candidates
         return {
             "template": template_detail(db, template),
             "job": {"id": job.id, "title": job.title},

@@ -8,8 +8,11 @@ from typing import AsyncIterator
 from aiohttp import web
 from sqlmodel import select
 
-from server import api, candidate_page  # noqa: F401  (candidate_page registers its routes)
+from server import api, candidate_page, monitor, pages, signaling  # noqa: F401  (they register routes)
+from server.bus import Bus
 from server.model_bank import ModelBank, model_bank_ctx, models_key
+from server.peer import restrict_host_addresses
+from server.sessions import SessionManager, bus_key, sessions_ctx, sessions_key
 from server.rendering import jinja_key, make_environment
 from server.settings import REPO_ROOT, Settings
 from server.store import Store
@@ -30,19 +33,15 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     languages = _languages_in_use(app[store_key], settings.default_language)
     app[models_key] = ModelBank(settings.models_dir, languages, enabled=settings.load_models)
     app[api.routes_key] = api.router.routes
-    _install_pages(app)
+    app[bus_key] = Bus()
+    app[sessions_key] = SessionManager(settings, app[store_key], app[bus_key], app[models_key])
+    restrict_host_addresses(settings.ice_host_addresses)
     api.router.install(app)
     app.router.add_static("/static/", STATIC_DIR, name="static")
-    app.cleanup_ctx.append(model_bank_ctx)
     app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(model_bank_ctx)
+    app.cleanup_ctx.append(sessions_ctx)
     return app
-
-
-def _install_pages(app: web.Application) -> None:
-    try:
-        from server import pages  # noqa: F401  (registers the HR pages on api.router)
-    except ImportError:
-        pass
 
 
 def _languages_in_use(store: Store, default: str) -> tuple[str, ...]:

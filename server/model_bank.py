@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from aiohttp import web
 
@@ -25,6 +25,9 @@ class ModelBank:
         self.errors: list[str] = []
         self._ready = threading.Event()
         self._load_seconds: float | None = None
+        # The vision pipelines keep per-call buffers, so each executor thread has its own
+        # (the ONNX weights are small; loading one set takes ~0.1 s).
+        self._local = threading.local()
 
     @property
     def ready(self) -> bool:
@@ -53,13 +56,19 @@ class ModelBank:
                     self.onnx_paths[name] = registry.onnx_path(self.models_dir, name)
                 except registry.ModelError as exc:
                     self.errors.append(str(exc))
+            if not self.errors:
+                self.vision_models()  # load once here so a broken file shows in health
             import vosk
+
+            from analyzers.speech import load_model
 
             vosk.SetLogLevel(-1)
             for lang in self.languages:
                 try:
                     path = registry.vosk_model_path(self.models_dir, lang)
-                    self.vosk[lang] = vosk.Model(str(path))
+                    # Narrower beams than the model's defaults: ~30% less CPU per stream for
+                    # interview speech (measured in bench/asr.py; see the live-path issue note).
+                    self.vosk[lang] = load_model(path, beam=SPEECH_BEAM, max_active=SPEECH_MAX_ACTIVE)
                 except Exception as exc:  # a missing model must not stop the server
                     self.errors.append(f"vosk model for {lang!r}: {exc}")
         except Exception as exc:
@@ -75,6 +84,38 @@ class ModelBank:
             logger.info("models ready in %.1f s: %s", self._load_seconds, ", ".join(self.status()["loaded"]))
 
 
+    def vision_models(self) -> tuple[Any, Any]:
+        """This thread's face and pose pipelines."""
+        models = getattr(self._local, "models", None)
+        if models is None:
+            from analyzers.face import FaceMesh
+            from analyzers.posture import PoseLandmarks
+
+            p = self.onnx_paths
+            models = (
+                FaceMesh(p["face_detection_short_range"], p["face_landmark"], p["iris_landmark"]),
+                PoseLandmarks(p["pose_detection"], p["pose_landmark_full"]),
+            )
+            self._local.models = models
+        return models
+
+    def vision_processor(self, plan: Any) -> Callable[[Any], Any]:
+        """A per-stream function: video frame -> VisionSample (keeps the stream's tracking
+        state; runs on the vision executor, one frame of a stream at a time)."""
+        from analyzers.vision import VisionAnalyzer
+
+        analyzer = VisionAnalyzer(eye_contact=plan.analyze_eye_contact,
+                                  expression=plan.analyze_expression, posture=plan.analyze_posture)
+
+        def process(frame: Any) -> Any:
+            face, pose = self.vision_models()
+            return analyzer.analyse(frame.to_ndarray(format="rgb24"), face, pose)
+
+        return process
+
+
+SPEECH_BEAM = 8.0
+SPEECH_MAX_ACTIVE = 1500
 models_key = web.AppKey("models", ModelBank)
 
 

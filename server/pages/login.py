@@ -45,6 +45,11 @@ def _login_form(
     )
 
 
+@router.raw("GET", "/", summary="Home: the HR jobs page, or the login page", auth="public", status=303)
+async def home(request: web.Request) -> web.Response:
+    return see_other("/jobs" if await principal_of(request) is not None else "/login")
+
+
 @router.raw("GET", "/login", summary="HR login page", auth="public",
             query=(QueryParam("next", "a local path to go to after logging in"),))
 async def login_page(request: web.Request) -> web.Response:

@@ -1,0 +1,166 @@
+"""One candidate peer connection and what reads its media: created per offer, replaced by the
+next offer (that is how a reconnect works), closed by its session."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import Executor
+from typing import Any, Callable
+
+import av
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from server.media import AudioPump, MediaCounters, VideoPump, _cancel
+from server.speech_stream import SpeechStream
+
+logger = logging.getLogger(__name__)
+
+
+def rtc_configuration(ice_servers: tuple[dict[str, Any], ...]) -> RTCConfiguration:
+    """Exactly the configured servers. An empty list must stay empty: with None, aiortc falls
+    back to a public STUN server that a private deployment may not reach."""
+    return RTCConfiguration(iceServers=[
+        RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+        for s in ice_servers
+    ])
+
+
+class PeerLink:
+    def __init__(self, pc: RTCPeerConnection, name: str, *, analyse: bool,
+                 make_speech: Callable[[], SpeechStream] | None,
+                 process_frame: Callable[[av.VideoFrame], Any] | None,
+                 on_vision: Callable[[Any, float], None], vision_executor: Executor, fps: float,
+                 on_connected: Callable[[], None], on_lost: Callable[[str], None]) -> None:
+        self.pc = pc
+        self.name = name
+        self.analyse = analyse
+        self.counters = MediaCounters()
+        self.created = time.monotonic()
+        self._make_speech = make_speech
+        self._process_frame = process_frame
+        self._on_vision = on_vision
+        self._vision_executor = vision_executor
+        self._fps = fps
+        self._on_connected = on_connected
+        self._on_lost = on_lost
+        self.speech: SpeechStream | None = None
+        self._audio: AudioPump | None = None
+        self._video: VideoPump[Any] | None = None
+        self._sinks: list[asyncio.Task[None]] = []
+        self._closed = False
+        self._stats_prev: tuple[float, int] | None = None
+        pc.on("track", self._on_track)
+        pc.on("connectionstatechange", self._on_state)
+
+    def _on_state(self) -> None:
+        state = self.pc.connectionState
+        logger.info("%s: peer connection %s", self.name, state)
+        if state == "connected":
+            self._on_connected()
+        elif state in ("failed", "closed") and not self._closed:
+            self._on_lost(f"peer connection {state}")
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        logger.info("%s: %s track", self.name, track.kind)
+        if track.kind == "audio":
+            if self.analyse and self._make_speech is not None:
+                self.speech = self._make_speech()
+                self._audio = AudioPump(track, self.speech.push, self.counters)
+                self._audio.start()
+            else:
+                self._sinks.append(asyncio.create_task(self._discard(track, audio=True)))
+        elif track.kind == "video":
+            if self.analyse and self._process_frame is not None:
+                self._video = VideoPump(track, self._process_frame, self._on_vision,
+                                        self._vision_executor, self.counters, self._fps)
+                self._video.start()
+            else:
+                self._sinks.append(asyncio.create_task(self._discard(track, audio=False)))
+
+    async def _discard(self, track: MediaStreamTrack, audio: bool) -> None:
+        """Human-only review: no analysis, but the track is still read (aiortc queues unread
+        frames without bound) and counted for connection health."""
+        try:
+            while True:
+                frame = await track.recv()
+                now = time.monotonic()
+                if audio:
+                    self.counters.last_audio_at = now
+                    self.counters.audio_seconds += frame.samples / frame.sample_rate
+                else:
+                    self.counters.last_video_at = now
+                    self.counters.frames_received += 1
+        except MediaStreamError:
+            pass
+
+    async def connection_stats(self) -> dict[str, Any]:
+        c = self.counters
+        out: dict[str, Any] = {
+            "peer_state": self.pc.connectionState, "ice_state": self.pc.iceConnectionState,
+            "frames_received": c.frames_received, "frames_analysed": c.frames_analysed,
+            "frames_dropped": c.frames_dropped, "audio_seconds": round(c.audio_seconds, 2),
+            "video_size": list(c.video_size) if c.video_size else None,
+        }
+        now = time.monotonic()
+        for key, at in (("last_audio_s_ago", c.last_audio_at), ("last_video_s_ago", c.last_video_at)):
+            out[key] = None if at is None else round(now - at, 2)
+        if self.speech is not None:
+            stats = self.speech.stats()
+            out["asr_rtf"] = round(stats.rtf, 3)
+            out["asr_lag_s"] = round(self.speech.lag_s, 2)
+        try:
+            report = await self.pc.getStats()
+        except Exception:  # stats are best effort; never break the health event
+            return out
+        received = lost = bytes_in = 0
+        for stat in report.values():
+            if getattr(stat, "type", "") == "inbound-rtp":
+                received += getattr(stat, "packetsReceived", 0) or 0
+                lost += max(0, getattr(stat, "packetsLost", 0) or 0)
+                bytes_in += getattr(stat, "bytesReceived", 0) or 0
+        out["packets_received"] = received
+        out["packets_lost"] = lost
+        out["packet_loss"] = round(lost / (received + lost), 4) if received + lost else 0.0
+        if self._stats_prev is not None:
+            t0, b0 = self._stats_prev
+            if now > t0:
+                out["bitrate_kbps"] = round((bytes_in - b0) * 8 / (now - t0) / 1000, 1)
+        self._stats_prev = (now, bytes_in)
+        return out
+
+    async def close(self) -> None:
+        """Stop reading media, finish recognising what arrived, close the connection."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._audio is not None:
+            await self._audio.stop()
+        if self._video is not None:
+            await self._video.stop()
+        for task in self._sinks:
+            await _cancel(task)
+        if self.speech is not None:
+            await self.speech.close()
+        try:
+            await asyncio.wait_for(self.pc.close(), timeout=5)
+        except (asyncio.TimeoutError, Exception):
+            logger.warning("%s: peer connection did not close cleanly", self.name)
+
+
+def restrict_host_addresses(addresses: tuple[str, ...]) -> None:
+    """Offer only these addresses as ICE host candidates (CANDOR_ICE_HOST_ADDRESSES).
+
+    aioice has no option for it and leaves 127.0.0.1 out of its own list, so a server reached
+    only over loopback (tests, a single-host set-up behind a TURN relay) would answer with no
+    candidates at all; its address lookup is replaced, process-wide, once at start-up."""
+    if not addresses:
+        return
+    import aioice.ice
+
+    chosen = list(addresses)
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [  # type: ignore[assignment]
+        a for a in chosen if (":" in a and use_ipv6) or (":" not in a and use_ipv4)
+    ]
+    logger.info("ICE host candidates restricted to %s", ", ".join(chosen))

@@ -1,0 +1,445 @@
+"""InterviewSession: one live interview's state machine, question timing and aggregation.
+
+Data flows one way: media pumps -> speech stream / vision analysis -> this session -> bus
+(events) and store (rows). The session decides what a sample means for the current question;
+analyzers never see the interview. Every transition is a StateChange row and a `state` event,
+with who caused it.
+
+States (DESIGN.md): invited -> consented -> connecting -> live <-> paused -> completed, and
+interrupted / abandoned / expired. The question timer counts only live time.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Awaitable, Callable, Protocol
+
+from sqlmodel import Session, select
+
+from server.bus import Bus
+from server.plan import InterviewPlan, QuestionPlan
+from server.question_signals import Segment, VisionTally
+from server.scoring import DimensionScore, QuestionResult, score_interview, score_question
+from server.store import Store
+from server.tables import Interview, QuestionSignals, Score, StateChange, TranscriptSegment, utcnow
+
+logger = logging.getLogger(__name__)
+
+
+class State(StrEnum):
+    INVITED = "invited"
+    CONSENTED = "consented"
+    CONNECTING = "connecting"
+    LIVE = "live"
+    PAUSED = "paused"
+    INTERRUPTED = "interrupted"
+    ABANDONED = "abandoned"
+    EXPIRED = "expired"
+    COMPLETED = "completed"
+
+
+FINISHED = frozenset({State.COMPLETED, State.ABANDONED, State.EXPIRED})
+# A transcript partial reaches HR at most this often (DESIGN.md: partials coalesced, <= 5/s).
+PARTIAL_INTERVAL_S = 0.2
+
+
+class CandidateLink(Protocol):
+    """The candidate's websocket as the session sees it: non-blocking sends."""
+
+    def send(self, message: dict[str, Any]) -> None: ...
+    def close(self, reason: str) -> None: ...
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One attempt at a question (a redo starts a new one; the old one is superseded)."""
+
+    index: int
+    number: int
+    spans: list[list[float | None]] = field(default_factory=list)  # clock spans while live
+    segments: list[Segment] = field(default_factory=list)
+    vision: VisionTally = field(default_factory=VisionTally)
+    skipped: bool = False
+    superseded: bool = False
+    fault: bool = False
+    paused_s: float = 0.0
+    finished: bool = False
+
+    def covers(self, t: float) -> bool:
+        return any(a <= t and (b is None or t <= b) for a, b in self.spans)  # type: ignore[operator]
+
+
+Analyse = Callable[["InterviewSession", Attempt], dict[str, Any]]
+
+
+class InterviewSession:
+    def __init__(self, plan: InterviewPlan, interview: Interview, store: Store, bus: Bus,
+                 language_signals: Callable[[list[Segment], str, tuple[str, ...], float], tuple[dict[str, float], list[dict[str, Any]]]],
+                 on_finished: Callable[[InterviewSession], Awaitable[None]] | None = None) -> None:
+        self.plan = plan
+        self.id = plan.interview_id
+        self.store = store
+        self.bus = bus
+        self.language_signals = language_signals
+        self.on_finished = on_finished
+        self.state = State(interview.state)
+        self.question_index = interview.question_index
+        self.consent: bool | None = interview.consent
+        self.candidate: CandidateLink | None = None
+        self.media_connected = False
+        self.peer: Any = None  # server.peer.PeerLink
+        self.attempts: dict[int, list[Attempt]] = {}
+        self.extra_s: dict[int, float] = {}  # time added to a question (HR "extend")
+        self.used_s: dict[int, float] = {}  # live seconds spent on a question
+        self._live_since: float | None = None  # monotonic start of the current live stretch
+        self._t0 = time.monotonic() - self._clock_start_offset(interview)
+        self._lock = asyncio.Lock()
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._writes: set[asyncio.Task[Any]] = set()
+        self._last_partial_at = 0.0
+        self.last_scores: list[DimensionScore] = []
+
+    @staticmethod
+    def _clock_start_offset(interview: Interview) -> float:
+        if interview.started_at is None:
+            return 0.0
+        return max(0.0, (utcnow() - interview.started_at).total_seconds())
+
+    # --- clock and timing ---------------------------------------------------------------
+
+    def clock(self) -> float:
+        """Seconds since the interview started (its first live moment)."""
+        return time.monotonic() - self._t0
+
+    @property
+    def question(self) -> QuestionPlan | None:
+        if 0 <= self.question_index < len(self.plan.questions):
+            return self.plan.questions[self.question_index]
+        return None
+
+    def elapsed_s(self) -> float:
+        used = self.used_s.get(self.question_index, 0.0)
+        if self._live_since is not None:
+            used += time.monotonic() - self._live_since
+        return used
+
+    def time_limit_s(self) -> float:
+        q = self.question
+        return 0.0 if q is None else q.time_limit_s + self.extra_s.get(self.question_index, 0.0)
+
+    def remaining_s(self) -> float:
+        return max(0.0, self.time_limit_s() - self.elapsed_s())
+
+    def current_attempt(self) -> Attempt | None:
+        attempts = self.attempts.get(self.question_index)
+        return attempts[-1] if attempts else None
+
+    def answered(self) -> int:
+        return sum(1 for tries in self.attempts.values() if tries and tries[-1].finished)
+
+    # --- transitions ----------------------------------------------------------------------
+
+    async def _transition(self, new: State, reason: str, actor: str = "system", actor_id: int | None = None) -> None:
+        old = self.state
+        self.state = new
+        started = new == State.LIVE and not self.attempts
+        qi = self.question_index
+        consent = self.consent
+
+        def work(db: Session) -> None:
+            row = db.get(Interview, self.id)
+            assert row is not None
+            row.state = new.value
+            row.question_index = qi
+            row.consent = consent
+            if started and row.started_at is None:
+                row.started_at = utcnow()
+            if new == State.COMPLETED:
+                row.completed_at = utcnow()
+            db.add(row)
+            db.add(StateChange(interview_id=self.id, from_state=old.value, to_state=new.value,
+                               reason=reason, actor_kind=actor, actor_id=actor_id))
+
+        await self.store.run(work)
+        self.bus.publish("state", self.id, state=new.value, previous=old.value, reason=reason)
+        self.send({"type": "state", "state": new.value, "reason": reason})
+
+    def send(self, message: dict[str, Any]) -> None:
+        if self.candidate is not None:
+            self.candidate.send(message)
+
+    def progress(self) -> dict[str, Any]:
+        return {"question_index": self.question_index, "question_count": len(self.plan.questions),
+                "answered": self.answered(), "elapsed_s": round(self.elapsed_s(), 1),
+                "time_limit_s": self.time_limit_s()}
+
+    def question_message(self) -> dict[str, Any] | None:
+        q = self.question
+        if q is None:
+            return None
+        return {"type": "question", "index": q.index, "count": len(self.plan.questions), "text": q.text,
+                "time_limit_s": self.time_limit_s(), "remaining_s": round(self.remaining_s(), 1)}
+
+    # --- candidate ------------------------------------------------------------------------
+
+    async def attach_candidate(self, link: CandidateLink) -> None:
+        """A candidate's websocket joined. A newer one replaces an older one (a candidate who
+        reopens the link after a crash must get back in; the old tab is told why it closed)."""
+        old, self.candidate = self.candidate, link
+        if old is not None and old is not link:
+            old.close("the interview was opened in another window")
+        link.send({"type": "state", "state": self.state.value, "reason": "joined"})
+        if self.state in (State.LIVE, State.PAUSED, State.INTERRUPTED) and (msg := self.question_message()):
+            link.send(msg)
+
+    def detach_candidate(self, link: CandidateLink) -> None:
+        if self.candidate is link:
+            self.candidate = None
+
+    async def start(self, consent: bool) -> None:
+        async with self._lock:
+            if self.state in FINISHED:
+                self.send({"type": "state", "state": self.state.value, "reason": "finished"})
+                return
+            if self.state == State.INVITED:
+                self.consent = consent
+                reason = "consented to analysis" if consent else "asked for a human-only review"
+                await self._transition(State.CONSENTED, reason, "candidate")
+            if self.state == State.CONSENTED:
+                await self._transition(State.CONNECTING, "waiting for camera and microphone", "candidate")
+            await self._go_live_if_ready()
+
+    async def media_up(self) -> None:
+        async with self._lock:
+            self.media_connected = True
+            await self._go_live_if_ready()
+
+    async def _go_live_if_ready(self) -> None:
+        if self.state == State.CONNECTING and self.media_connected:
+            await self._enter_question("media connected")
+
+    async def _enter_question(self, reason: str) -> None:
+        q = self.question
+        assert q is not None
+        tries = self.attempts.setdefault(q.index, [])
+        if not tries or tries[-1].finished:
+            tries.append(Attempt(q.index, len(tries)))
+        await self._transition(State.LIVE, reason)
+        self._start_live_stretch()
+        self.send(self.question_message())  # type: ignore[arg-type]
+        self.bus.publish("progress", self.id, **self.progress())
+
+    def _start_live_stretch(self) -> None:
+        self._live_since = time.monotonic()
+        attempt = self.current_attempt()
+        if attempt is not None:
+            attempt.spans.append([self.clock(), None])
+        self._arm_timer()
+
+    def _stop_live_stretch(self) -> None:
+        if self._live_since is not None:
+            qi = self.question_index
+            self.used_s[qi] = self.used_s.get(qi, 0.0) + time.monotonic() - self._live_since
+            self._live_since = None
+        attempt = self.current_attempt()
+        if attempt is not None and attempt.spans and attempt.spans[-1][1] is None:
+            attempt.spans[-1][1] = self.clock()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self.remaining_s(), self._time_up, self.question_index)
+
+    def _time_up(self, index: int) -> None:
+        self._timer = None
+        self.spawn(self.next_question(actor="system", reason="time ran out", expected_index=index))
+
+    async def next_question(self, actor: str = "candidate", reason: str = "answered",
+                            expected_index: int | None = None, actor_id: int | None = None,
+                            skipped: bool = False) -> None:
+        async with self._lock:
+            if self.state != State.LIVE and not (skipped and self.state in (State.PAUSED, State.INTERRUPTED)):
+                return
+            if expected_index is not None and expected_index != self.question_index:
+                return  # a stale timer for a question already left
+            self._stop_live_stretch()
+            await self._finish_attempt(skipped=skipped)
+            if self.question_index + 1 >= len(self.plan.questions):
+                await self._complete(reason)
+                return
+            self.question_index += 1
+            await self._enter_question(f"question {self.question_index + 1}: previous {reason}")
+
+    async def _complete(self, reason: str) -> None:
+        await self._transition(State.COMPLETED, f"all questions done ({reason})")
+        self.send({"type": "done"})
+        if self.on_finished is not None:
+            self.spawn(self.on_finished(self))
+
+    # --- samples in -----------------------------------------------------------------------
+
+    def on_transcript(self, text: str, final: bool, start_s: float | None, end_s: float | None,
+                      words: tuple[Any, ...] = ()) -> None:
+        """A speech event on the interview clock. Finals are stored at once."""
+        self.send({"type": "caption", "text": text, "final": final})
+        attempt = self._attempt_at(start_s if start_s is not None else self.clock())
+        qi = attempt.index if attempt else self.question_index
+        now = time.monotonic()
+        if final or now - self._last_partial_at >= PARTIAL_INTERVAL_S:
+            self._last_partial_at = now
+            self.bus.publish("transcript", self.id, question_index=qi, text=text, final=final,
+                             start_s=None if start_s is None else round(start_s, 2),
+                             end_s=None if end_s is None else round(end_s, 2))
+        if not final or attempt is None or not text:
+            return
+        segment = Segment(text, start_s or 0.0, end_s or 0.0, tuple(words))
+        attempt.segments.append(segment)
+        row = TranscriptSegment(interview_id=self.id, question_index=attempt.index, attempt=attempt.number,
+                                text=text, start_s=segment.start_s, end_s=segment.end_s,
+                                words=segment.words_json())
+        self._write(lambda db: db.add(row))
+
+    def on_vision(self, sample: Any, clock_s: float) -> None:
+        attempt = self._attempt_at(clock_s)
+        if attempt is not None and not attempt.finished and self.state == State.LIVE:
+            attempt.vision.add(sample)
+
+    def _attempt_at(self, t: float) -> Attempt | None:
+        for tries in self.attempts.values():
+            for attempt in reversed(tries):
+                if attempt.covers(t):
+                    return attempt
+        return self.current_attempt()
+
+    # --- signals and scores ---------------------------------------------------------------
+
+    def signals_of(self, attempt: Attempt) -> tuple[dict[str, float], list[dict[str, Any]]]:
+        q = self.plan.questions[attempt.index]
+        live_s = sum((b if b is not None else self.clock()) - a for a, b in attempt.spans)  # type: ignore[operator]
+        signals, evidence = self.language_signals(attempt.segments, q.text, self.plan.keywords_for(q), live_s)
+        plan = self.plan
+        signals = {**signals, **attempt.vision.signals(plan.analyze_eye_contact, plan.analyze_expression,
+                                                       plan.analyze_posture)}
+        return signals, evidence
+
+    def score_attempt(self, attempt: Attempt) -> dict[int, DimensionScore]:
+        signals, evidence = self.signals_of(attempt)
+        q = self.plan.questions[attempt.index]
+        return {dim_id: score_question(self.plan.dimension(dim_id), signals, evidence, q.index)
+                for dim_id, _ in q.weights}
+
+    def live_scores(self) -> list[DimensionScore]:
+        results = []
+        for tries in self.attempts.values():
+            for attempt in tries:
+                q = self.plan.questions[attempt.index]
+                results.append(QuestionResult(attempt.index, q.weights, self.score_attempt(attempt),
+                                              attempt.skipped, attempt.superseded, attempt.fault, attempt.paused_s))
+        return score_interview(self.plan.dimensions, results)
+
+    async def _finish_attempt(self, skipped: bool = False) -> None:
+        """Close the current attempt: wait until its audio is recognised, compute its signals
+        and scores, and make them durable before the question counts as answered."""
+        attempt = self.current_attempt()
+        if attempt is None or attempt.finished:
+            return
+        await self.flush_speech()
+        attempt.skipped = skipped
+        attempt.finished = True
+        signals, _ = self.signals_of(attempt)
+        per_question = self.score_attempt(attempt)
+        self.last_scores = self.live_scores()
+        overall = self.last_scores
+        stats = attempt.vision.stats()
+
+        def work(db: Session) -> None:
+            row = db.exec(select(QuestionSignals).where(
+                QuestionSignals.interview_id == self.id, QuestionSignals.question_index == attempt.index,
+                QuestionSignals.attempt == attempt.number)).first() or QuestionSignals(
+                interview_id=self.id, question_index=attempt.index, attempt=attempt.number)
+            row.signals = {**signals, **{f"frames:{k}": float(v) for k, v in stats.items()}}
+            row.skipped, row.fault, row.paused_s = attempt.skipped, attempt.fault, attempt.paused_s
+            row.superseded = attempt.superseded
+            row.updated_at = utcnow()
+            db.add(row)
+            for old in db.exec(select(Score).where(Score.interview_id == self.id).where(
+                    (Score.question_index == attempt.index) | (Score.question_index == None))):  # noqa: E711
+                db.delete(old)
+            db.flush()
+            for s in per_question.values():
+                db.add(Score(interview_id=self.id, dimension_id=s.dimension_id, question_index=attempt.index,
+                             score=s.score, evidence=list(s.evidence)))
+            for s in overall:
+                db.add(Score(interview_id=self.id, dimension_id=s.dimension_id, question_index=None,
+                             score=s.score, evidence=list(s.evidence)))
+
+        await self.drain_writes()
+        await self.store.run(work)
+        self.bus.publish("signals", self.id, question_index=attempt.index, final=True, signals=signals)
+        self.bus.publish("scores", self.id, scores=self.scores_payload(overall))
+        self.bus.publish("progress", self.id, **self.progress())
+
+    def scores_payload(self, scores: list[DimensionScore]) -> list[dict[str, Any]]:
+        return [{"dimension_id": s.dimension_id, "name": self.plan.dimension(s.dimension_id).name,
+                 "score": s.score} for s in scores]
+
+    # --- media ----------------------------------------------------------------------------
+
+    async def attach_peer(self, peer: Any) -> None:
+        """A new peer connection replaces the old one; the old one's audio is recognised to
+        the end before it goes, so nothing received is lost."""
+        old, self.peer = self.peer, peer
+        self.media_connected = False
+        if old is not None:
+            await old.close()
+
+    async def flush_speech(self) -> None:
+        peer = self.peer
+        if peer is not None and peer.speech is not None:
+            await peer.speech.flush()
+
+    # --- housekeeping ---------------------------------------------------------------------
+
+    def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("interview %s: background task failed", self.id, exc_info=task.exception())
+
+    def _write(self, fn: Callable[[Session], Any]) -> None:
+        task = asyncio.ensure_future(self.store.run(fn))
+        self._writes.add(task)
+        task.add_done_callback(self._write_done)
+
+    def _write_done(self, task: asyncio.Task[Any]) -> None:
+        self._writes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("interview %s: a write failed", self.id, exc_info=task.exception())
+
+    async def drain_writes(self) -> None:
+        if self._writes:
+            await asyncio.gather(*list(self._writes), return_exceptions=True)
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.peer is not None:
+            await self.peer.close()
+            self.peer = None
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.drain_writes()

@@ -1,0 +1,159 @@
+"""The live sessions of this process: creating them from the store, admission control, the
+shared executors and models they use, and the once-a-second ticker that feeds the HR panel."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any, AsyncIterator
+
+import av
+from aiohttp import web
+from aiortc import RTCPeerConnection
+
+from analyzers.speech import Final, Partial, SpeechRecognizer
+from server.bus import Bus
+from server.errors import ApiError
+from server.model_bank import ModelBank, models_key
+from server.peer import PeerLink, rtc_configuration
+from server.plan import load_plan
+from server.question_signals import language_signals
+from server.session import FINISHED, InterviewSession, State
+from server.settings import Settings
+from server.speech_stream import SpeechStream
+from server.store import Store
+from server.tables import Interview
+from server.web import settings_key, store_key
+
+logger = logging.getLogger(__name__)
+
+ACTIVE = frozenset({State.CONNECTING, State.LIVE, State.PAUSED, State.INTERRUPTED})
+SIGNALS_EVERY_S = 1.0
+CONNECTION_EVERY_S = 2.0
+
+
+class AtCapacity(ApiError):
+    status = 503
+
+
+class SessionManager:
+    def __init__(self, settings: Settings, store: Store, bus: Bus, bank: ModelBank) -> None:
+        self.settings = settings
+        self.store = store
+        self.bus = bus
+        self.bank = bank
+        self.sessions: dict[int, InterviewSession] = {}
+        # Vision inference for every session shares this bounded pool (one thread per core):
+        # more threads would only make frames wait longer; the pumps drop stale frames instead.
+        self.vision_executor = ThreadPoolExecutor(max_workers=settings.vision_threads,
+                                                  thread_name_prefix="vision")
+        self._lock = asyncio.Lock()
+        self._ticker: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._ticker = asyncio.create_task(self._tick(), name="session-ticker")
+
+    async def session_for(self, interview_id: int) -> InterviewSession:
+        async with self._lock:
+            session = self.sessions.get(interview_id)
+            if session is not None:
+                return session
+            active = sum(1 for s in self.sessions.values() if s.state in ACTIVE)
+            if active >= self.settings.max_sessions:
+                raise AtCapacity("the interview server is at capacity right now; please try again in a few minutes")
+            interview, plan = await self.store.run(lambda db: (db.get(Interview, interview_id), load_plan(db, interview_id)))
+            session = InterviewSession(plan, interview, self.store, self.bus, language_signals,
+                                       on_finished=self._finished)
+            self.sessions[interview_id] = session
+            logger.info("interview %d: session opened (%s)", interview_id, session.state)
+            return session
+
+    async def _finished(self, session: InterviewSession) -> None:
+        await session.close()
+        self.sessions.pop(session.id, None)
+        logger.info("interview %d: session closed (%s)", session.id, session.state)
+
+    def new_peer(self, session: InterviewSession) -> PeerLink:
+        pc = RTCPeerConnection(rtc_configuration(self.settings.ice_servers))
+        analyse = bool(session.consent) and self.bank.ready
+        name = f"interview-{session.id}"
+        clock_at_start: list[float] = []
+
+        def on_speech(event: Partial | Final, offset: float) -> None:
+            if isinstance(event, Final):
+                words = tuple(replace(w, start_s=w.start_s + offset, end_s=w.end_s + offset) for w in event.words)
+                session.on_transcript(event.text, True, event.start_s + offset, event.end_s + offset, words)
+            else:
+                start = None if event.start_s is None else event.start_s + offset
+                session.on_transcript(event.text, False, start, None)
+
+        def make_speech() -> SpeechStream:
+            model = self.bank.vosk.get(session.plan.language)
+            if model is None:
+                raise RuntimeError(f"no speech model for language {session.plan.language!r}")
+            recognizer = SpeechRecognizer(model, vad=True)
+            return SpeechStream(recognizer, session.clock(), on_speech, name)
+
+        process = self.bank.vision_processor(session.plan) if analyse else None
+
+        def on_vision(sample: Any, arrived: float) -> None:
+            session.on_vision(sample, arrived - session._t0)
+
+        def on_connected() -> None:
+            session.spawn(session.media_up())
+
+        def on_lost(reason: str) -> None:
+            logger.info("%s: %s", name, reason)
+
+        peer = PeerLink(pc, name, analyse=analyse, make_speech=make_speech if analyse else None,
+                        process_frame=process, on_vision=on_vision,
+                        vision_executor=self.vision_executor, fps=self.settings.analysis_fps,
+                        on_connected=on_connected, on_lost=on_lost)
+        del clock_at_start
+        return peer
+
+    async def _tick(self) -> None:
+        """Once a second: live signals and scores; every 2 s: connection health."""
+        n = 0
+        while True:
+            await asyncio.sleep(SIGNALS_EVERY_S)
+            n += 1
+            for session in list(self.sessions.values()):
+                try:
+                    await self._tick_one(session, connection=n % 2 == 0)
+                except Exception:
+                    logger.exception("interview %d: tick failed", session.id)
+
+    async def _tick_one(self, session: InterviewSession, connection: bool) -> None:
+        if session.state == State.LIVE:
+            attempt = session.current_attempt()
+            if attempt is not None:
+                signals, _ = session.signals_of(attempt)
+                self.bus.publish("signals", session.id, question_index=attempt.index, final=False, signals=signals)
+                self.bus.publish("scores", session.id, scores=session.scores_payload(session.live_scores()))
+            self.bus.publish("progress", session.id, **session.progress())
+        if connection and session.peer is not None and session.state in ACTIVE:
+            stats = await session.peer.connection_stats()
+            self.bus.publish("connection", session.id, **stats)
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+        for session in list(self.sessions.values()):
+            await session.close()
+        self.sessions.clear()
+        self.vision_executor.shutdown(wait=False, cancel_futures=True)
+
+
+sessions_key = web.AppKey("sessions", SessionManager)
+bus_key = web.AppKey("bus", Bus)
+
+
+async def sessions_ctx(app: web.Application) -> AsyncIterator[None]:
+    manager = app[sessions_key]
+    manager.start()
+    yield
+    await manager.close()

@@ -2,6 +2,7 @@
 live-path issue)."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp import web
@@ -11,7 +12,7 @@ from server.api import router
 from server.invitations import OpenLink, open_link
 from server.rendering import render
 from server.tables import Candidate, Job
-from server.web import store_key
+from server.web import settings_key, store_key
 
 
 @router.raw("GET", "/i/{token}", summary="The candidate's interview page", auth="candidate",
@@ -36,7 +37,9 @@ async def interview_page(request: web.Request) -> web.Response:
     context = await request.app[store_key].run(work)
     if isinstance(context, OpenLink):
         context.check()
-    response = render(request, "interview.html", **context)
+    settings = request.app[settings_key]
+    response = render(request, "interview.html", token=token,
+                      ice_servers=json.dumps(list(settings.ice_servers)), **context)
     # The token is a credential: keep it out of Referer headers and shared caches.
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"

@@ -96,6 +96,7 @@ class InterviewSession:
         self.used_s: dict[int, float] = {}  # live seconds spent on a question
         self._live_since: float | None = None  # monotonic start of the current live stretch
         self._t0 = time.monotonic() - self._clock_start_offset(interview)
+        self._started = interview.started_at is not None
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -146,7 +147,11 @@ class InterviewSession:
     async def _transition(self, new: State, reason: str, actor: str = "system", actor_id: int | None = None) -> None:
         old = self.state
         self.state = new
-        started = new == State.LIVE and not self.attempts
+        started = new == State.LIVE and not self._started
+        if started:
+            # The interview clock (transcript and frame times) starts at the first live moment.
+            self._t0 = time.monotonic()
+            self._started = True
         qi = self.question_index
         consent = self.consent
 

@@ -107,9 +107,12 @@ async def create_user(call: Call) -> UserOut:
               body=JobIn, response=JobCreated, status=201, tag="jobs")
 async def post_job(call: Call) -> JobCreated:
     language = call.request.app[settings_key].default_language
+    bank = call.request.app[models_key]
+    installed = bank.speech_languages()
 
     def work(db: Session) -> JobCreated:
-        job = create_job(db, call.who, call.body, language)
+        job = create_job(db, call.who, call.body, language, installed)
+        bank.ensure_language(job.language)
         detail = job_detail(db, job)
         return JobCreated(id=job.id, dimensions=[{"id": d["id"], "name": d["name"]} for d in detail["dimensions"]])  # type: ignore[arg-type, misc]
 

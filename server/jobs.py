@@ -13,14 +13,22 @@ from server.schemas import JobIn
 from server.tables import Dimension, Job, JobAccess, ScoringRule, User
 
 
-def create_job(db: Session, who: Principal, body: JobIn, default_language: str) -> Job:
+def create_job(db: Session, who: Principal, body: JobIn, default_language: str,
+               speech_languages: frozenset[str] | None = None) -> Job:
+    """`speech_languages`: languages with an installed speech model; a job in another language
+    is refused, since its interviews could not be transcribed (None: not checked)."""
+    language = body.language or default_language
+    if speech_languages is not None and language not in speech_languages:
+        have = ", ".join(sorted(speech_languages)) or "none"
+        raise Invalid(f"no speech model is installed for language {language!r} (installed: {have}); "
+                      f"the operator can add one with `python run.py models add PATH --language {language}`")
     names = [d.name.lower() for d in body.dimensions]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise Invalid(f"dimension names must be unique within a job: {', '.join(duplicates)}")
     job = Job(
         title=body.title,
-        language=body.language or default_language,
+        language=language,
         created_by=who.id,
         analyze_expression=body.analyze_expression,
         analyze_eye_contact=body.analyze_eye_contact,

@@ -28,6 +28,7 @@ class ModelBank:
         # The vision pipelines keep per-call buffers, so each executor thread has its own
         # (the ONNX weights are small; loading one set takes ~0.1 s).
         self._local = threading.local()
+        self._loading: set[str] = set()
 
     @property
     def ready(self) -> bool:
@@ -83,6 +84,36 @@ class ModelBank:
         else:
             logger.info("models ready in %.1f s: %s", self._load_seconds, ", ".join(self.status()["loaded"]))
 
+
+    def speech_languages(self) -> frozenset[str] | None:
+        """Languages with an installed, intact Vosk model (None when models are switched off)."""
+        if not self.enabled:
+            return None
+        from models import list_models
+
+        return frozenset(m.language for m in list_models(self.models_dir)
+                         if m.kind == "vosk" and m.verified and m.language)
+
+    def ensure_language(self, language: str) -> None:
+        """Load a language's speech model in the background if a new job needs it."""
+        if not self.enabled or language in self.vosk or language in self._loading:
+            return
+        self._loading.add(language)
+
+        def load() -> None:
+            from analyzers.speech import load_model
+            from models import vosk_model_path
+
+            try:
+                path = vosk_model_path(self.models_dir, language)
+                self.vosk[language] = load_model(path, beam=SPEECH_BEAM, max_active=SPEECH_MAX_ACTIVE)
+                logger.info("speech model for %r loaded", language)
+            except Exception:
+                logger.exception("could not load the speech model for %r", language)
+            finally:
+                self._loading.discard(language)
+
+        threading.Thread(target=load, name=f"load-vosk-{language}", daemon=True).start()
 
     def vision_models(self) -> tuple[Any, Any]:
         """This thread's face and pose pipelines."""

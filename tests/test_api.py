@@ -282,3 +282,19 @@ async def test_health(client: Any) -> None:
     resp = await client.get("/api/health")
     body = await resp.json()
     assert resp.status == 200 and body["ok"] is True and "models_ready" in body
+
+
+async def test_job_language_needs_an_installed_speech_model(aiohttp_client: Any, tmp_path: Any) -> None:
+    """With models on, a job in a language without a Vosk model is refused with a hint."""
+    from server.app import create_app
+    from server.settings import Settings
+    from server.store import Store
+
+    settings = Settings(data_dir=tmp_path / "data", load_models=True)
+    store = Store(settings.db_url)
+    client = await aiohttp_client(create_app(settings, store=store))
+    api = await login(client, store, "hr@example.com")
+    status, body = await api.call("POST", "/api/jobs", json={**JOB, "language": "xx"})
+    assert status == 422 and "models add" in body["error"] and "installed: ko" in body["error"]
+    status, body = await api.call("POST", "/api/jobs", json={**JOB, "language": "ko"})
+    assert status == 201

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from server.errors import ApiError
 from server.interview_templates import list_templates
+from server.model_bank import models_key
 from server.jobs import create_job, get_job, job_detail, list_jobs
 from server.pages.common import (
     FormErrors, PageCall, form_rows, hr_page, see_other, validation_errors,
@@ -187,8 +188,11 @@ async def job_create(call: PageCall) -> web.Response:
     if isinstance(body, FormErrors):
         return _job_form(call, values=values, rows=rows, errors=body, status=422)
     language = call.settings.default_language
+    bank = call.request.app[models_key]
+    installed = bank.speech_languages()
     try:
-        job = await call.store.run(lambda db: create_job(db, call.who, body, language))
+        job = await call.store.run(lambda db: create_job(db, call.who, body, language, installed))
+        bank.ensure_language(job.language)
     except ApiError as exc:
         errors = FormErrors()
         errors.add(exc.message)

@@ -36,10 +36,10 @@ class MediaCounters:
 
 
 class AudioPump:
-    """track -> 16 kHz mono s16 batches -> sink(pcm, stream_start_s). The sink must be quick
-    (it enqueues); it gets every sample, in order."""
+    """track -> 16 kHz mono s16 batches -> sink(pcm). The sink must be quick (it enqueues); it
+    gets every sample, in order."""
 
-    def __init__(self, track: MediaStreamTrack, sink: Callable[[bytes, float], None],
+    def __init__(self, track: MediaStreamTrack, sink: Callable[[bytes], None],
                  counters: MediaCounters) -> None:
         self.track = track
         self.sink = sink
@@ -70,10 +70,9 @@ class AudioPump:
                 self._pending.clear()
 
     def _emit(self, pcm: bytes) -> None:
-        start_s = self._emitted_samples / ASR_RATE
         self._emitted_samples += len(pcm) // 2
         self.counters.audio_seconds = self._emitted_samples / ASR_RATE
-        self.sink(pcm, start_s)
+        self.sink(pcm)
 
     async def stop(self) -> None:
         await _cancel(self._task)

@@ -444,7 +444,9 @@ class InterviewSession:
         if self.peer is not None:
             await self.peer.close()
             self.peer = None
-        for task in list(self._tasks):
+        current = asyncio.current_task()
+        others = [t for t in self._tasks if t is not current]  # close() may run in one of them
+        for task in others:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*others, return_exceptions=True)
         await self.drain_writes()

@@ -53,13 +53,22 @@ async def wait_for(predicate: Any, timeout: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_candidate_answers_two_questions_over_webrtc(aiohttp_client: Any, live_settings: Settings,
-                                                           speech_48k: Path) -> None:
-    store = Store(live_settings.db_url)
-    client = await aiohttp_client(create_app(live_settings, store=store))
+async def start_app(aiohttp_client: Any, settings: Settings) -> tuple[Any, Store]:
+    store = Store(settings.db_url)
+    client = await aiohttp_client(create_app(settings, store=store))
     bank = client.app[models_key]
     await wait_for(lambda: bank._ready.is_set(), 60, "models to load")
     assert bank.ready, bank.status()
+    return client, store
+
+
+async def test_candidate_answers_two_questions_over_webrtc(aiohttp_client: Any, live_settings: Settings,
+                                                           speech_48k: Path) -> None:
+    client, store = await start_app(aiohttp_client, live_settings)
+    await _interview(client, store, speech_48k)
+
+
+async def _interview(client: Any, store: Store, speech_48k: Path) -> None:
     hr = await login(client, store, "hr@example.com")
 
     _, job = await hr.call("POST", "/api/jobs", json={
@@ -147,4 +156,46 @@ async def test_candidate_answers_two_questions_over_webrtc(aiohttp_client: Any, 
         kinds.append(e.type)
     for kind in ("state", "progress", "transcript", "signals", "scores", "connection"):
         assert kind in kinds, (kind, kinds)
-    store.close()
+
+
+class SilentCamera(ImageTrack):
+    """A camera that is there but never delivers a frame."""
+
+    async def recv(self) -> Any:
+        await asyncio.Event().wait()
+
+
+async def test_a_camera_that_sends_nothing(aiohttp_client: Any, live_settings: Settings, speech_48k: Path) -> None:
+    client, store = await start_app(aiohttp_client, live_settings)
+    hr = await login(client, store, "hr@example.com")
+    from conftest import make_job_and_template
+
+    _, _, tpl_id = await make_job_and_template(hr)
+    _, cand = await hr.call("POST", "/api/candidates", json={"name": "A", "email": "a@example.com"}, expect=201)
+    _, inv = await hr.call("POST", "/api/invitations", json={
+        "template_id": tpl_id, "candidate_ids": [cand["id"]],
+        "deadline": (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()}, expect=201)
+    token, iid = inv["invitations"][0]["url"].rsplit("/", 1)[1], inv["invitations"][0]["interview_id"]
+    bus = client.app[bus_key]
+    events = bus.subscribe(lambda e: e.interview_id == iid and e.type == "connection", limit=100)
+    ws = await client.ws_connect(f"/i/{token}/ws")
+    await ws.send_json({"type": "start", "consent": True})
+    pcm, rate = read_wav(speech_48k)
+    pc = await connect(str(client.make_url("")).rstrip("/"), token, client.session,
+                       [PcmTrack(pcm, rate), SilentCamera(portrait_640x480())])
+    try:
+        event = await asyncio.wait_for(events.get(), 10)
+        assert event is not None
+        assert event.data["frames_received"] == 0 and event.data["last_video_s_ago"] is None
+        assert event.data["audio_seconds"] > 0
+        await wait_for(lambda: store.run_sync(lambda db: db.get(Interview, iid).state) == "live", 10, "live")
+        await ws.send_json({"type": "next"})
+        await ws.send_json({"type": "next"})
+        await wait_for(lambda: store.run_sync(lambda db: db.get(Interview, iid).state) == "completed", 20, "completed")
+    finally:
+        await pc.close()
+        await ws.close()
+    rows = store.run_sync(lambda db: db.exec(select(QuestionSignals).where(QuestionSignals.interview_id == iid)).all())
+    assert len(rows) == 2
+    assert rows[0].signals["frames:analysed_frames"] == 0
+    assert "face_present_ratio" not in rows[0].signals  # no frames: no claim about the face

@@ -1,0 +1,117 @@
+"""Bad input on the candidate's live channel: clear errors, and the session unharmed."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlmodel import select
+
+from conftest import Api, make_job_and_template
+from server.tables import Interview, Invitation
+
+
+async def invite(hr: Api) -> tuple[str, int]:
+    _, _, tpl_id = await make_job_and_template(hr)
+    _, c = await hr.call("POST", "/api/candidates", json={"name": "Ada", "email": "ada@example.com"}, expect=201)
+    _, inv = await hr.call("POST", "/api/invitations", json={
+        "template_id": tpl_id, "candidate_ids": [c["id"]],
+        "deadline": (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()}, expect=201)
+    return inv["invitations"][0]["url"].rsplit("/", 1)[1], inv["invitations"][0]["interview_id"]
+
+
+async def test_bad_offers(client: Any, hr: Api, store: Any) -> None:
+    token, iid = await invite(hr)
+    cases = [
+        (b"not json", 400, "sdp"),
+        (json.dumps({"sdp": "hello", "type": "offer"}).encode(), 400, "malformed SDP"),
+        (json.dumps({"sdp": "v=0\r\n", "type": "answer"}).encode(), 400, "offer"),
+        (json.dumps({"type": "offer"}).encode(), 400, "sdp"),
+        (json.dumps({"sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n",
+                     "type": "offer"}).encode(), 400, "SDP"),
+        (b'{"sdp": "' + b"v" * 70_000 + b'", "type": "offer"}', 413, "too large"),
+    ]
+    for raw, status, fragment in cases:
+        resp = await client.post(f"/i/{token}/offer", data=raw, headers={"Content-Type": "application/json"})
+        body = await resp.json()
+        assert resp.status == status, (raw[:60], body)
+        assert fragment.lower() in body["error"].lower(), body
+    resp = await client.post("/i/" + "x" * 43 + "/offer", json={"sdp": "v=0", "type": "offer"})
+    assert resp.status == 404 and "not valid" in (await resp.json())["error"]
+
+    def finish(db: Any) -> None:
+        row = db.get(Interview, iid)
+        row.state = "completed"
+        db.add(row)
+
+    store.run_sync(finish)
+    resp = await client.post(f"/i/{token}/offer", json={"sdp": "v=0\r\nm=audio", "type": "offer"})
+    assert resp.status == 410 and "completed" in (await resp.json())["error"]
+    resp = await client.get(f"/i/{token}/ws")
+    assert resp.status == 410
+
+
+async def test_expired_link_refuses_offer_and_socket(client: Any, hr: Api, store: Any) -> None:
+    token, _ = await invite(hr)
+
+    def expire(db: Any) -> None:
+        inv = db.exec(select(Invitation).where(Invitation.token == token)).one()
+        inv.deadline = datetime.now(timezone.utc) - timedelta(minutes=1)
+        db.add(inv)
+
+    store.run_sync(expire)
+    resp = await client.post(f"/i/{token}/offer", json={"sdp": "v=0\r\nm=audio", "type": "offer"})
+    assert resp.status == 410 and "deadline" in (await resp.json())["error"]
+
+
+async def test_garbage_on_the_websocket_gets_errors_not_a_crash(client: Any, hr: Api) -> None:
+    token, _ = await invite(hr)
+    ws = await client.ws_connect(f"/i/{token}/ws")
+    first = await ws.receive_json(timeout=5)
+    assert first["type"] == "state" and first["state"] == "invited"
+    for garbage, fragment in [("{{{", "not valid JSON"), ("[1,2]", "type"), ('{"type": 5}', "type"),
+                              ('{"type": "start"}', "consent"), ('{"type": "launch"}', "unknown")]:
+        await ws.send_str(garbage)
+        reply = await ws.receive_json(timeout=5)
+        assert reply["type"] == "error" and fragment in reply["error"], (garbage, reply)
+    await ws.send_bytes(b"\x00\x01")
+    assert (await ws.receive_json(timeout=5))["type"] == "error"
+    await ws.send_str('{"type": "ping"}')
+    assert (await ws.receive_json(timeout=5)) == {"type": "pong"}
+    # Still a working session: consent moves it on.
+    await ws.send_json({"type": "start", "consent": True})
+    states = [(await ws.receive_json(timeout=5))["state"] for _ in range(2)]
+    assert states == ["consented", "connecting"]
+    await ws.close()
+
+
+async def test_flood_of_messages_closes_the_socket(client: Any, hr: Api) -> None:
+    token, _ = await invite(hr)
+    ws = await client.ws_connect(f"/i/{token}/ws")
+    await ws.receive_json(timeout=5)
+    for _ in range(60):
+        await ws.send_str('{"type": "ping"}')
+    closed = False
+    for _ in range(100):
+        msg = await ws.receive(timeout=5)
+        if msg.type.name in ("CLOSE", "CLOSED", "CLOSING"):
+            closed = True
+            break
+    assert closed
+    # The link still works afterwards.
+    ws2 = await client.ws_connect(f"/i/{token}/ws")
+    assert (await ws2.receive_json(timeout=5))["type"] == "state"
+    await ws2.close()
+
+
+async def test_second_browser_replaces_the_first(client: Any, hr: Api) -> None:
+    token, _ = await invite(hr)
+    first = await client.ws_connect(f"/i/{token}/ws")
+    await first.receive_json(timeout=5)
+    second = await client.ws_connect(f"/i/{token}/ws")
+    assert (await second.receive_json(timeout=5))["type"] == "state"
+    got = await first.receive_json(timeout=5)
+    assert got["state"] == "closed" and "another window" in got["reason"]
+    msg = await first.receive(timeout=5)
+    assert msg.type.name in ("CLOSE", "CLOSED")
+    await second.close()

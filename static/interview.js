@@ -1,0 +1,766 @@
+// The candidate's interview page (/i/{token}): consent, camera and microphone check, then the live
+// interview over WebRTC (media) and a websocket (questions, captions, state). Plain ES2020, no
+// build step. Protocol: DESIGN.md "Outside surface".
+//
+// For tests, window.candor holds the page's state (see the report in tests/test_candidate_page.py),
+// document.body.dataset.state mirrors candor.state, and ?raw_audio=1 turns off the browser's
+// echo cancellation, noise suppression and gain control (tests assert on what is transcribed).
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const config = JSON.parse($("candor-config").textContent || "{}");
+  const token = decodeURIComponent(location.pathname.split("/")[2] || "");
+  const base = `/i/${encodeURIComponent(token)}`;
+  const params = new URLSearchParams(location.search);
+  const rawAudio = params.get("raw_audio") === "1";
+
+  const BACKOFF_S = [1, 2, 4, 8, 10];
+  const ICE_GATHER_CAP_MS = 2000;
+  const NEXT_LOCK_MS = 3000;
+  const CAPTION_LINES = 4;
+  const KEEP = 500; // bounded logs in window.candor
+  const RESUMABLE = new Set(["consented", "connecting", "live", "paused", "interrupted"]);
+  const SERVER_FINISHED = new Set(["completed", "abandoned", "expired"]);
+  const TERMINAL = new Set(["finished", "closed", "error"]);
+
+  const STATUS_TEXT = {
+    connecting: "Connecting…",
+    live: "Live: you are being recorded",
+    paused: "Paused by the interviewer: the timer has stopped",
+    reconnecting: "Connection lost: reconnecting…",
+    finished: "Finished",
+    closed: "Not connected",
+    error: "Cannot continue",
+  };
+
+  // Everything a test (or a curious developer) may read; the page never reads it back.
+  const candor = {
+    state: "consent", // consent | devices | connecting | live | paused | reconnecting | finished | closed | error
+    serverState: config.state || null, // the last session state the server sent
+    serverReason: null,
+    consent: null,
+    rawAudio,
+    question: null, // the last {type:"question", ...} message
+    remaining: null, // seconds left on the current question (counts down only while live)
+    captions: [], // final caption texts, oldest first
+    partial: "", // the current partial caption
+    lastMessage: null, // the last message from the server, any type
+    messages: [], // every message from the server (bounded)
+    hrMessage: null, // the last {type:"message"} text
+    sent: [], // every message sent on the websocket (bounded)
+    pc: null, // the current RTCPeerConnection
+    ws: null, // the current WebSocket
+    stream: null, // the local camera + microphone stream (kept across reconnects)
+    pcState: "new", // the current pc's connectionState
+    wsOpen: false,
+    level: 0, // microphone level, 0..1
+    levelPeak: 0, // highest level seen since the device check began
+    deviceError: null, // null | "missing" | "denied" | "in-use" | "unsupported" | "other"
+    deviceErrorName: null, // the DOMException name
+    offerError: null, // the last error from POST /offer
+    offers: 0, // offers sent
+    wsConnects: 0, // websockets opened
+    reconnects: 0, // reconnect attempts (websocket or media)
+    closedReason: null,
+    events: [], // [{t, what}] for debugging
+  };
+  window.candor = candor;
+
+  const el = {
+    notice: $("notice"),
+    steps: {
+      consent: $("step-consent"), devices: $("step-devices"), interview: $("step-interview"),
+      finished: $("step-finished"), closed: $("step-closed"),
+    },
+    consentYes: $("consent-yes"), consentNo: $("consent-no"), consentSummary: $("consent-summary"),
+    preview: $("preview"), deviceStatus: $("device-status"), deviceError: $("device-error"),
+    deviceErrorText: $("device-error-text"), retry: $("device-retry"), meter: $("mic-meter"),
+    meterBar: $("mic-meter-bar"), join: $("join"),
+    status: $("status"), statusText: $("status-text"), hrMessage: $("hr-message"),
+    hrMessageText: $("hr-message-text"), progress: $("question-progress"), countdown: $("countdown"),
+    questionText: $("question-text"), next: $("next"), selfView: $("self-view"),
+    captions: $("captions"), partial: $("caption-partial"),
+    finishedTitle: $("finished-title"), finishedText: $("finished-text"),
+    closedTitle: $("closed-title"), closedText: $("closed-text"),
+  };
+
+  function log(what) {
+    candor.events.push({ t: Math.round(performance.now()), what });
+    if (candor.events.length > KEEP) candor.events.shift();
+  }
+
+  function pushBounded(list, item) {
+    list.push(item);
+    if (list.length > KEEP) list.shift();
+  }
+
+  function hasHangul(text) {
+    return /[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]/.test(text || "");
+  }
+
+  function setLangFor(node, text) {
+    if (hasHangul(text)) node.setAttribute("lang", "ko");
+    else node.removeAttribute("lang");
+  }
+
+  function showNotice(text) {
+    el.notice.textContent = text || "";
+    el.notice.hidden = !text;
+  }
+
+  // --- screens -----------------------------------------------------------------------------
+
+  function showStep(name, focusSelector) {
+    for (const [key, section] of Object.entries(el.steps)) section.hidden = key !== name;
+    const target = focusSelector ? el.steps[name].querySelector(focusSelector) : null;
+    if (target) target.focus({ preventScroll: false });
+  }
+
+  function setState(state) {
+    if (candor.state === state) return;
+    log(`state ${candor.state} -> ${state}`);
+    candor.state = state;
+    document.body.dataset.state = state;
+    el.status.dataset.state = state;
+    el.statusText.textContent = STATUS_TEXT[state] || state;
+    updateNextButton();
+  }
+
+  // The state shown during the interview, from the server's state and our own connections.
+  function refreshLiveState() {
+    if (TERMINAL.has(candor.state) || !joined) return;
+    const media = candor.pcState;
+    const lostMedia = media === "disconnected" || media === "failed" || media === "closed";
+    let state;
+    if (!candor.wsOpen || lostMedia || candor.serverState === "interrupted") state = "reconnecting";
+    else if (candor.serverState === "paused") state = "paused";
+    else if (candor.serverState === "live") state = "live";
+    else state = "connecting";
+    // Before the first connection, a closed socket or a pc still "new" is connecting, not lost.
+    if (state === "reconnecting" && !everConnected) state = "connecting";
+    setState(state);
+  }
+
+  // --- 1. consent --------------------------------------------------------------------------
+
+  let audioContext = null;
+
+  function ensureAudioContext() {
+    // Made inside a click, so browsers that need a user gesture let it run.
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!audioContext && Ctx) {
+      try { audioContext = new Ctx(); } catch (err) { log(`AudioContext: ${err}`); }
+    }
+    if (audioContext && audioContext.state === "suspended") audioContext.resume().catch(() => {});
+  }
+
+  function choose(consent) {
+    candor.consent = consent;
+    try { sessionStorage.setItem(`candor-consent-${token}`, String(consent)); } catch (_) { /* private mode */ }
+    ensureAudioContext();
+    el.consentSummary.textContent = consent
+      ? "You chose the AI-assisted interview."
+      : "You chose a human-only review: nothing is analysed by AI, a person reviews your recording.";
+    setState("devices");
+    showStep("devices", "h2");
+    checkDevices();
+  }
+
+  el.consentYes.addEventListener("click", () => choose(true));
+  el.consentNo.addEventListener("click", () => choose(false));
+
+  // --- 2. camera and microphone ------------------------------------------------------------
+
+  function mediaConstraints() {
+    const processing = !rawAudio;
+    return {
+      video: { width: 640, height: 480, frameRate: 15 },
+      audio: { echoCancellation: processing, noiseSuppression: processing, autoGainControl: processing },
+    };
+  }
+
+  function stopStream() {
+    if (candor.stream) for (const track of candor.stream.getTracks()) track.stop();
+    candor.stream = null;
+    el.preview.srcObject = null;
+    el.selfView.srcObject = null;
+  }
+
+  async function deviceErrorText(err) {
+    const name = (err && err.name) || "Error";
+    if (name === "NotFoundError" || name === "DevicesNotFoundError") {
+      let what = "a camera or a microphone";
+      try {
+        const devices = await navigator.mediaDevices.enumerateDevices();
+        const cams = devices.some((d) => d.kind === "videoinput");
+        const mics = devices.some((d) => d.kind === "audioinput");
+        if (!cams && mics) what = "a camera";
+        else if (cams && !mics) what = "a microphone";
+        else if (!cams && !mics) what = "a camera or a microphone";
+      } catch (_) { /* keep the general wording */ }
+      return ["missing", `We could not find ${what}. The interview needs both. Connect them (or check that they are switched on), then press "Try again".`];
+    }
+    if (name === "NotAllowedError" || name === "PermissionDeniedError" || name === "SecurityError") {
+      return ["denied", "Access to the camera or microphone was denied. Allow this page to use them (in most browsers: the camera icon in the address bar, or the site settings), then press \"Try again\"."];
+    }
+    if (name === "NotReadableError" || name === "TrackStartError" || name === "AbortError") {
+      return ["in-use", "Your camera or microphone is in use by another program, or could not be started. Close other programs that use them (for example a video call), then press \"Try again\"."];
+    }
+    if (name === "OverconstrainedError") {
+      return ["other", "Your camera does not support the video size this interview needs. Try another camera, then press \"Try again\"."];
+    }
+    return ["other", `The camera or microphone could not be started (${name}${err && err.message ? `: ${err.message}` : ""}). Press "Try again".`];
+  }
+
+  function showDeviceError(kind, text, name) {
+    candor.deviceError = kind;
+    candor.deviceErrorName = name || null;
+    el.deviceError.dataset.error = kind;
+    el.deviceErrorText.textContent = text;
+    el.deviceError.hidden = false;
+    el.deviceStatus.textContent = "The camera and microphone are not working yet.";
+    el.join.disabled = true;
+    log(`device error ${kind} ${name || ""}`);
+  }
+
+  let checking = false;
+
+  async function checkDevices() {
+    if (checking) return;
+    checking = true;
+    try {
+      stopMeter();
+      stopStream();
+      candor.deviceError = null;
+      candor.deviceErrorName = null;
+      el.deviceError.hidden = true;
+      delete el.deviceError.dataset.error;
+      el.join.disabled = true;
+      el.deviceStatus.textContent = "Asking your browser for the camera and microphone…";
+      if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+        showDeviceError("unsupported", "This browser cannot use a camera on this page. Open the link in a current version of Chrome, Edge, Firefox or Safari (the address must start with https).", "Unsupported");
+        return;
+      }
+      let stream;
+      try {
+        stream = await navigator.mediaDevices.getUserMedia(mediaConstraints());
+      } catch (err) {
+        const [kind, text] = await deviceErrorText(err);
+        showDeviceError(kind, text, err && err.name);
+        return;
+      }
+      if (!stream.getVideoTracks().length || !stream.getAudioTracks().length) {
+        for (const t of stream.getTracks()) t.stop();
+        showDeviceError("missing", "The interview needs both a camera and a microphone. Connect the missing one, then press \"Try again\".", "NotFoundError");
+        return;
+      }
+      candor.stream = stream;
+      for (const track of stream.getTracks()) {
+        track.addEventListener("ended", () => onTrackEnded(track));
+      }
+      el.preview.srcObject = stream;
+      el.preview.play().catch(() => {});
+      startMeter(stream);
+      el.deviceStatus.textContent = "Your camera and microphone work. Check that your face is well lit and in the middle of the picture, and that the level moves when you speak.";
+      el.join.disabled = false;
+      log("devices ok");
+    } finally {
+      checking = false;
+    }
+  }
+
+  function onTrackEnded(track) {
+    log(`${track.kind} track ended`);
+    if (candor.state === "devices") {
+      showDeviceError("missing", `Your ${track.kind === "video" ? "camera" : "microphone"} stopped (unplugged or taken by another program). Reconnect it, then press "Try again".`, "Ended");
+    } else if (joined && !TERMINAL.has(candor.state)) {
+      showNotice(`Your ${track.kind === "video" ? "camera" : "microphone"} stopped. Reload this page to continue: your interview resumes where it stopped.`);
+    }
+  }
+
+  el.retry.addEventListener("click", () => { ensureAudioContext(); checkDevices(); });
+  // A page opened without a click (a returning candidate) gets its audio running on the first one.
+  document.addEventListener("click", () => { if (audioContext && audioContext.state === "suspended") audioContext.resume().catch(() => {}); });
+
+  // The level meter: RMS of the microphone signal, on a log scale (-60 dBFS .. 0).
+  let meterTimer = null;
+  let meterSource = null;
+
+  function startMeter(stream) {
+    stopMeter();
+    ensureAudioContext();
+    if (!audioContext) return;
+    try {
+      meterSource = audioContext.createMediaStreamSource(stream);
+      const analyser = audioContext.createAnalyser();
+      analyser.fftSize = 2048;
+      meterSource.connect(analyser);
+      const buf = new Float32Array(analyser.fftSize);
+      meterTimer = setInterval(() => {
+        analyser.getFloatTimeDomainData(buf);
+        let sum = 0;
+        for (let i = 0; i < buf.length; i++) sum += buf[i] * buf[i];
+        const rms = Math.sqrt(sum / buf.length);
+        const db = rms > 0 ? 20 * Math.log10(rms) : -100;
+        const level = Math.max(0, Math.min(1, (db + 60) / 60));
+        candor.level = level;
+        candor.levelPeak = Math.max(candor.levelPeak, level);
+        const pct = Math.round(level * 100);
+        el.meterBar.style.width = `${pct}%`;
+        el.meter.dataset.level = String(pct);
+        el.meter.dataset.peak = String(Math.round(candor.levelPeak * 100));
+        el.meter.setAttribute("aria-valuenow", String(pct));
+      }, 100);
+    } catch (err) {
+      log(`meter: ${err}`);
+    }
+  }
+
+  function stopMeter() {
+    if (meterTimer) clearInterval(meterTimer);
+    meterTimer = null;
+    if (meterSource) { try { meterSource.disconnect(); } catch (_) { /* already */ } }
+    meterSource = null;
+  }
+
+  // --- 3. join -----------------------------------------------------------------------------
+
+  let joined = false;
+  let everConnected = false;
+
+  el.join.addEventListener("click", () => {
+    if (joined || !candor.stream) return;
+    joined = true;
+    el.join.disabled = true;
+    stopMeter();
+    el.selfView.srcObject = candor.stream;
+    el.selfView.play().catch(() => {});
+    showStep("interview", "#question-progress");
+    setState("connecting");
+    openSocket();
+    connectMedia();
+  });
+
+  // Reconnect scheduling: one timer per channel, backoff 1, 2, 4, 8, 10, 10... s.
+  const retry = {
+    ws: { attempt: 0, timer: null },
+    media: { attempt: 0, timer: null },
+  };
+
+  function schedule(channel, fn, why) {
+    const r = retry[channel];
+    if (r.timer || TERMINAL.has(candor.state)) return;
+    const delay = BACKOFF_S[Math.min(r.attempt, BACKOFF_S.length - 1)];
+    r.attempt += 1;
+    candor.reconnects += 1;
+    log(`${channel}: retry in ${delay} s (${why})`);
+    r.timer = setTimeout(() => { r.timer = null; if (!TERMINAL.has(candor.state)) fn(); }, delay * 1000);
+  }
+
+  function cancelRetries() {
+    for (const r of Object.values(retry)) { if (r.timer) clearTimeout(r.timer); r.timer = null; }
+  }
+
+  // The control websocket.
+  function openSocket() {
+    if (TERMINAL.has(candor.state)) return;
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(`${scheme}//${location.host}${base}/ws`);
+    candor.ws = ws;
+    candor.wsConnects += 1;
+    ws.addEventListener("open", () => {
+      if (candor.ws !== ws) return;
+      candor.wsOpen = true;
+      retry.ws.attempt = 0;
+      log("ws open");
+      startSent = send({ type: "start", consent: candor.consent === true });
+      refreshLiveState();
+    });
+    ws.addEventListener("message", (event) => {
+      if (candor.ws !== ws) return;
+      let msg;
+      try { msg = JSON.parse(event.data); } catch (_) { log("ws: not JSON"); return; }
+      onMessage(msg);
+    });
+    ws.addEventListener("close", (event) => {
+      if (candor.ws !== ws) return;
+      candor.wsOpen = false;
+      log(`ws closed ${event.code} ${event.reason || ""}`);
+      if (TERMINAL.has(candor.state)) return;
+      if (/another window/i.test(event.reason || "")) {
+        closeForGood(event.reason);
+        return;
+      }
+      refreshLiveState();
+      schedule("ws", openSocket, `websocket closed (${event.code})`);
+    });
+  }
+
+  let startSent = false;
+
+  function send(msg) {
+    const ws = candor.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(msg));
+    pushBounded(candor.sent, msg);
+    return true;
+  }
+
+  // The server answers "start" with a state message. The first offer waits for it (at most a few
+  // seconds), so the server knows the candidate's choice before it sets up the media.
+  let startAcked = false;
+  let ackWaiters = [];
+  const START_ACK_CAP_MS = 3000;
+
+  function onStartAcked() {
+    startAcked = true;
+    for (const resolve of ackWaiters) resolve();
+    ackWaiters = [];
+  }
+
+  function waitForStartAck() {
+    if (startAcked) return Promise.resolve();
+    return new Promise((resolve) => {
+      ackWaiters.push(resolve);
+      setTimeout(resolve, START_ACK_CAP_MS);
+    });
+  }
+
+  // The media: a new RTCPeerConnection with a new offer each time (the server replaces the old
+  // one); the local stream stays.
+  let connecting = false;
+  let lastPcCreated = 0;
+
+  function waitForIce(pc) {
+    return new Promise((resolve) => {
+      if (pc.iceGatheringState === "complete") { resolve(); return; }
+      const done = () => {
+        if (pc.iceGatheringState !== "complete") return;
+        pc.removeEventListener("icegatheringstatechange", done);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => { pc.removeEventListener("icegatheringstatechange", done); resolve(); }, ICE_GATHER_CAP_MS);
+      pc.addEventListener("icegatheringstatechange", done);
+    });
+  }
+
+  async function preferResolution(pc) {
+    for (const sender of pc.getSenders()) {
+      if (!sender.track || sender.track.kind !== "video" || !sender.getParameters) continue;
+      try {
+        const p = sender.getParameters();
+        p.degradationPreference = "maintain-resolution";
+        await sender.setParameters(p);
+      } catch (err) {
+        log(`degradationPreference not set: ${err && err.name}`); // contentHint still applies
+      }
+    }
+  }
+
+  async function connectMedia() {
+    if (connecting || TERMINAL.has(candor.state) || !candor.stream) return;
+    connecting = true;
+    const old = candor.pc;
+    let pc = null;
+    try {
+      if (old) { try { old.close(); } catch (_) { /* already */ } }
+      pc = new RTCPeerConnection({ iceServers: Array.isArray(config.ice_servers) ? config.ice_servers : [] });
+      candor.pc = pc;
+      candor.pcState = "new";
+      lastPcCreated = performance.now();
+      for (const track of candor.stream.getTracks()) {
+        if (track.kind === "video" && "contentHint" in track) track.contentHint = "detail";
+        pc.addTransceiver(track, { direction: "sendonly", streams: [candor.stream] });
+      }
+      pc.addEventListener("connectionstatechange", () => onPcState(pc));
+      await pc.setLocalDescription(await pc.createOffer());
+      await Promise.all([waitForIce(pc), waitForStartAck()]);
+      if (candor.pc !== pc) return;
+      const local = pc.localDescription;
+      candor.offers += 1;
+      let response;
+      try {
+        response = await fetch(`${base}/offer`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ sdp: local.sdp, type: local.type }),
+          cache: "no-store",
+          credentials: "same-origin",
+        });
+      } catch (err) {
+        throw Object.assign(new Error("The server could not be reached."), { retry: true });
+      }
+      let body = null;
+      try { body = await response.json(); } catch (_) { /* not JSON */ }
+      if (!response.ok) {
+        const text = (body && body.error) || `${response.status} ${response.statusText}`;
+        throw Object.assign(new Error(text), { status: response.status, retry: response.status >= 500 || response.status === 429 || response.status === 408 });
+      }
+      if (candor.pc !== pc) return;
+      await pc.setRemoteDescription({ type: body.type, sdp: body.sdp });
+      candor.offerError = null;
+      await preferResolution(pc);
+      log("answer applied");
+    } catch (err) {
+      onMediaError(err, pc);
+    } finally {
+      connecting = false;
+    }
+  }
+
+  function onMediaError(err, pc) {
+    const text = (err && err.message) || String(err);
+    candor.offerError = { status: (err && err.status) || null, error: text };
+    log(`media error ${text}`);
+    if (TERMINAL.has(candor.state)) return;
+    if (err && err.status === 409 && /completed/i.test(text)) { finish(); return; }
+    if (err && (err.status === 404 || err.status === 410)) {
+      fail("This interview link no longer works", `${text}. If you think this is a mistake, contact the company that invited you.`);
+      return;
+    }
+    if (err && err.status && !err.retry) {
+      fail("The video connection could not be set up", `The server said: ${text}. Please reload the page; if it happens again, try another browser.`);
+      return;
+    }
+    showNotice(`The video connection could not be set up (${text}). Trying again…`);
+    if (pc && candor.pc === pc) candor.pcState = "failed";
+    refreshLiveState();
+    schedule("media", connectMedia, text);
+  }
+
+  function onPcState(pc) {
+    if (candor.pc !== pc) return;
+    candor.pcState = pc.connectionState;
+    log(`pc ${pc.connectionState}`);
+    if (pc.connectionState === "connected") {
+      everConnected = true;
+      retry.media.attempt = 0;
+      showNotice("");
+    } else if (pc.connectionState === "disconnected" || pc.connectionState === "failed") {
+      // "disconnected" often heals by itself: the first retry waits a second and checks again.
+      schedule("media", () => {
+        if (candor.pc === pc && pc.connectionState === "connected") return;
+        connectMedia();
+      }, `pc ${pc.connectionState}`);
+    }
+    refreshLiveState();
+  }
+
+  // --- 4-6. messages from the server -------------------------------------------------------
+
+  function onMessage(msg) {
+    candor.lastMessage = msg;
+    pushBounded(candor.messages, msg);
+    switch (msg.type) {
+      case "state": onServerState(msg.state, msg.reason); break;
+      case "question": onQuestion(msg); break;
+      case "caption": onCaption(msg.text || "", !!msg.final); break;
+      case "message": onHrMessage(msg.text || ""); break;
+      case "done": finish(); break;
+      case "error": showNotice(`The server said: ${msg.error || "error"}`); break;
+      default: break;
+    }
+  }
+
+  function onServerState(state, reason) {
+    log(`server state ${state} (${reason || ""})`);
+    candor.serverReason = reason || null;
+    if (state === "closed") {
+      // The server closed this window's socket and says why; another window means stop here.
+      if (/another window/i.test(reason || "")) closeForGood(reason);
+      return;
+    }
+    candor.serverState = state;
+    if (startSent && state !== "invited") onStartAcked();
+    if (state === "live") everConnected = true;
+    if (state === "completed") { finish(); return; }
+    if (state === "abandoned") {
+      fail("This interview was closed", "No camera or microphone signal arrived for too long, so the interview was closed. Contact the company that invited you if you want to try again.", "closed");
+      return;
+    }
+    if (state === "expired") {
+      fail("This interview link has expired", "The deadline for this interview has passed. Contact the company that invited you.", "closed");
+      return;
+    }
+    if (state === "interrupted" && joined && !connecting && performance.now() - lastPcCreated > 3000) {
+      // The server lost our media although our side may not know yet: offer a fresh connection.
+      schedule("media", () => {
+        if (candor.serverState === "interrupted") connectMedia();
+      }, "server says media was lost");
+    }
+    refreshLiveState();
+  }
+
+  let nextLockTimer = null;
+  let countdownTimer = null;
+  let lastTick = 0;
+
+  function formatTime(seconds) {
+    const s = Math.max(0, Math.ceil(seconds));
+    return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+  }
+
+  function onQuestion(msg) {
+    const changed = !candor.question || candor.question.index !== msg.index;
+    candor.question = msg;
+    candor.remaining = typeof msg.remaining_s === "number" ? msg.remaining_s : msg.time_limit_s;
+    lastTick = performance.now();
+    el.progress.textContent = `Question ${msg.index + 1} of ${msg.count}`;
+    el.questionText.textContent = msg.text || "";
+    setLangFor(el.questionText, msg.text);
+    const last = msg.index + 1 >= msg.count;
+    el.next.textContent = last ? "Finish" : "Next";
+    el.next.dataset.last = String(last);
+    if (changed) {
+      unlockNext();
+      clearCaptionLines();
+      el.progress.focus({ preventScroll: true });
+    }
+    renderCountdown();
+    if (!countdownTimer) countdownTimer = setInterval(tickCountdown, 250);
+  }
+
+  function tickCountdown() {
+    const now = performance.now();
+    const dt = (now - lastTick) / 1000;
+    lastTick = now;
+    if (candor.state === "live" && typeof candor.remaining === "number") {
+      candor.remaining = Math.max(0, candor.remaining - dt);
+    }
+    renderCountdown();
+  }
+
+  function renderCountdown() {
+    if (typeof candor.remaining !== "number") return;
+    const seconds = Math.ceil(candor.remaining);
+    el.countdown.textContent = candor.remaining > 0 ? formatTime(candor.remaining) : "Time is up";
+    el.countdown.dataset.remaining = String(seconds);
+    el.countdown.classList.toggle("low", candor.remaining <= 10);
+    el.countdown.classList.toggle("stopped", candor.state !== "live");
+  }
+
+  function updateNextButton() {
+    el.next.disabled = !(candor.state === "live" && candor.question && !nextLockTimer);
+  }
+
+  function unlockNext() {
+    if (nextLockTimer) clearTimeout(nextLockTimer);
+    nextLockTimer = null;
+    updateNextButton();
+  }
+
+  el.next.addEventListener("click", () => {
+    if (el.next.disabled || nextLockTimer) return;
+    if (!send({ type: "next" })) return;
+    // Locked until the next question arrives, or a few seconds (the server may have said no).
+    nextLockTimer = setTimeout(unlockNext, NEXT_LOCK_MS);
+    updateNextButton();
+  });
+
+  function clearCaptionLines() {
+    for (const line of el.captions.querySelectorAll(".iv-caption-final")) line.remove();
+    candor.partial = "";
+    el.partial.textContent = "";
+  }
+
+  function onCaption(text, final) {
+    if (final) {
+      candor.partial = "";
+      el.partial.textContent = "";
+      if (!text.trim()) return;
+      pushBounded(candor.captions, text);
+      const line = document.createElement("p");
+      line.className = "iv-caption-final";
+      line.textContent = text;
+      setLangFor(line, text);
+      el.captions.insertBefore(line, el.partial);
+      const lines = el.captions.querySelectorAll(".iv-caption-final");
+      for (let i = 0; i < lines.length - CAPTION_LINES; i++) lines[i].remove();
+    } else {
+      candor.partial = text;
+      el.partial.textContent = text;
+      setLangFor(el.partial, text);
+    }
+  }
+
+  function onHrMessage(text) {
+    candor.hrMessage = text;
+    el.hrMessageText.textContent = text;
+    setLangFor(el.hrMessageText, text);
+    el.hrMessage.hidden = !text;
+  }
+
+  // --- the end -----------------------------------------------------------------------------
+
+  function teardown() {
+    cancelRetries();
+    stopMeter();
+    if (countdownTimer) clearInterval(countdownTimer);
+    countdownTimer = null;
+    if (nextLockTimer) clearTimeout(nextLockTimer);
+    nextLockTimer = null;
+    el.next.disabled = true;
+    if (candor.pc) { try { candor.pc.close(); } catch (_) { /* already */ } }
+    candor.pcState = "closed";
+    if (candor.ws) { try { candor.ws.close(1000, "finished"); } catch (_) { /* already */ } }
+    candor.wsOpen = false;
+    stopStream();
+    if (audioContext) audioContext.close().catch(() => {});
+    audioContext = null;
+  }
+
+  function finish() {
+    if (TERMINAL.has(candor.state)) return;
+    setState("finished");
+    teardown();
+    showNotice("");
+    showStep("finished", "h2");
+  }
+
+  function closeForGood(reason) {
+    if (TERMINAL.has(candor.state)) return;
+    candor.closedReason = reason || "closed";
+    fail("This interview is open in another window",
+      "You opened the interview in another window or tab, so this one stopped. Continue there, or reload this page to continue here.",
+      "closed");
+  }
+
+  function fail(title, text, state = "error") {
+    if (TERMINAL.has(candor.state)) return;
+    setState(state);
+    teardown();
+    showNotice("");
+    el.closedTitle.textContent = title;
+    el.closedText.textContent = text;
+    showStep("closed", "h2");
+  }
+
+  $("reload").addEventListener("click", () => location.reload());
+
+  window.addEventListener("pagehide", () => {
+    if (candor.ws && candor.ws.readyState === WebSocket.OPEN) {
+      try { candor.ws.close(1001, "page closed"); } catch (_) { /* already */ }
+    }
+  });
+
+  // --- start -------------------------------------------------------------------------------
+
+  document.body.dataset.state = candor.state;
+  if (RESUMABLE.has(config.state)) {
+    // The candidate already chose (the server keeps the first choice); go to the device check.
+    let stored = null;
+    try { stored = sessionStorage.getItem(`candor-consent-${token}`); } catch (_) { /* private mode */ }
+    candor.consent = stored === "true";
+    el.consentSummary.textContent = "Welcome back: your interview continues where it stopped.";
+    setState("devices");
+    showStep("devices");
+    checkDevices();
+  } else if (SERVER_FINISHED.has(config.state)) {
+    if (config.state === "completed") finish();
+    else fail("This interview is closed", "This interview can no longer be taken. Contact the company that invited you.", "closed");
+  } else {
+    showStep("consent");
+  }
+})();

@@ -1,0 +1,621 @@
+"""The candidate's page (/i/{token}) in real headless Chromium against the real server.
+
+What a test can rely on (static/interview.js, server/templates/interview.html):
+
+- ``document.body.dataset.state`` and ``window.candor.state``: ``consent`` -> ``devices`` ->
+  ``connecting`` -> ``live`` <-> ``paused`` / ``reconnecting`` -> ``finished``; ``closed`` (another
+  window, abandoned, expired) and ``error`` (the server refused the offer) are final.
+- Screens: ``#step-consent`` (buttons ``#consent-yes``, ``#consent-no``), ``#step-devices``
+  (``#preview``, ``#mic-meter`` with ``data-level``/``data-peak`` 0-100, ``#device-error`` with
+  ``data-error`` = missing|denied|in-use|unsupported|other, ``#device-error-text``,
+  ``#device-retry``, ``#join``), ``#step-interview`` (``#status[data-state]``, ``#question-progress``
+  "Question i of n", ``#question-text``, ``#countdown[data-remaining]``, ``#next`` "Next"/"Finish",
+  ``#captions`` with ``.iv-caption-final`` lines and ``#caption-partial``, ``#hr-message-text``),
+  ``#step-finished``, ``#step-closed`` (``#closed-title``, ``#closed-text``); ``#notice`` for
+  transient errors.
+- ``window.candor``: ``state, serverState, serverReason, consent, question, remaining, captions,
+  partial, lastMessage, messages, hrMessage, sent, pc, ws, stream, pcState, wsOpen, level,
+  levelPeak, deviceError, deviceErrorName, offerError, offers, wsConnects, reconnects,
+  closedReason, events``.
+- ``?raw_audio=1`` asks getUserMedia for unprocessed audio (no echo cancellation, noise
+  suppression or gain control).
+
+Tests that need the live path (offer and websocket) fake the browser's WebSocket and
+RTCPeerConnection (an init script) and Playwright answers ``POST /offer``; one test runs the
+whole interview for real when the server has the live path.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.support.browser import CHROMIUM_ARGS, chromium_executable
+from tests.support.media import face_y4m, speech_wav
+from tests.support.server import REPO_ROOT, RunningServer, running_server
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page, Playwright
+
+pytestmark = pytest.mark.browser
+
+SERVER_ENV = {"CANDOR_LOAD_MODELS": "0"}
+KOREAN_ANSWER = "저는 큰 프로젝트의 일정을 관리했습니다. 안전 절차를 항상 지켰습니다."
+_no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass
+class Invitation:
+    server: RunningServer
+    token: str
+    email: str
+    password: str
+
+    @property
+    def url(self) -> str:
+        return f"{self.server}/i/{self.token}"
+
+
+def seed_demo(data_dir: Path) -> dict[str, str]:
+    """``python run.py demo`` in ``data_dir``: the HR login and the candidate's token."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "run.py"), "demo"], capture_output=True, text=True,
+        cwd=REPO_ROOT, timeout=120, env={**os.environ, "CANDOR_DATA_DIR": str(data_dir), **SERVER_ENV},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    token = re.search(r"Invitation URL:\s*\S+/i/(\S+)", out)
+    email = re.search(r"email:\s*(\S+)", out)
+    password = re.search(r"password:\s*(\S+)", out)
+    interview = re.search(r"interview (\d+)\)", out)
+    assert token and email and password and interview, out
+    return {"token": token.group(1), "email": email.group(1), "password": password.group(1),
+            "interview_id": interview.group(1)}
+
+
+@pytest.fixture(scope="module")
+def invitation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Invitation]:
+    """One server for the tests that never start the interview (its state stays "invited")."""
+    tmp = tmp_path_factory.mktemp("candidate-page")
+    demo = seed_demo(tmp / "server-data")  # running_server's data directory
+    with running_server(tmp, env=SERVER_ENV) as server:
+        yield Invitation(server, demo["token"], demo["email"], demo["password"])
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Where screenshots go: $CANDOR_TEST_SCREENSHOTS if set (to look at them), else tmp_path."""
+    path = Path(os.environ.get("CANDOR_TEST_SCREENSHOTS", tmp_path))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def launch_without(playwright: Playwright, drop: tuple[str, ...], add: tuple[str, ...] = ()) -> Browser:
+    """A Chromium of the test's own with some of the standard flags taken away."""
+    args = [a for a in CHROMIUM_ARGS if a not in drop] + list(add)
+    return playwright.chromium.launch(executable_path=chromium_executable(), headless=True, args=args)
+
+
+def new_page(browser: Browser, width: int = 1100, height: int = 900) -> Page:
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.on("pageerror", lambda exc: page._candor_errors.append(str(exc)))  # type: ignore[attr-defined]
+    page._candor_errors = []  # type: ignore[attr-defined]
+    return page
+
+
+def page_errors(page: Page) -> list[str]:
+    return page._candor_errors  # type: ignore[attr-defined,no-any-return]
+
+
+def state(page: Page) -> str:
+    return str(page.evaluate("document.body.dataset.state"))
+
+
+def wait_state(page: Page, expected: str, timeout: float = 15_000) -> None:
+    page.wait_for_function("s => document.body.dataset.state === s", arg=expected, timeout=timeout)
+
+
+# --- consent, devices, errors: no live path needed ---------------------------------------------
+
+
+def test_consent_screen_explains_and_offers_both_choices(browser: Browser, invitation: Invitation,
+                                                          screenshots: Path) -> None:
+    page = new_page(browser)
+    try:
+        response = page.goto(invitation.url)
+        assert response is not None and response.status == 200
+        assert response.headers.get("referrer-policy") == "no-referrer"
+        assert state(page) == "consent"
+        consent = page.locator("#step-consent")
+        assert consent.is_visible()
+        assert not page.locator("#step-devices").is_visible()
+        text = consent.inner_text()
+        for words in ("Speech", "Face", "Posture", "eye contact", "reviews everything", "human-only"):
+            assert words in text, words
+        yes = page.get_by_role("button", name="I agree, start the AI-assisted interview")
+        no = page.get_by_role("button", name="I prefer a human-only review")
+        assert yes.is_visible() and no.is_visible()
+        page.screenshot(path=str(screenshots / "consent.png"), full_page=True)
+
+        # 360 px wide: nothing sticks out sideways, the buttons stay usable.
+        page.set_viewport_size({"width": 360, "height": 780})
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        assert no.bounding_box()["width"] <= 360  # type: ignore[index]
+        page.screenshot(path=str(screenshots / "consent-360.png"), full_page=True)
+
+        # Keyboard: the first choice is reachable and visibly focused.
+        yes.focus()
+        outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline != "none"
+        assert not page_errors(page)
+    finally:
+        page.context.close()
+
+
+def test_device_check_shows_the_camera_and_a_moving_level(launch_browser: Any, invitation: Invitation,
+                                                          screenshots: Path) -> None:
+    browser = launch_browser(video=face_y4m(), audio=speech_wav(KOREAN_ANSWER, tail_silence_s=1.0))
+    page = new_page(browser)
+    try:
+        page.goto(invitation.url + "?raw_audio=1")
+        page.click("#consent-no")
+        wait_state(page, "devices")
+        assert "human-only" in page.inner_text("#consent-summary")
+        page.wait_for_function("document.getElementById('preview').videoWidth > 0")
+        size = page.evaluate("[preview.videoWidth, preview.videoHeight]")
+        assert size == [640, 480]
+        assert page.evaluate("window.candor.consent") is False
+        # The audio track really is unprocessed.
+        settings = page.evaluate("window.candor.stream.getAudioTracks()[0].getSettings()")
+        assert settings.get("echoCancellation") is False and settings.get("autoGainControl") is False
+        # The meter moves with the spoken file: several different levels, a clear peak.
+        levels = set()
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline and (len(levels) < 5 or page.evaluate("candor.levelPeak") < 0.4):
+            levels.add(int(page.get_attribute("#mic-meter", "data-level") or 0))
+            time.sleep(0.15)
+        assert len(levels) >= 5, levels
+        assert page.evaluate("candor.levelPeak") >= 0.4
+        assert page.locator("#join").is_enabled()
+        assert page.locator("#device-error").is_hidden()
+        page.wait_for_function("window.candor.level > 0.3")  # a spoken moment, for the picture
+        page.screenshot(path=str(screenshots / "devices.png"), full_page=True)
+        page.set_viewport_size({"width": 360, "height": 780})
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        page.screenshot(path=str(screenshots / "devices-360.png"), full_page=True)
+        assert not page_errors(page)
+    finally:
+        page.context.close()
+
+
+def test_no_camera_or_microphone_says_so_and_offers_retry(playwright: Playwright, invitation: Invitation,
+                                                          screenshots: Path) -> None:
+    # Without the fake-device flag this machine has no camera or microphone at all.
+    browser = launch_without(playwright, ("--use-fake-device-for-media-stream",))
+    try:
+        page = new_page(browser)
+        page.goto(invitation.url)
+        page.click("#consent-yes")
+        page.wait_for_selector("#device-error:not([hidden])")
+        assert page.get_attribute("#device-error", "data-error") == "missing"
+        assert "could not find" in page.inner_text("#device-error-text")
+        assert page.locator("#join").is_disabled()
+        page.screenshot(path=str(screenshots / "device-missing.png"), full_page=True)
+        # Try again: the same clear answer (not a silent failure).
+        page.click("#device-retry")
+        page.wait_for_function("window.candor.deviceError === 'missing'")
+        assert page.locator("#device-error").is_visible()
+        assert not page_errors(page)
+    finally:
+        browser.close()
+
+
+def test_denied_camera_says_how_to_allow_it(playwright: Playwright, invitation: Invitation,
+                                            screenshots: Path) -> None:
+    browser = launch_without(playwright, ("--use-fake-ui-for-media-stream",),
+                             ("--use-fake-ui-for-media-stream=deny",))
+    try:
+        page = new_page(browser)
+        page.goto(invitation.url)
+        page.click("#consent-yes")
+        page.wait_for_selector("#device-error:not([hidden])")
+        assert page.get_attribute("#device-error", "data-error") == "denied"
+        assert "denied" in page.inner_text("#device-error-text")
+        assert page.evaluate("candor.deviceErrorName") == "NotAllowedError"
+        page.screenshot(path=str(screenshots / "device-denied.png"), full_page=True)
+    finally:
+        browser.close()
+
+
+def test_camera_in_use_then_retry_succeeds(browser: Browser, invitation: Invitation) -> None:
+    page = new_page(browser)
+    try:
+        # The first getUserMedia fails as when another program holds the camera; the next works.
+        page.add_init_script("""
+          (() => {
+            const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+            let calls = 0;
+            navigator.mediaDevices.getUserMedia = (c) => {
+              window.__gumConstraints = c;
+              return ++calls === 1
+                ? Promise.reject(new DOMException("Could not start video source", "NotReadableError"))
+                : real(c);
+            };
+          })();
+        """)
+        page.goto(invitation.url)
+        page.click("#consent-yes")
+        page.wait_for_selector("#device-error:not([hidden])")
+        assert page.get_attribute("#device-error", "data-error") == "in-use"
+        assert "in use" in page.inner_text("#device-error-text")
+        constraints = page.evaluate("window.__gumConstraints")
+        assert constraints["video"] == {"width": 640, "height": 480, "frameRate": 15}
+        assert constraints["audio"] == {"echoCancellation": True, "noiseSuppression": True, "autoGainControl": True}
+        page.click("#device-retry")
+        page.wait_for_function("document.getElementById('preview').videoWidth > 0")
+        assert page.locator("#device-error").is_hidden()
+        assert page.locator("#join").is_enabled()
+        assert page.evaluate("candor.deviceError") is None
+    finally:
+        page.context.close()
+
+
+def test_unknown_token_shows_the_not_found_page(page: Page, invitation: Invitation) -> None:
+    response = page.goto(f"{invitation.server}/i/no-such-invitation-token")
+    assert response is not None and response.status == 404
+    assert page.inner_text("h1") == "Not found"
+    assert page.locator("#step-consent").count() == 0
+
+
+# --- the live interview against a scripted server (fake WebSocket and RTCPeerConnection) ------
+
+FAKES = r"""
+(() => {
+  const sockets = [];
+  class FakeSocket extends EventTarget {
+    static CONNECTING = 0; static OPEN = 1; static CLOSING = 2; static CLOSED = 3;
+    constructor(url) {
+      super();
+      this.url = url; this.readyState = 0; this.sent = [];
+      sockets.push(this);
+      setTimeout(() => { this.readyState = 1; this.dispatchEvent(new Event("open")); }, 20);
+    }
+    send(data) { this.sent.push(JSON.parse(data)); }
+    close(code = 1000, reason = "") { this._closed(code, reason); }
+    _closed(code, reason) {
+      if (this.readyState === 3) return;
+      this.readyState = 3;
+      const e = new Event("close"); e.code = code; e.reason = reason;
+      this.dispatchEvent(e);
+    }
+    receive(msg) { const e = new Event("message"); e.data = JSON.stringify(msg); this.dispatchEvent(e); }
+  }
+  window.WebSocket = FakeSocket;
+
+  const pcs = [];
+  class FakePC extends EventTarget {
+    constructor(config) {
+      super();
+      this.config = config; this.connectionState = "new"; this.iceGatheringState = "new";
+      this.localDescription = null; this.remoteDescription = null; this.transceivers = [];
+      pcs.push(this);
+    }
+    addTransceiver(track, init) {
+      const params = {};
+      const sender = { track, getParameters: () => ({ ...params }), setParameters: async (p) => { Object.assign(params, p); sender.params = p; } };
+      const t = { sender, direction: init.direction, streams: init.streams };
+      this.transceivers.push(t);
+      return t;
+    }
+    getSenders() { return this.transceivers.map((t) => t.sender); }
+    async createOffer() { return { type: "offer", sdp: "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" }; }
+    async setLocalDescription(d) {
+      this.localDescription = d;
+      setTimeout(() => { this.iceGatheringState = "complete"; this.dispatchEvent(new Event("icegatheringstatechange")); }, 10);
+    }
+    async setRemoteDescription(d) {
+      this.remoteDescription = d;
+      setTimeout(() => this.setState("connected"), 10);
+    }
+    setState(s) { if (this.connectionState === "closed") return; this.connectionState = s; this.dispatchEvent(new Event("connectionstatechange")); }
+    close() { this.connectionState = "closed"; }
+  }
+  window.RTCPeerConnection = FakePC;
+  window.__fake = { sockets, pcs, ws: () => sockets[sockets.length - 1], pc: () => pcs[pcs.length - 1] };
+})();
+"""
+
+
+def scripted_page(browser: Browser, url: str, offer_status: int = 200,
+                  offer_body: dict[str, Any] | None = None) -> Page:
+    page = new_page(browser)
+    page.add_init_script(FAKES)
+    offers: list[dict[str, Any]] = []
+
+    def answer(route: Any) -> None:
+        offers.append(json.loads(route.request.post_data or "null"))
+        body = offer_body if offer_body is not None else {"type": "answer", "sdp": "v=0\r\nfake answer\r\n"}
+        route.fulfill(status=offer_status, content_type="application/json", body=json.dumps(body))
+
+    page.route(re.compile(r".*/offer$"), answer)
+    page._candor_offers = offers  # type: ignore[attr-defined]
+    page.goto(url)
+    return page
+
+
+def server_says(page: Page, message: dict[str, Any]) -> None:
+    page.evaluate("m => window.__fake.ws().receive(m)", message)
+
+
+def sent(page: Page) -> list[dict[str, Any]]:
+    return list(page.evaluate("window.__fake.sockets.flatMap(s => s.sent)"))
+
+
+def join(page: Page, consent: bool = True) -> None:
+    page.click("#consent-yes" if consent else "#consent-no")
+    page.wait_for_function("window.candor.stream !== null")
+    page.click("#join")
+    page.wait_for_function("window.candor.wsOpen && window.candor.pcState === 'connected'")
+
+
+def test_live_interview_flow_with_a_scripted_server(browser: Browser, invitation: Invitation,
+                                                    screenshots: Path) -> None:
+    page = scripted_page(browser, invitation.url)
+    try:
+        join(page, consent=True)
+        assert state(page) == "connecting"
+        # What went to the server: start with the consent, then an offer with ICE done.
+        assert sent(page)[0] == {"type": "start", "consent": True}
+        ws_url = page.evaluate("window.__fake.ws().url")
+        assert ws_url == invitation.url.replace("http://", "ws://") + "/ws"
+        offers = page._candor_offers  # type: ignore[attr-defined]
+        assert len(offers) == 1 and offers[0]["type"] == "offer" and offers[0]["sdp"].startswith("v=0")
+        pc = page.evaluate("""(() => { const pc = window.__fake.pc(); return {
+            ice: pc.config.iceServers,
+            kinds: pc.transceivers.map(t => t.sender.track.kind + ':' + t.direction),
+            hint: pc.transceivers.find(t => t.sender.track.kind === 'video').sender.track.contentHint,
+            pref: pc.transceivers.find(t => t.sender.track.kind === 'video').sender.params?.degradationPreference,
+        }; })()""")
+        pc["kinds"].sort()
+        assert pc == {"ice": [], "kinds": ["audio:sendonly", "video:sendonly"], "hint": "detail",
+                      "pref": "maintain-resolution"}
+        assert page.evaluate("window.candor.pc === window.__fake.pc()")
+
+        # Live, question 1 of 3 with a running countdown.
+        server_says(page, {"type": "state", "state": "live", "reason": "media connected"})
+        server_says(page, {"type": "question", "index": 0, "count": 3, "text": "자기소개를 해 주세요.",
+                           "time_limit_s": 60, "remaining_s": 42})
+        wait_state(page, "live")
+        assert page.inner_text("#question-progress") == "Question 1 of 3"
+        assert page.inner_text("#question-text") == "자기소개를 해 주세요."
+        assert page.get_attribute("#question-text", "lang") == "ko"
+        assert page.inner_text("#next") == "Next"
+        first = int(page.get_attribute("#countdown", "data-remaining") or 0)
+        assert 40 <= first <= 42
+        page.wait_for_function("Number(document.getElementById('countdown').dataset.remaining) <= 40")
+
+        # Captions: partial in grey, finals appended, only the last few lines kept.
+        server_says(page, {"type": "caption", "text": "저는 큰", "final": False})
+        assert page.inner_text("#caption-partial") == "저는 큰"
+        for i in range(6):
+            server_says(page, {"type": "caption", "text": f"line {i}", "final": True})
+        lines = page.locator("#captions .iv-caption-final").all_inner_texts()
+        assert lines == ["line 2", "line 3", "line 4", "line 5"]
+        assert page.inner_text("#caption-partial") == ""
+        assert page.evaluate("candor.captions.length") == 6
+
+        # A message from HR is shown prominently.
+        server_says(page, {"type": "message", "text": "Please speak a little louder."})
+        assert page.locator("#hr-message").is_visible()
+        assert page.inner_text("#hr-message-text") == "Please speak a little louder."
+        page.screenshot(path=str(screenshots / "live.png"), full_page=True)
+
+        # Paused by HR: the timer stops, Next is off.
+        server_says(page, {"type": "state", "state": "paused", "reason": "HR paused"})
+        wait_state(page, "paused")
+        frozen = page.evaluate("candor.remaining")
+        time.sleep(1.2)
+        assert page.evaluate("candor.remaining") == frozen
+        assert page.locator("#next").is_disabled()
+        assert "Paused" in page.inner_text("#status")
+        page.screenshot(path=str(screenshots / "paused.png"), full_page=True)
+        server_says(page, {"type": "state", "state": "live", "reason": "resumed"})
+        wait_state(page, "live")
+
+        # Next: sent once, even on a double click; the button waits for the next question.
+        page.locator("#next").dblclick()
+        assert [m for m in sent(page) if m["type"] == "next"] == [{"type": "next"}]
+        assert page.locator("#next").is_disabled()
+        server_says(page, {"type": "question", "index": 2, "count": 3, "text": "Last one.",
+                           "time_limit_s": 30, "remaining_s": 30})
+        assert page.inner_text("#question-progress") == "Question 3 of 3"
+        assert page.inner_text("#next") == "Finish"
+        assert page.locator("#next").is_enabled()
+        assert page.locator("#captions .iv-caption-final").count() == 0  # fresh for a new question
+
+        # Done: the thank-you screen, media stopped, connections closed.
+        server_says(page, {"type": "done"})
+        wait_state(page, "finished")
+        assert page.inner_text("#finished-title") == "Thank you, your interview is complete"
+        assert page.evaluate("window.__fake.pc().connectionState") == "closed"
+        assert page.evaluate("window.__fake.ws().readyState") == 3
+        assert page.evaluate("candor.stream") is None
+        page.screenshot(path=str(screenshots / "finished.png"), full_page=True)
+        assert not page_errors(page)
+    finally:
+        page.context.close()
+
+
+def test_reconnects_the_socket_and_the_media_keeping_the_camera(browser: Browser, invitation: Invitation) -> None:
+    page = scripted_page(browser, invitation.url)
+    try:
+        join(page, consent=False)
+        server_says(page, {"type": "state", "state": "live", "reason": "media connected"})
+        wait_state(page, "live")
+        track_id = page.evaluate("candor.stream.getVideoTracks()[0].id")
+
+        # The socket drops: reconnecting, then a new socket that says start again, same consent.
+        page.evaluate("window.__fake.ws()._closed(1006, '')")
+        wait_state(page, "reconnecting")
+        page.wait_for_function("window.__fake.sockets.length === 2 && window.candor.wsOpen", timeout=5000)
+        assert page.evaluate("window.__fake.ws().sent") == [{"type": "start", "consent": False}]
+        server_says(page, {"type": "state", "state": "live", "reason": "joined"})
+        wait_state(page, "live")
+
+        # The media fails: a NEW peer connection with a new offer, the same camera track.
+        page.evaluate("window.__fake.pc().setState('failed')")
+        wait_state(page, "reconnecting")
+        page.wait_for_function("window.__fake.pcs.length === 2 && window.candor.pcState === 'connected'",
+                               timeout=5000)
+        assert len(page._candor_offers) == 2  # type: ignore[attr-defined]
+        assert page.evaluate("window.__fake.pcs[0].connectionState") == "closed"
+        assert page.evaluate("window.__fake.pc().transceivers.find(t => t.sender.track.kind === 'video').sender.track.id") == track_id
+        assert page.evaluate("candor.stream.getVideoTracks()[0].readyState") == "live"
+        wait_state(page, "live")
+
+        # Opened in another window: the server says so and closes; no reconnect.
+        server_says(page, {"type": "state", "state": "closed", "reason": "the interview was opened in another window"})
+        page.evaluate("window.__fake.ws()._closed(1001, 'the interview was opened in another window')")
+        wait_state(page, "closed")
+        assert "another window" in page.inner_text("#closed-title")
+        time.sleep(1.5)
+        assert page.evaluate("window.__fake.sockets.length") == 2
+        assert not page_errors(page)
+    finally:
+        page.context.close()
+
+
+def test_offer_refused_is_shown(browser: Browser, invitation: Invitation, screenshots: Path) -> None:
+    page = scripted_page(browser, invitation.url, offer_status=400,
+                         offer_body={"error": "malformed or unsupported SDP: no media"})
+    try:
+        page.click("#consent-yes")
+        page.wait_for_function("window.candor.stream !== null")
+        page.click("#join")
+        wait_state(page, "error")
+        assert "malformed or unsupported SDP" in page.inner_text("#closed-text")
+        assert page.evaluate("candor.offerError.status") == 400
+        page.screenshot(path=str(screenshots / "offer-error.png"), full_page=True)
+    finally:
+        page.context.close()
+
+
+def test_server_busy_is_retried(browser: Browser, invitation: Invitation) -> None:
+    page = scripted_page(browser, invitation.url, offer_status=503,
+                         offer_body={"error": "the server is at capacity"})
+    try:
+        page.click("#consent-yes")
+        page.wait_for_function("window.candor.stream !== null")
+        page.click("#join")
+        page.wait_for_selector("#notice:not([hidden])")
+        assert "at capacity" in page.inner_text("#notice")
+        page.wait_for_function("window.candor.offers >= 2", timeout=5000)  # retried after ~1 s
+        assert state(page) in ("connecting", "reconnecting")
+    finally:
+        page.context.close()
+
+
+# --- the whole interview for real, once the server has the live path --------------------------
+
+
+def has_live_path(server: str) -> bool:
+    with _no_proxy.open(f"{server}/api/openapi.json", timeout=10) as response:
+        paths = json.load(response).get("paths", {})
+    return "/i/{token}/offer" in paths and "/i/{token}/ws" in paths
+
+
+def wait_for_models(server: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with _no_proxy.open(f"{server}/api/health", timeout=10) as response:
+            if json.load(response).get("models_ready"):
+                return
+        if time.monotonic() > deadline:
+            pytest.fail(f"models not ready after {timeout:.0f} s")
+        time.sleep(0.5)
+
+
+@pytest.mark.parametrize("consent", [True, False], ids=["ai-assisted", "human-only"])
+def test_real_interview_end_to_end(launch_browser: Any, tmp_path: Path, screenshots: Path, consent: bool) -> None:
+    demo = seed_demo(tmp_path / "server-data")
+    # The AI-assisted interview needs the models (speech for captions); human-only needs none.
+    with running_server(tmp_path, env={} if consent else SERVER_ENV, timeout=120) as server:
+        if not has_live_path(server):
+            pytest.skip("the server has no live path (offer + websocket) yet")
+        if consent:
+            wait_for_models(server)
+        browser = launch_browser(video=face_y4m(), audio=speech_wav(KOREAN_ANSWER))
+        page = new_page(browser)
+        try:
+            page.goto(f"{server}/i/{demo['token']}?raw_audio=1")
+            page.click("#consent-yes" if consent else "#consent-no")
+            page.wait_for_function("window.candor.stream !== null")
+            page.click("#join")
+            page.wait_for_function("window.candor.pcState === 'connected'", timeout=20_000)
+            wait_state(page, "live", timeout=20_000)
+            assert page.evaluate("candor.sent[0]") == {"type": "start", "consent": consent}
+            page.wait_for_function("window.candor.question !== null")
+            count = page.evaluate("candor.question.count")
+            assert count >= 1
+            assert page.inner_text("#question-progress") == f"Question 1 of {count}"
+            start = page.evaluate("candor.remaining")
+            page.wait_for_function("r => window.candor.remaining <= r - 1", arg=start)  # the clock runs
+            page.screenshot(path=str(screenshots / f"real-live-{'ai' if consent else 'human'}.png"), full_page=True)
+            for index in range(count):
+                page.wait_for_function(
+                    "i => window.candor.question.index === i && !document.getElementById('next').disabled",
+                    arg=index, timeout=15_000)
+                if index == count - 1:
+                    assert page.inner_text("#next") == "Finish"
+                time.sleep(1.0)
+                page.click("#next")
+            wait_state(page, "finished", timeout=20_000)
+            assert page.inner_text("#finished-title") == "Thank you, your interview is complete"
+            assert [m["type"] for m in page.evaluate("candor.sent")].count("next") == count
+            assert not page_errors(page)
+        finally:
+            page.context.close()
+        with _no_proxy.open(urllib.request.Request(
+                f"{server}/api/login", data=json.dumps({"email": demo["email"], "password": demo["password"]}).encode(),
+                headers={"Content-Type": "application/json"}), timeout=10) as response:
+            hr_token = json.load(response)["token"]
+        # HR sees the interview completed.
+        request = urllib.request.Request(f"{server}/api/interviews/{demo['interview_id']}",
+                                         headers={"Authorization": f"Bearer {hr_token}"})
+        with _no_proxy.open(request, timeout=10) as response:
+            assert json.load(response)["state"] == "completed"
+
+
+def test_real_interview_shows_live_captions(launch_browser: Any, tmp_path: Path, screenshots: Path) -> None:
+    demo = seed_demo(tmp_path / "server-data")
+    with running_server(tmp_path, timeout=120) as server:
+        if not has_live_path(server):
+            pytest.skip("the server has no live path (offer + websocket) yet")
+        wait_for_models(server)
+        browser = launch_browser(video=face_y4m(), audio=speech_wav(KOREAN_ANSWER))
+        page = new_page(browser)
+        try:
+            page.goto(f"{server}/i/{demo['token']}?raw_audio=1")
+            page.click("#consent-yes")
+            page.wait_for_function("window.candor.stream !== null")
+            page.click("#join")
+            wait_state(page, "live", timeout=20_000)
+            # The spoken file (about 8 s, looped by Chromium) comes back as captions.
+            page.wait_for_function("window.candor.captions.length > 0", timeout=40_000)
+            assert page.locator("#captions .iv-caption-final").count() >= 1
+            page.screenshot(path=str(screenshots / "real-captions.png"), full_page=True)
+        finally:
+            page.context.close()

@@ -136,7 +136,8 @@ class VideoPump(Generic[T]):
             except Exception:
                 logger.exception("video analysis failed on a frame; skipping it")
             else:
-                self.counters.frames_analysed += 1
+                if result is not None:
+                    self.counters.frames_analysed += 1
                 self.sink(result, arrived)
             next_at = max(next_at + self.interval, loop.time())
             await asyncio.sleep(next_at - loop.time())

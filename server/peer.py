@@ -10,9 +10,9 @@ from typing import Any, Callable
 
 import av
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.mediastreams import MediaStreamTrack
 
-from server.media import AudioPump, MediaCounters, VideoPump, _cancel
+from server.media import AudioPump, MediaCounters, VideoPump
 from server.speech_stream import SpeechStream
 
 logger = logging.getLogger(__name__)
@@ -28,9 +28,9 @@ def rtc_configuration(ice_servers: tuple[dict[str, Any], ...]) -> RTCConfigurati
 
 
 class PeerLink:
-    def __init__(self, pc: RTCPeerConnection, name: str, *, analyse: bool,
-                 make_speech: Callable[[], SpeechStream] | None,
-                 process_frame: Callable[[av.VideoFrame], Any] | None,
+    def __init__(self, pc: RTCPeerConnection, name: str, *, analyse: Callable[[], bool],
+                 make_speech: Callable[[], SpeechStream | None],
+                 process_frame: Callable[[av.VideoFrame], Any],
                  on_vision: Callable[[Any, float], None], vision_executor: Executor, fps: float,
                  on_connected: Callable[[], None], on_lost: Callable[[str], None]) -> None:
         self.pc = pc
@@ -48,7 +48,6 @@ class PeerLink:
         self.speech: SpeechStream | None = None
         self._audio: AudioPump | None = None
         self._video: VideoPump[Any] | None = None
-        self._sinks: list[asyncio.Task[None]] = []
         self._closed = False
         self._stats_prev: tuple[float, int] | None = None
         pc.on("track", self._on_track)
@@ -63,37 +62,35 @@ class PeerLink:
             self._on_lost(f"peer connection {state}")
 
     def _on_track(self, track: MediaStreamTrack) -> None:
+        """Tracks may arrive before the candidate's consent (the offer and `start` come in
+        either order), so whether to analyse is asked per batch and per frame, not here."""
         logger.info("%s: %s track", self.name, track.kind)
         if track.kind == "audio":
-            if self.analyse and self._make_speech is not None:
-                self.speech = self._make_speech()
-                self._audio = AudioPump(track, self.speech.push, self.counters)
-                self._audio.start()
-            else:
-                self._sinks.append(asyncio.create_task(self._discard(track, audio=True)))
+            self._audio = AudioPump(track, self._on_pcm, self.counters)
+            self._audio.start()
         elif track.kind == "video":
-            if self.analyse and self._process_frame is not None:
-                self._video = VideoPump(track, self._process_frame, self._on_vision,
-                                        self._vision_executor, self.counters, self._fps)
-                self._video.start()
-            else:
-                self._sinks.append(asyncio.create_task(self._discard(track, audio=False)))
+            self._video = VideoPump(track, self._analyse_frame, self._on_vision_result,
+                                    self._vision_executor, self.counters, self._fps)
+            self._video.start()
 
-    async def _discard(self, track: MediaStreamTrack, audio: bool) -> None:
-        """Human-only review: no analysis, but the track is still read (aiortc queues unread
-        frames without bound) and counted for connection health."""
-        try:
-            while True:
-                frame = await track.recv()
-                now = time.monotonic()
-                if audio:
-                    self.counters.last_audio_at = now
-                    self.counters.audio_seconds += frame.samples / frame.sample_rate
-                else:
-                    self.counters.last_video_at = now
-                    self.counters.frames_received += 1
-        except MediaStreamError:
-            pass
+    def _on_pcm(self, pcm: bytes) -> None:
+        if not self.analyse():
+            return  # no consent (yet): audio is received and counted, not recognised
+        if self.speech is None:
+            self.speech = self._make_speech()
+            if self.speech is None:
+                self.analyse = lambda: False  # no model for this language: say so once
+                logger.error("%s: no speech model; this stream is not transcribed", self.name)
+                return
+        self.speech.push(pcm)
+
+    def _analyse_frame(self, frame: av.VideoFrame) -> Any:
+        """On the vision executor. None when analysis is off: the frame is only counted."""
+        return self._process_frame(frame) if self.analyse() else None
+
+    def _on_vision_result(self, sample: Any, arrived: float) -> None:
+        if sample is not None:
+            self._on_vision(sample, arrived)
 
     async def connection_stats(self) -> dict[str, Any]:
         c = self.counters
@@ -139,8 +136,6 @@ class PeerLink:
             await self._audio.stop()
         if self._video is not None:
             await self._video.stop()
-        for task in self._sinks:
-            await _cancel(task)
         if self.speech is not None:
             await self.speech.close()
         try:

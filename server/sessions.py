@@ -77,9 +77,12 @@ class SessionManager:
 
     def new_peer(self, session: InterviewSession) -> PeerLink:
         pc = RTCPeerConnection(rtc_configuration(self.settings.ice_servers))
-        analyse = bool(session.consent) and self.bank.ready
         name = f"interview-{session.id}"
-        clock_at_start: list[float] = []
+
+        def analyse() -> bool:
+            # Asked per audio batch and per frame: consent may come after the offer, and a
+            # candidate who asked for a human-only review is never analysed.
+            return session.consent is True and self.bank.ready
 
         def on_speech(event: Partial | Final, offset: float) -> None:
             if isinstance(event, Final):
@@ -89,14 +92,14 @@ class SessionManager:
                 start = None if event.start_s is None else event.start_s + offset
                 session.on_transcript(event.text, False, start, None)
 
-        def make_speech() -> SpeechStream:
+        def make_speech() -> SpeechStream | None:
             model = self.bank.vosk.get(session.plan.language)
             if model is None:
-                raise RuntimeError(f"no speech model for language {session.plan.language!r}")
+                return None
             recognizer = SpeechRecognizer(model, vad=True)
             return SpeechStream(recognizer, session.clock(), on_speech, name)
 
-        process = self.bank.vision_processor(session.plan) if analyse else None
+        process = self.bank.vision_processor(session.plan)
 
         def on_vision(sample: Any, arrived: float) -> None:
             session.on_vision(sample, arrived - session._t0)
@@ -107,11 +110,10 @@ class SessionManager:
         def on_lost(reason: str) -> None:
             logger.info("%s: %s", name, reason)
 
-        peer = PeerLink(pc, name, analyse=analyse, make_speech=make_speech if analyse else None,
+        peer = PeerLink(pc, name, analyse=analyse, make_speech=make_speech,
                         process_frame=process, on_vision=on_vision,
                         vision_executor=self.vision_executor, fps=self.settings.analysis_fps,
                         on_connected=on_connected, on_lost=on_lost)
-        del clock_at_start
         return peer
 
     async def _tick(self) -> None:

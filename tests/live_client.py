@@ -98,6 +98,9 @@ def portrait_640x480() -> np.ndarray:
 
 async def connect(base_url: str, token: str, session: object, tracks: list[MediaStreamTrack]) -> RTCPeerConnection:
     """Offer with the given tracks, apply the server's answer; returns the connection."""
+    from server.peer import restrict_host_addresses
+
+    restrict_host_addresses(("127.0.0.1",))  # media in tests stays on loopback
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     for track in tracks:
         pc.addTrack(track)

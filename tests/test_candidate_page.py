@@ -531,12 +531,6 @@ def test_server_busy_is_retried(browser: Browser, invitation: Invitation) -> Non
 # --- the whole interview for real, once the server has the live path --------------------------
 
 
-def has_live_path(server: str) -> bool:
-    with _no_proxy.open(f"{server}/api/openapi.json", timeout=10) as response:
-        paths = json.load(response).get("paths", {})
-    return "/i/{token}/offer" in paths and "/i/{token}/ws" in paths
-
-
 def wait_for_models(server: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -553,8 +547,6 @@ def test_real_interview_end_to_end(launch_browser: Any, tmp_path: Path, screensh
     demo = seed_demo(tmp_path / "server-data")
     # The AI-assisted interview needs the models (speech for captions); human-only needs none.
     with running_server(tmp_path, env={} if consent else SERVER_ENV, timeout=120) as server:
-        if not has_live_path(server):
-            pytest.skip("the server has no live path (offer + websocket) yet")
         if consent:
             wait_for_models(server)
         browser = launch_browser(video=face_y4m(), audio=speech_wav(KOREAN_ANSWER))
@@ -602,8 +594,6 @@ def test_real_interview_end_to_end(launch_browser: Any, tmp_path: Path, screensh
 def test_real_interview_shows_live_captions(launch_browser: Any, tmp_path: Path, screenshots: Path) -> None:
     demo = seed_demo(tmp_path / "server-data")
     with running_server(tmp_path, timeout=120) as server:
-        if not has_live_path(server):
-            pytest.skip("the server has no live path (offer + websocket) yet")
         wait_for_models(server)
         browser = launch_browser(video=face_y4m(), audio=speech_wav(KOREAN_ANSWER))
         page = new_page(browser)

@@ -1,0 +1,138 @@
+"""The live interview end to end, all real: headless Chromium as the candidate with a fake camera
+(a moving real photo) and microphone (espeak-ng speech at 48 kHz), WebRTC on 127.0.0.1 to the
+server process, real Vosk and ONNX models, HR's live feed on /ws/monitor, and the database."""
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import time
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from websockets.sync.client import connect as ws_connect
+
+from tests.support.media import face_y4m, speech_wav
+from tests.support.server import running_server
+from tests.test_candidate_page import KOREAN_ANSWER, new_page, page_errors, wait_for_models, wait_state
+
+_http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def api(base: str, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(f"{base}{path}", method=method, headers=headers,
+                                 data=None if body is None else json.dumps(body).encode())
+    with _http.open(req, timeout=15) as resp:
+        return json.load(resp)
+
+
+class Feed(threading.Thread):
+    """HR's live feed, read in a thread (the test thread drives the browser)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.ws = ws_connect(url, open_timeout=10)
+        self.events: list[dict[str, Any]] = []
+
+    def run(self) -> None:
+        try:
+            for raw in self.ws:
+                self.events.append(json.loads(raw))
+        except Exception:  # closed at the end of the test
+            pass
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("type") == kind]
+
+
+def test_candidate_in_chromium_answers_two_questions(launch_browser: Any, tmp_path: Path) -> None:
+    with running_server(tmp_path, timeout=120) as server:
+        log = server.log()
+        email = re.search(r"^\s+email\s+(\S+)$", log, re.M)[1]  # type: ignore[index]
+        password = re.search(r"^\s+password\s+(\S+)$", log, re.M)[1]  # type: ignore[index]
+        wait_for_models(server)
+        token = api(server, "POST", "/api/login", {"email": email, "password": password})["token"]
+        job = api(server, "POST", "/api/jobs", {"title": "현장 엔지니어", "language": "ko", "dimensions": [
+            {"name": "Project management", "keywords": ["프로젝트", "일정"],
+             "rules": [{"signal": "face_present_ratio", "op": ">=", "value": 0.9, "points": 5}]},
+            {"name": "Safety", "keywords": ["안전", "절차"]}]}, token)
+        dims = [d["id"] for d in job["dimensions"]]
+        tpl = api(server, "POST", "/api/templates", {"job_id": job["id"], "name": "Two questions", "questions": [
+            {"text": "가장 큰 프로젝트의 일정을 어떻게 관리했습니까?", "time_limit_s": 90,
+             "dimensions": [{"dimension_id": dims[0], "weight": 2}, {"dimension_id": dims[1], "weight": 1}]},
+            {"text": "안전 절차를 어떻게 지킵니까?", "time_limit_s": 90,
+             "dimensions": [{"dimension_id": dims[1], "weight": 1}]}]}, token)
+        cand = api(server, "POST", "/api/candidates", {"name": "김민수", "email": "minsu@example.com"}, token)
+        inv = api(server, "POST", "/api/invitations", {
+            "template_id": tpl["id"], "candidate_ids": [cand["id"]],
+            "deadline": (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()}, token)["invitations"][0]
+        interview_id = inv["interview_id"]
+        link = f"{server}/i/{inv['url'].rsplit('/', 1)[1]}"
+
+        feed = Feed(f"ws://{server.removeprefix('http://')}/ws/monitor?token={token}")
+        feed.start()
+        browser = launch_browser(video=face_y4m(), audio=speech_wav(KOREAN_ANSWER))
+        page = new_page(browser)
+        try:
+            page.goto(f"{link}?raw_audio=1")
+            page.click("#consent-yes")
+            page.wait_for_function("window.candor.stream !== null")
+            page.click("#join")
+            wait_state(page, "live", timeout=30_000)
+            # Answer the first question until the recogniser has produced a final segment.
+            page.wait_for_function("window.candor.captions.length > 0", timeout=45_000)
+            time.sleep(1.0)
+            page.click("#next")
+            page.wait_for_function("window.candor.question && window.candor.question.index === 1", timeout=20_000)
+            page.wait_for_function("!document.getElementById('next').disabled")
+            time.sleep(6.0)
+            page.click("#next")
+            wait_state(page, "finished", timeout=30_000)
+            assert not page_errors(page)
+        finally:
+            page.context.close()
+            time.sleep(0.5)
+            feed.ws.close()
+            feed.join(5)
+        detail = api(server, "GET", f"/api/interviews/{interview_id}", token=token)
+        db = sqlite3.connect(server.data_dir / "candor.sqlite3")
+        segments = db.execute("select question_index, text, start_s, end_s, words from transcript_segments "
+                              "where interview_id = ?", (interview_id,)).fetchall()
+        signals = {qi: json.loads(s) for qi, s in db.execute(
+            "select question_index, signals from question_signals where interview_id = ?", (interview_id,))}
+        scores = db.execute("select dimension_id, question_index, score, evidence from scores "
+                            "where interview_id = ?", (interview_id,)).fetchall()
+        db.close()
+
+    assert detail["state"] == "completed"
+    # A face in at least 90% of the analysed frames of each question.
+    for qi in (0, 1):
+        assert signals[qi]["frames:analysed_frames"] >= 5, signals[qi]
+        assert signals[qi]["face_present_ratio"] >= 0.9, signals[qi]
+        assert signals[qi]["multiple_faces_ratio"] == 0
+    # The real Vosk model heard the answer to question 0.
+    q0_text = " ".join(t for qi, t, *_ in segments if qi == 0)
+    assert q0_text.strip() and signals[0]["word_count"] > 0
+    assert all(json.loads(words) and end >= start for _, _, start, end, words in segments)
+    # Scores with evidence, per question and overall.
+    overall = {d: (score, json.loads(ev)) for d, qi, score, ev in scores if qi is None}
+    assert set(overall) == set(dims)
+    pm_score, pm_evidence = overall[dims[0]]
+    assert any(e.get("kind") == "rule" and e["signal"] == "face_present_ratio" for e in pm_evidence)
+    assert pm_score >= 5
+    # HR's feed saw every kind of event, in order per interview.
+    mine = [e for e in feed.events if e.get("interview_id") == interview_id]
+    for kind in ("state", "progress", "transcript", "signals", "scores", "connection"):
+        assert any(e["type"] == kind for e in mine), kind
+    seqs = [e["seq"] for e in mine]
+    assert seqs == sorted(seqs)
+    assert [e["state"] for e in feed.of("state")][-1] == "completed"
+    connection = [e for e in mine if e["type"] == "connection"]
+    assert connection[-1]["frames_received"] > 0 and connection[-1]["audio_seconds"] > 0
+    assert any(e["final"] and e["text"] for e in mine if e["type"] == "transcript")

@@ -283,6 +283,7 @@ CREATE TABLE transcript_segments (
 	start_s FLOAT NOT NULL,
 	end_s FLOAT NOT NULL,
 	words JSON NOT NULL,
+	live BOOLEAN NOT NULL,
 	created_at DATETIME NOT NULL,
 	PRIMARY KEY (id),
 	FOREIGN KEY(interview_id) REFERENCES interviews (id)

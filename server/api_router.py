@@ -85,10 +85,12 @@ class ApiRouter:
         errors: tuple[int, ...] = (),
         query: tuple[QueryParam, ...] = (),
         tag: str = "hr",
+        content_type: str = "application/json",
     ) -> Callable[[Handler], Handler]:
         def decorate(fn: Handler) -> Handler:
             self.routes.append(
-                ApiRoute(method, path, fn, summary, auth, body, response, status, errors, query, tag)
+                ApiRoute(method, path, fn, summary, auth, body, response, status, errors, query, tag,
+                         content_type=content_type)
             )
             return fn
 

@@ -8,7 +8,7 @@ from typing import AsyncIterator
 from aiohttp import web
 from sqlmodel import select
 
-from server import api, candidate_page, monitor, pages, signaling  # noqa: F401  (they register routes)
+from server import api, candidate_page, interview_controls, monitor, pages, signaling  # noqa: F401  (they register routes)
 from server.bus import Bus
 from server.model_bank import ModelBank, model_bank_ctx, models_key
 from server.peer import restrict_host_addresses
@@ -34,6 +34,7 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     app[models_key] = ModelBank(settings.models_dir, languages, enabled=settings.load_models)
     app[api.routes_key] = api.router.routes
     app[bus_key] = Bus()
+    app[interview_controls.throttle_key] = interview_controls.Throttle()
     app[sessions_key] = SessionManager(settings, app[store_key], app[bus_key], app[models_key])
     restrict_host_addresses(settings.ice_host_addresses)
     api.router.install(app)

@@ -42,7 +42,7 @@ async def monitor_ws(request: web.Request) -> web.StreamResponse:
 
     subscription = bus.subscribe(visible, limit=512)
     try:
-        snapshot = [_describe(s) for s in manager.sessions.values() if s.plan.job_id in job_ids]
+        snapshot = [s.describe() for s in manager.sessions.values() if s.plan.job_id in job_ids]
         await ws.send_str(json.dumps({"type": "snapshot", "interviews": snapshot}, ensure_ascii=False))
         reader = asyncio.create_task(_drain_incoming(ws))
         try:
@@ -69,11 +69,3 @@ async def _drain_incoming(ws: web.WebSocketResponse) -> None:
     """The panel sends nothing we act on here (commands use the JSON API); read to notice close."""
     async for _ in ws:
         pass
-
-
-def _describe(session: Any) -> dict[str, Any]:
-    return {
-        "interview_id": session.id, "job_id": session.plan.job_id, "job_title": session.plan.job_title,
-        "candidate": session.plan.candidate_name, "state": session.state.value,
-        "consent": session.consent, **session.progress(),
-    }

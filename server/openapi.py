@@ -76,7 +76,7 @@ def build(routes: list[ApiRoute], version: str) -> dict[str, Any]:
             content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{r.response.__name__}"}}}
         elif isinstance(r.response, dict):
             content = {"application/json": {"schema": r.response}}
-        elif r.raw:
+        elif r.raw or r.content_type != "application/json":
             content = {r.content_type: {}} if r.content_type else None
         else:
             content = {"application/json": {"schema": {"type": "object"}}}

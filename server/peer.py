@@ -3,6 +3,7 @@ next offer (that is how a reconnect works), closed by its session."""
 from __future__ import annotations
 
 import asyncio
+import fractions
 import logging
 import time
 from concurrent.futures import Executor
@@ -27,6 +28,19 @@ def rtc_configuration(ice_servers: tuple[dict[str, Any], ...]) -> RTCConfigurati
     ])
 
 
+THUMBNAIL_EVERY_S = 1.0
+THUMBNAIL_WIDTH = 192
+
+
+def jpeg_thumbnail(frame: av.VideoFrame, width: int = THUMBNAIL_WIDTH) -> bytes:
+    height = max(2, int(frame.height * width / frame.width) // 2 * 2)
+    small = frame.reformat(width=width, height=height, format="yuvj420p")
+    codec = av.CodecContext.create("mjpeg", "w")
+    codec.width, codec.height, codec.pix_fmt = width, height, "yuvj420p"
+    codec.time_base = fractions.Fraction(1, 1)
+    return b"".join(bytes(p) for p in [*codec.encode(small), *codec.encode(None)])
+
+
 class PeerLink:
     def __init__(self, pc: RTCPeerConnection, name: str, *, analyse: Callable[[], bool],
                  make_speech: Callable[[], SpeechStream | None],
@@ -46,6 +60,8 @@ class PeerLink:
         self._on_connected = on_connected
         self._on_lost = on_lost
         self.speech: SpeechStream | None = None
+        self.thumbnail: bytes | None = None  # JPEG of a recent frame, for HR's panel
+        self._thumb_at = 0.0
         self._audio: AudioPump | None = None
         self._video: VideoPump[Any] | None = None
         self._closed = False
@@ -86,6 +102,13 @@ class PeerLink:
 
     def _analyse_frame(self, frame: av.VideoFrame) -> Any:
         """On the vision executor. None when analysis is off: the frame is only counted."""
+        now = time.monotonic()
+        if now - self._thumb_at >= THUMBNAIL_EVERY_S:
+            self._thumb_at = now
+            try:
+                self.thumbnail = jpeg_thumbnail(frame)
+            except Exception:  # a thumbnail is a nicety; never lose analysis over it
+                logger.exception("%s: thumbnail failed", self.name)
         return self._process_frame(frame) if self.analyse() else None
 
     def _on_vision_result(self, sample: Any, arrived: float) -> None:

@@ -24,7 +24,11 @@ from server.plan import InterviewPlan, QuestionPlan
 from server.question_signals import Segment, VisionTally
 from server.scoring import DimensionScore, QuestionResult, score_interview, score_question
 from server.store import Store
-from server.tables import Interview, QuestionSignals, Score, StateChange, TranscriptSegment, utcnow
+from server import audit
+from server.errors import Conflict
+from server.tables import (
+    Intervention, Interview, QuestionSignals, Score, StateChange, TranscriptSegment, utcnow,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +106,15 @@ class InterviewSession:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._writes: set[asyncio.Task[Any]] = set()
         self._last_partial_at = 0.0
+        self._paused_at: float | None = None
+        self.interrupted_at: float | None = None  # monotonic, while interrupted
         self.last_scores: list[DimensionScore] = []
+        self.transcript_tail: list[dict[str, Any]] = []  # recent finals, for a panel's snapshot
+        self.partial: str | None = None
+        self.last_signals: dict[str, Any] | None = None
+        self.last_connection: dict[str, Any] | None = None
+        self.interventions: list[dict[str, Any]] = []
+        self.reason = ""
 
     @staticmethod
     def _clock_start_offset(interview: Interview) -> float:
@@ -170,6 +182,7 @@ class InterviewSession:
                                reason=reason, actor_kind=actor, actor_id=actor_id))
 
         await self.store.run(work)
+        self.reason = reason
         self.bus.publish("state", self.id, state=new.value, previous=old.value, reason=reason)
         self.send({"type": "state", "state": new.value, "reason": reason})
 
@@ -224,8 +237,19 @@ class InterviewSession:
             await self._go_live_if_ready()
 
     async def _go_live_if_ready(self) -> None:
-        if self.state == State.CONNECTING and self.media_connected:
+        if not self.media_connected:
+            return
+        if self.state == State.CONNECTING:
             await self._enter_question("media connected")
+        elif self.state == State.INTERRUPTED:
+            await self._resume_question("media back: resuming the same question")
+
+    async def _resume_question(self, reason: str, actor: str = "system", actor_id: int | None = None) -> None:
+        """Back to live on the question that was interrupted or paused, with its time as it was."""
+        await self._transition(State.LIVE, reason, actor, actor_id)
+        self._start_live_stretch()
+        self.send(self.question_message())  # type: ignore[arg-type]
+        self.bus.publish("progress", self.id, **self.progress())
 
     async def _enter_question(self, reason: str) -> None:
         q = self.question
@@ -271,17 +295,11 @@ class InterviewSession:
                             expected_index: int | None = None, actor_id: int | None = None,
                             skipped: bool = False) -> None:
         async with self._lock:
-            if self.state != State.LIVE and not (skipped and self.state in (State.PAUSED, State.INTERRUPTED)):
+            if self.state != State.LIVE:
                 return
             if expected_index is not None and expected_index != self.question_index:
                 return  # a stale timer for a question already left
-            self._stop_live_stretch()
-            await self._finish_attempt(skipped=skipped)
-            if self.question_index + 1 >= len(self.plan.questions):
-                await self._complete(reason)
-                return
-            self.question_index += 1
-            await self._enter_question(f"question {self.question_index + 1}: previous {reason}")
+            await self._advance(reason, skipped=skipped)
 
     async def _complete(self, reason: str) -> None:
         await self._transition(State.COMPLETED, f"all questions done ({reason})")
@@ -295,8 +313,16 @@ class InterviewSession:
                       words: tuple[Any, ...] = ()) -> None:
         """A speech event on the interview clock. Finals are stored at once."""
         self.send({"type": "caption", "text": text, "final": final})
-        attempt = self._attempt_at(start_s if start_s is not None else self.clock())
+        t = start_s if start_s is not None else self.clock()
+        covering = self._attempt_covering(t)
+        attempt = covering or self.current_attempt()
         qi = attempt.index if attempt else self.question_index
+        self.partial = None if final else text
+        if final and text:
+            self.transcript_tail = [*self.transcript_tail[-19:], {
+                "question_index": qi, "text": text, "final": True,
+                "start_s": None if start_s is None else round(start_s, 2),
+                "end_s": None if end_s is None else round(end_s, 2)}]
         now = time.monotonic()
         if final or now - self._last_partial_at >= PARTIAL_INTERVAL_S:
             self._last_partial_at = now
@@ -306,10 +332,14 @@ class InterviewSession:
         if not final or attempt is None or not text:
             return
         segment = Segment(text, start_s or 0.0, end_s or 0.0, tuple(words))
-        attempt.segments.append(segment)
+        # Speech while paused or interrupted is kept (nothing received is lost) but marked,
+        # and it does not count toward the answer's signals.
+        live = covering is not None
+        if live:
+            attempt.segments.append(segment)
         row = TranscriptSegment(interview_id=self.id, question_index=attempt.index, attempt=attempt.number,
                                 text=text, start_s=segment.start_s, end_s=segment.end_s,
-                                words=segment.words_json())
+                                words=segment.words_json(), live=live)
         self._write(lambda db: db.add(row))
 
     def on_vision(self, sample: Any, clock_s: float) -> None:
@@ -318,11 +348,15 @@ class InterviewSession:
             attempt.vision.add(sample)
 
     def _attempt_at(self, t: float) -> Attempt | None:
+        return self._attempt_covering(t) or self.current_attempt()
+
+    def _attempt_covering(self, t: float) -> Attempt | None:
+        """The attempt that was live at clock time t (a little slack for ASR timing)."""
         for tries in self.attempts.values():
             for attempt in reversed(tries):
-                if attempt.covers(t):
+                if attempt.covers(t) or attempt.covers(t + 0.3):
                     return attempt
-        return self.current_attempt()
+        return None
 
     # --- signals and scores ---------------------------------------------------------------
 
@@ -395,6 +429,182 @@ class InterviewSession:
     def scores_payload(self, scores: list[DimensionScore]) -> list[dict[str, Any]]:
         return [{"dimension_id": s.dimension_id, "name": self.plan.dimension(s.dimension_id).name,
                  "score": s.score} for s in scores]
+
+    # --- HR controls and faults -----------------------------------------------------------
+
+    async def pause(self, user_id: int, user: str, reason: str) -> None:
+        async with self._lock:
+            if self.state not in (State.LIVE, State.INTERRUPTED, State.CONNECTING):
+                raise Conflict(f"cannot pause an interview that is {self.state.value}")
+            self._stop_live_stretch()
+            self._paused_at = time.monotonic()
+            await self._record("pause", user_id, user, reason)
+            await self._transition(State.PAUSED, "paused by the interviewer" + (f": {reason}" if reason else ""),
+                                   "hr", user_id)
+
+    async def resume(self, user_id: int, user: str) -> None:
+        async with self._lock:
+            if self.state != State.PAUSED:
+                raise Conflict(f"cannot resume an interview that is {self.state.value}")
+            self._end_pause()
+            await self._record("resume", user_id, user, "")
+            if self.current_attempt() is None:
+                await self._transition(State.CONNECTING, "resumed by the interviewer", "hr", user_id)
+                await self._go_live_if_ready()
+            elif self.media_connected and self.peer is not None and not self.media_stale():
+                await self._resume_question("resumed by the interviewer", "hr", user_id)
+            else:
+                self.interrupted_at = time.monotonic()
+                await self._transition(State.INTERRUPTED, "resumed, waiting for the candidate's media", "hr", user_id)
+
+    def _end_pause(self) -> None:
+        if self._paused_at is not None:
+            attempt = self.current_attempt()
+            if attempt is not None:
+                attempt.paused_s += time.monotonic() - self._paused_at
+            self._paused_at = None
+
+    async def intervene(self, action: str, user_id: int, user: str, note: str, seconds: float | None) -> None:
+        async with self._lock:
+            if self.state in FINISHED or self.state in (State.INVITED, State.CONSENTED):
+                raise Conflict(f"the interview is {self.state.value}: nothing to {action}")
+            if action == "message":
+                await self._record("message", user_id, user, note)
+                self.send({"type": "message", "text": note})
+            elif action == "extend":
+                assert seconds is not None
+                self.extra_s[self.question_index] = self.extra_s.get(self.question_index, 0.0) + seconds
+                await self._record("extend", user_id, user, note, seconds)
+                if self.state == State.LIVE:
+                    self._arm_timer()
+                if (msg := self.question_message()) is not None:
+                    self.send(msg)
+                self.bus.publish("progress", self.id, **self.progress())
+            elif action == "redo":
+                await self._record("redo", user_id, user, note)
+                await self._redo(user_id, note)
+            elif action == "skip":
+                await self._record("skip", user_id, user, note)
+                await self._advance(f"skipped by the interviewer: {note}", skipped=True)
+            elif action == "end":
+                await self._record("end", user_id, user, note)
+                self._stop_live_stretch()
+                self._end_pause()
+                await self._finish_attempt()
+                await self._complete(f"ended by the interviewer: {note}")
+
+    async def _redo(self, user_id: int, note: str) -> None:
+        """The current question again from the start; the earlier attempt is kept, superseded."""
+        was_live = self.state == State.LIVE
+        self._stop_live_stretch()
+        self._end_pause()
+        attempt = self.current_attempt()
+        if attempt is not None:
+            attempt.superseded = True
+            await self._finish_attempt()
+        qi = self.question_index
+        self.used_s[qi] = 0.0
+        self.attempts.setdefault(qi, []).append(Attempt(qi, len(self.attempts.get(qi, []))))
+        if was_live:
+            self._start_live_stretch()
+        self.send(self.question_message())  # type: ignore[arg-type]
+        self.bus.publish("progress", self.id, **self.progress())
+
+    async def _advance(self, reason: str, skipped: bool = False) -> None:
+        was_paused = self._paused_at is not None
+        self._stop_live_stretch()
+        self._end_pause()
+        await self._finish_attempt(skipped=skipped)
+        if self.question_index + 1 >= len(self.plan.questions):
+            await self._complete(reason)
+            return
+        self.question_index += 1
+        if self.state == State.LIVE:
+            await self._enter_question(f"question {self.question_index + 1}: previous {reason}")
+        else:
+            # Paused or interrupted: the next question waits until the candidate is back.
+            self.attempts.setdefault(self.question_index, []).append(Attempt(self.question_index, 0))
+            if was_paused:
+                self._paused_at = time.monotonic()
+            self.send(self.question_message())  # type: ignore[arg-type]
+            self.bus.publish("progress", self.id, **self.progress())
+
+    async def _record(self, action: str, user_id: int, user: str, note: str, seconds: float | None = None) -> None:
+        qi = self.question_index
+        item = {"action": action, "note": note, "seconds": seconds, "user": user, "question_index": qi,
+                "ts": round(time.time(), 3)}
+
+        def work(db: Session) -> None:
+            db.add(Intervention(interview_id=self.id, user_id=user_id, action=action, question_index=qi,
+                                seconds=seconds, note=note))
+            audit.record(db, "hr", user_id, f"interview.{action}", "interview", self.id,
+                         note=note, seconds=seconds, question_index=qi)
+
+        await self.store.run(work)
+        self.interventions.append(item)
+        self.bus.publish("intervention", self.id, **{k: v for k, v in item.items() if k != "ts"})
+
+    def media_stale(self, timeout_s: float = 5.0) -> bool:
+        peer = self.peer
+        if peer is None:
+            return True
+        c = peer.counters
+        seen = [t for t in (c.last_audio_at, c.last_video_at) if t is not None]
+        last = max(seen) if seen else peer.created
+        return time.monotonic() - last > timeout_s
+
+    def media_gap_s(self) -> float:
+        peer = self.peer
+        if peer is None:
+            return 0.0
+        c = peer.counters
+        seen = [t for t in (c.last_audio_at, c.last_video_at) if t is not None]
+        return time.monotonic() - (max(seen) if seen else peer.created)
+
+    async def interrupt(self, reason: str) -> None:
+        """Media lost: stop the clock and credit the seconds since the last media arrived."""
+        async with self._lock:
+            if self.state != State.LIVE:
+                return
+            lost = self.media_gap_s()
+            self._stop_live_stretch()
+            qi = self.question_index
+            self.used_s[qi] = max(0.0, self.used_s.get(qi, 0.0) - lost)
+            attempt = self.current_attempt()
+            if attempt is not None:
+                attempt.fault = True
+            self.media_connected = False
+            self.interrupted_at = time.monotonic() - lost
+            await self._transition(State.INTERRUPTED, reason)
+
+    async def media_back(self) -> None:
+        async with self._lock:
+            if self.state == State.INTERRUPTED and not self.media_stale(1.5):
+                self.media_connected = True
+                await self._go_live_if_ready()
+
+    async def abandon(self, after_s: float) -> None:
+        async with self._lock:
+            if self.state != State.INTERRUPTED:
+                return
+            await self._finish_attempt()
+            await self._transition(State.ABANDONED, f"no media for {after_s:.0f} s")
+            if self.on_finished is not None:
+                self.spawn(self.on_finished(self))
+
+    def describe(self) -> dict[str, Any]:
+        """Everything a panel that connects late needs to draw this interview."""
+        q = self.question
+        return {
+            "interview_id": self.id, "job_id": self.plan.job_id, "job_title": self.plan.job_title,
+            "candidate": self.plan.candidate_name, "state": self.state.value, "reason": self.reason,
+            "consent": self.consent, **self.progress(), "question_text": q.text if q else None,
+            "transcript": list(self.transcript_tail), "partial": self.partial,
+            "signals": self.last_signals, "scores": self.scores_payload(self.last_scores) if self.last_scores else None,
+            "connection": self.last_connection, "interventions": list(self.interventions),
+            "interrupted_for_s": None if self.interrupted_at is None or self.state != State.INTERRUPTED
+            else round(time.monotonic() - self.interrupted_at, 1),
+        }
 
     # --- media ----------------------------------------------------------------------------
 

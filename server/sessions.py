@@ -68,10 +68,12 @@ class SessionManager:
                                        on_finished=self._finished)
             self.sessions[interview_id] = session
             logger.info("interview %d: session opened (%s)", interview_id, session.state)
+            self.bus.publish("session", interview_id, event="opened", interview=session.describe())
             return session
 
     async def _finished(self, session: InterviewSession) -> None:
         await session.close()
+        self.bus.publish("session", session.id, event="closed", state=session.state.value)
         self.sessions.pop(session.id, None)
         logger.info("interview %d: session closed (%s)", session.id, session.state)
 
@@ -108,7 +110,8 @@ class SessionManager:
             session.spawn(session.media_up())
 
         def on_lost(reason: str) -> None:
-            logger.info("%s: %s", name, reason)
+            if session.peer is peer:  # an old, replaced connection closing is not a fault
+                session.spawn(session.interrupt(f"connection lost ({reason})"))
 
         peer = PeerLink(pc, name, analyse=analyse, make_speech=make_speech,
                         process_frame=process, on_vision=on_vision,
@@ -129,15 +132,29 @@ class SessionManager:
                     logger.exception("interview %d: tick failed", session.id)
 
     async def _tick_one(self, session: InterviewSession, connection: bool) -> None:
+        settings = self.settings
+        if session.state == State.LIVE and session.peer is not None and session.media_stale(settings.media_timeout_s):
+            # aiortc declares a dead connection only after ~30 s; our own watchdog on media
+            # arrival notices within media_timeout_s.
+            await session.interrupt(f"no audio or video for {session.media_gap_s():.0f} s")
+        elif session.state == State.INTERRUPTED:
+            if session.peer is not None and not session.media_stale(1.5):
+                await session.media_back()
+            elif session.interrupted_at is not None and time.monotonic() - session.interrupted_at > settings.abandon_after_s:
+                await session.abandon(settings.abandon_after_s)
+                return
         if session.state == State.LIVE:
             attempt = session.current_attempt()
             if attempt is not None:
                 signals, _ = session.signals_of(attempt)
+                session.last_signals = {"question_index": attempt.index, **signals}
+                session.last_scores = session.live_scores()
                 self.bus.publish("signals", session.id, question_index=attempt.index, final=False, signals=signals)
-                self.bus.publish("scores", session.id, scores=session.scores_payload(session.live_scores()))
+                self.bus.publish("scores", session.id, scores=session.scores_payload(session.last_scores))
             self.bus.publish("progress", session.id, **session.progress())
         if connection and session.peer is not None and session.state in ACTIVE:
             stats = await session.peer.connection_stats()
+            session.last_connection = stats
             self.bus.publish("connection", session.id, **stats)
 
     async def close(self) -> None:

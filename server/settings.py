@@ -36,6 +36,10 @@ class Settings:
     # share for vision inference.
     analysis_fps: float = 5.0
     vision_threads: int = 2
+    # Faults: an interview with no media for media_timeout_s is `interrupted`; after
+    # abandon_after_s more it is `abandoned` (HR can reopen it before the deadline).
+    media_timeout_s: float = 5.0
+    abandon_after_s: float = 120.0
     load_models: bool = True
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -79,6 +83,8 @@ class Settings:
             ("LOG_LEVEL", "log_level", str.upper),
             ("ANALYSIS_FPS", "analysis_fps", float),
             ("VISION_THREADS", "vision_threads", int),
+            ("MEDIA_TIMEOUT_S", "media_timeout_s", float),
+            ("ABANDON_AFTER_S", "abandon_after_s", float),
         ):
             if (v := get(name)) is not None:
                 try:

@@ -194,6 +194,8 @@ class TranscriptSegment(SQLModel, table=True):
     start_s: float
     end_s: float
     words: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # False: said while the question was paused or interrupted (kept, not scored).
+    live: bool = True
     created_at: datetime = Field(default_factory=utcnow)
 
 

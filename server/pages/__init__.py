@@ -13,3 +13,4 @@ lists them); `server.app.create_app` imports it.
 from __future__ import annotations
 
 from server.pages import candidates, interview_templates, interviews, jobs, login  # noqa: F401
+from server.pages import monitor  # noqa: F401  (the live panel, /monitor)

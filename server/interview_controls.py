@@ -1,0 +1,189 @@
+"""HR's controls over a live interview (pause, resume, intervene, reopen) and its thumbnail.
+Each action is checked against who may see the interview, recorded (intervention row, audit log,
+`intervention` event) by the session, and refused clearly when it makes no sense."""
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from typing import Any, Literal, Optional
+
+from aiohttp import web
+from pydantic import Field, model_validator
+from sqlmodel import Session
+
+from server import audit
+from server.api import router
+from server.api_router import Call
+from server.errors import ApiError, Conflict, Gone, NotFound
+from server.jobs import get_job
+from server.schemas import Body
+from server.session import FINISHED, InterviewSession, State
+from server.sessions import sessions_key
+from server.tables import Interview, Invitation, StateChange, utcnow
+from server.web import store_key
+
+# HR commands per user per interview: a burst is fine, a flood is refused.
+COMMANDS_PER_10_S = 20
+
+
+class PauseIn(Body):
+    reason: str = Field(default="", max_length=500)
+
+
+class ResumeIn(Body):
+    pass
+
+
+class InterveneIn(Body):
+    action: Literal["message", "extend", "skip", "redo", "end"]
+    note: str = Field(default="", max_length=2000)
+    seconds: Optional[float] = Field(default=None, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _needs(self) -> InterveneIn:
+        if self.action == "extend" and self.seconds is None:
+            raise ValueError("extend needs seconds (> 0)")
+        if self.action == "message" and not self.note.strip():
+            raise ValueError("message needs a note: the text the candidate will see")
+        return self
+
+
+class ReopenIn(Body):
+    note: str = Field(default="", max_length=2000)
+
+
+class StateOut(Body):
+    state: str
+    question_index: int
+    question_count: int
+    remaining_s: float
+
+
+class Throttle:
+    """Recent command times per (user, interview), owned by the app."""
+
+    def __init__(self) -> None:
+        self._recent: dict[tuple[int, int], deque[float]] = defaultdict(deque)
+
+    def check(self, user_id: int, interview_id: int) -> None:
+        window = self._recent[(user_id, interview_id)]
+        now = time.monotonic()
+        while window and now - window[0] > 10:
+            window.popleft()
+        if len(window) >= COMMANDS_PER_10_S:
+            raise ApiError("too many commands for this interview; wait a few seconds", status=429)
+        window.append(now)
+
+
+throttle_key = web.AppKey("command_throttle", Throttle)
+
+
+async def _live_session(call: Call) -> InterviewSession:
+    interview_id = call.int_param("interview_id")
+
+    def check(db: Session) -> Interview:
+        interview = db.get(Interview, interview_id)
+        if interview is None:
+            raise NotFound(f"interview {interview_id} not found")
+        try:
+            get_job(db, call.who, interview.job_id)
+        except NotFound:
+            raise NotFound(f"interview {interview_id} not found") from None
+        return interview
+
+    interview = await call.request.app[store_key].run(check)
+    call.request.app[throttle_key].check(call.who.id, interview_id)
+    manager = call.request.app[sessions_key]
+    session = manager.sessions.get(interview_id)
+    if session is None:
+        if interview.state in {s.value for s in FINISHED}:
+            raise Conflict(f"interview {interview_id} is {interview.state}")
+        if interview.state == State.INVITED.value:
+            raise Conflict(f"interview {interview_id} has not started: the candidate has not joined")
+        session = await manager.session_for(interview_id)
+    return session
+
+
+def _state(session: InterviewSession) -> StateOut:
+    return StateOut(state=session.state.value, question_index=session.question_index,
+                    question_count=len(session.plan.questions), remaining_s=round(session.remaining_s(), 1))
+
+
+@router.route("POST", "/api/interviews/{interview_id}/pause", summary="Pause a live interview",
+              body=PauseIn, response=StateOut, errors=(404, 409, 429), tag="interviews")
+async def pause(call: Call) -> StateOut:
+    session = await _live_session(call)
+    await session.pause(call.who.id, call.who.email, call.body.reason.strip())
+    return _state(session)
+
+
+@router.route("POST", "/api/interviews/{interview_id}/resume", summary="Resume a paused interview",
+              body=ResumeIn, response=StateOut, errors=(404, 409, 429), tag="interviews")
+async def resume(call: Call) -> StateOut:
+    session = await _live_session(call)
+    await session.resume(call.who.id, call.who.email)
+    return _state(session)
+
+
+@router.route("POST", "/api/interviews/{interview_id}/intervene",
+              summary="Message the candidate, extend, skip or redo the question, or end the interview",
+              body=InterveneIn, response=StateOut, errors=(404, 409, 429), tag="interviews")
+async def intervene(call: Call) -> StateOut:
+    session = await _live_session(call)
+    body: InterveneIn = call.body
+    await session.intervene(body.action, call.who.id, call.who.email, body.note.strip(), body.seconds)
+    return _state(session)
+
+
+@router.route("POST", "/api/interviews/{interview_id}/reopen",
+              summary="Reopen an abandoned interview before its deadline", body=ReopenIn,
+              errors=(404, 409, 410), tag="interviews")
+async def reopen(call: Call) -> dict[str, Any]:
+    interview_id = call.int_param("interview_id")
+    body: ReopenIn = call.body
+
+    def work(db: Session) -> dict[str, Any]:
+        interview = db.get(Interview, interview_id)
+        if interview is None:
+            raise NotFound(f"interview {interview_id} not found")
+        try:
+            get_job(db, call.who, interview.job_id)
+        except NotFound:
+            raise NotFound(f"interview {interview_id} not found") from None
+        if interview.state != State.ABANDONED.value:
+            raise Conflict(f"only an abandoned interview can be reopened; this one is {interview.state}")
+        invitation = db.get(Invitation, interview.invitation_id)
+        if invitation is None or invitation.deadline <= utcnow():
+            raise Gone("the deadline has passed; send a new invitation instead")
+        interview.state = State.INTERRUPTED.value
+        db.add(interview)
+        db.add(StateChange(interview_id=interview_id, from_state=State.ABANDONED.value,
+                           to_state=State.INTERRUPTED.value, reason=f"reopened by HR: {body.note}".strip(": "),
+                           actor_kind="hr", actor_id=call.who.id))
+        audit.record(db, "hr", call.who.id, "interview.reopen", "interview", interview_id, note=body.note)
+        return {"state": interview.state, "question_index": interview.question_index}
+
+    return await call.request.app[store_key].run(work)
+
+
+@router.route("GET", "/api/interviews/{interview_id}/thumbnail.jpg",
+              summary="A recent frame of the candidate's video (about once a second)", errors=(404,),
+              content_type="image/jpeg", tag="interviews")
+async def thumbnail(call: Call) -> web.Response:
+    interview_id = call.int_param("interview_id")
+
+    def check(db: Session) -> None:
+        interview = db.get(Interview, interview_id)
+        if interview is None:
+            raise NotFound(f"interview {interview_id} not found")
+        try:
+            get_job(db, call.who, interview.job_id)
+        except NotFound:
+            raise NotFound(f"interview {interview_id} not found") from None
+
+    await call.request.app[store_key].run(check)
+    session = call.request.app[sessions_key].sessions.get(interview_id)
+    jpeg = None if session is None or session.peer is None else session.peer.thumbnail
+    if jpeg is None:
+        raise NotFound("no video frame yet")
+    return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "no-store"})

@@ -311,25 +311,25 @@ class InterviewSession:
 
     def on_transcript(self, text: str, final: bool, start_s: float | None, end_s: float | None,
                       words: tuple[Any, ...] = ()) -> None:
-        """A speech event on the interview clock. Finals are stored at once."""
+        """A speech event on the interview clock. A final is stored first and announced to HR
+        once it is on disk, so whatever the panel has seen survives a crash."""
         self.send({"type": "caption", "text": text, "final": final})
         t = start_s if start_s is not None else self.clock()
         covering = self._attempt_covering(t)
         attempt = covering or self.current_attempt()
         qi = attempt.index if attempt else self.question_index
-        self.partial = None if final else text
-        if final and text:
-            self.transcript_tail = [*self.transcript_tail[-19:], {
-                "question_index": qi, "text": text, "final": True,
-                "start_s": None if start_s is None else round(start_s, 2),
-                "end_s": None if end_s is None else round(end_s, 2)}]
-        now = time.monotonic()
-        if final or now - self._last_partial_at >= PARTIAL_INTERVAL_S:
-            self._last_partial_at = now
-            self.bus.publish("transcript", self.id, question_index=qi, text=text, final=final,
-                             start_s=None if start_s is None else round(start_s, 2),
-                             end_s=None if end_s is None else round(end_s, 2))
-        if not final or attempt is None or not text:
+        event = {"question_index": qi, "text": text, "final": final,
+                 "start_s": None if start_s is None else round(start_s, 2),
+                 "end_s": None if end_s is None else round(end_s, 2)}
+        if not final:
+            self.partial = text
+            now = time.monotonic()
+            if now - self._last_partial_at >= PARTIAL_INTERVAL_S:
+                self._last_partial_at = now
+                self.bus.publish("transcript", self.id, **event)
+            return
+        self.partial = None
+        if attempt is None or not text:
             return
         segment = Segment(text, start_s or 0.0, end_s or 0.0, tuple(words))
         # Speech while paused or interrupted is kept (nothing received is lost) but marked,
@@ -340,7 +340,12 @@ class InterviewSession:
         row = TranscriptSegment(interview_id=self.id, question_index=attempt.index, attempt=attempt.number,
                                 text=text, start_s=segment.start_s, end_s=segment.end_s,
                                 words=segment.words_json(), live=live)
-        self._write(lambda db: db.add(row))
+
+        def announce() -> None:
+            self.transcript_tail = [*self.transcript_tail[-19:], event]
+            self.bus.publish("transcript", self.id, **event)
+
+        self._write(lambda db: db.add(row), then=announce)
 
     def on_vision(self, sample: Any, clock_s: float) -> None:
         attempt = self._attempt_at(clock_s)
@@ -634,15 +639,22 @@ class InterviewSession:
         if not task.cancelled() and task.exception() is not None:
             logger.error("interview %s: background task failed", self.id, exc_info=task.exception())
 
-    def _write(self, fn: Callable[[Session], Any]) -> None:
+    def _write(self, fn: Callable[[Session], Any], then: Callable[[], None] | None = None) -> None:
+        """Store in the background (in order: the store has one writer); `then` runs once the
+        row is committed."""
         task = asyncio.ensure_future(self.store.run(fn))
         self._writes.add(task)
-        task.add_done_callback(self._write_done)
 
-    def _write_done(self, task: asyncio.Task[Any]) -> None:
-        self._writes.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("interview %s: a write failed", self.id, exc_info=task.exception())
+        def done(task: asyncio.Task[Any]) -> None:
+            self._writes.discard(task)
+            if task.cancelled():
+                return
+            if task.exception() is not None:
+                logger.error("interview %s: a write failed", self.id, exc_info=task.exception())
+            elif then is not None:
+                then()
+
+        task.add_done_callback(done)
 
     async def drain_writes(self) -> None:
         if self._writes:

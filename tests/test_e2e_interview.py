@@ -37,15 +37,24 @@ class Feed(threading.Thread):
 
     def __init__(self, url: str) -> None:
         super().__init__(daemon=True)
-        self.ws = ws_connect(url, open_timeout=10)
+        self.url = url
+        self.ws: Any = None
+        self.ready = threading.Event()
         self.events: list[dict[str, Any]] = []
 
+    def start(self) -> None:
+        super().start()
+        assert self.ready.wait(10), "could not connect to /ws/monitor"
+
     def run(self) -> None:
-        try:
-            for raw in self.ws:
-                self.events.append(json.loads(raw))
-        except Exception:  # closed at the end of the test
-            pass
+        with ws_connect(self.url, open_timeout=10) as ws:
+            self.ws = ws
+            self.ready.set()
+            try:
+                for raw in ws:
+                    self.events.append(json.loads(raw))
+            except Exception:  # closed at the end of the test
+                pass
 
     def of(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e.get("type") == kind]

@@ -60,29 +60,41 @@ class Feed(threading.Thread):
         return [e for e in self.events if e.get("type") == kind]
 
 
+def admin_login(server: Any) -> str:
+    """The first admin that a fresh server printed; its bearer token."""
+    log = server.log()
+    email = re.search(r"^\s+email\s+(\S+)$", log, re.M)[1]  # type: ignore[index]
+    password = re.search(r"^\s+password\s+(\S+)$", log, re.M)[1]  # type: ignore[index]
+    return str(api(server, "POST", "/api/login", {"email": email, "password": password})["token"])
+
+
+def make_interview(server: Any, token: str, time_limit_s: int = 90) -> tuple[int, str]:
+    """A Korean job with two dimensions and a two-question template; one invited candidate.
+    Returns the interview id and the candidate's link."""
+    job = api(server, "POST", "/api/jobs", {"title": "현장 엔지니어", "language": "ko", "dimensions": [
+        {"name": "Project management", "keywords": ["프로젝트", "일정"],
+         "rules": [{"signal": "face_present_ratio", "op": ">=", "value": 0.9, "points": 5}]},
+        {"name": "Safety", "keywords": ["안전", "절차"]}]}, token)
+    dims = [d["id"] for d in job["dimensions"]]
+    tpl = api(server, "POST", "/api/templates", {"job_id": job["id"], "name": "Two questions", "questions": [
+        {"text": "가장 큰 프로젝트의 일정을 어떻게 관리했습니까?", "time_limit_s": time_limit_s,
+         "dimensions": [{"dimension_id": dims[0], "weight": 2}, {"dimension_id": dims[1], "weight": 1}]},
+        {"text": "안전 절차를 어떻게 지킵니까?", "time_limit_s": time_limit_s,
+         "dimensions": [{"dimension_id": dims[1], "weight": 1}]}]}, token)
+    cand = api(server, "POST", "/api/candidates", {"name": "김민수", "email": "minsu@example.com"}, token)
+    inv = api(server, "POST", "/api/invitations", {
+        "template_id": tpl["id"], "candidate_ids": [cand["id"]],
+        "deadline": (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()}, token)["invitations"][0]
+    return int(inv["interview_id"]), f"{server}/i/{inv['url'].rsplit('/', 1)[1]}"
+
+
 def test_candidate_in_chromium_answers_two_questions(launch_browser: Any, tmp_path: Path) -> None:
     with running_server(tmp_path, timeout=120) as server:
-        log = server.log()
-        email = re.search(r"^\s+email\s+(\S+)$", log, re.M)[1]  # type: ignore[index]
-        password = re.search(r"^\s+password\s+(\S+)$", log, re.M)[1]  # type: ignore[index]
         wait_for_models(server)
-        token = api(server, "POST", "/api/login", {"email": email, "password": password})["token"]
-        job = api(server, "POST", "/api/jobs", {"title": "현장 엔지니어", "language": "ko", "dimensions": [
-            {"name": "Project management", "keywords": ["프로젝트", "일정"],
-             "rules": [{"signal": "face_present_ratio", "op": ">=", "value": 0.9, "points": 5}]},
-            {"name": "Safety", "keywords": ["안전", "절차"]}]}, token)
-        dims = [d["id"] for d in job["dimensions"]]
-        tpl = api(server, "POST", "/api/templates", {"job_id": job["id"], "name": "Two questions", "questions": [
-            {"text": "가장 큰 프로젝트의 일정을 어떻게 관리했습니까?", "time_limit_s": 90,
-             "dimensions": [{"dimension_id": dims[0], "weight": 2}, {"dimension_id": dims[1], "weight": 1}]},
-            {"text": "안전 절차를 어떻게 지킵니까?", "time_limit_s": 90,
-             "dimensions": [{"dimension_id": dims[1], "weight": 1}]}]}, token)
-        cand = api(server, "POST", "/api/candidates", {"name": "김민수", "email": "minsu@example.com"}, token)
-        inv = api(server, "POST", "/api/invitations", {
-            "template_id": tpl["id"], "candidate_ids": [cand["id"]],
-            "deadline": (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()}, token)["invitations"][0]
-        interview_id = inv["interview_id"]
-        link = f"{server}/i/{inv['url'].rsplit('/', 1)[1]}"
+        token = admin_login(server)
+        interview_id, link = make_interview(server, token)
+        detail0 = api(server, "GET", f"/api/interviews/{interview_id}", token=token)
+        dims = sorted({w["dimension_id"] for w in detail0["weights"]})
 
         feed = Feed(f"ws://{server.removeprefix('http://')}/ws/monitor?token={token}")
         feed.start()

@@ -197,6 +197,29 @@ CREATE TABLE question_dimensions (
 	FOREIGN KEY(dimension_id) REFERENCES dimensions (id)
 );
 
+CREATE TABLE clip_views (
+	interview_id INTEGER NOT NULL,
+	clip_id VARCHAR(64) NOT NULL,
+	user_id INTEGER NOT NULL,
+	viewed_at DATETIME NOT NULL,
+	PRIMARY KEY (interview_id, clip_id, user_id),
+	FOREIGN KEY(interview_id) REFERENCES interviews (id),
+	FOREIGN KEY(user_id) REFERENCES users (id)
+);
+
+CREATE TABLE decisions (
+	id INTEGER NOT NULL,
+	interview_id INTEGER NOT NULL,
+	user_id INTEGER NOT NULL,
+	decision VARCHAR(32) NOT NULL,
+	note VARCHAR(5000) NOT NULL,
+	created_at DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	UNIQUE (interview_id),
+	FOREIGN KEY(interview_id) REFERENCES interviews (id),
+	FOREIGN KEY(user_id) REFERENCES users (id)
+);
+
 CREATE TABLE interventions (
 	id INTEGER NOT NULL,
 	interview_id INTEGER NOT NULL,
@@ -243,6 +266,27 @@ CREATE TABLE question_signals (
 );
 
 CREATE INDEX ix_question_signals_interview_id ON question_signals (interview_id);
+
+CREATE TABLE reports (
+	interview_id INTEGER NOT NULL,
+	built_at DATETIME NOT NULL,
+	data JSON NOT NULL,
+	PRIMARY KEY (interview_id),
+	FOREIGN KEY(interview_id) REFERENCES interviews (id)
+);
+
+CREATE TABLE review_notes (
+	id INTEGER NOT NULL,
+	interview_id INTEGER NOT NULL,
+	user_id INTEGER NOT NULL,
+	text VARCHAR(5000) NOT NULL,
+	created_at DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	FOREIGN KEY(interview_id) REFERENCES interviews (id),
+	FOREIGN KEY(user_id) REFERENCES users (id)
+);
+
+CREATE INDEX ix_review_notes_interview_id ON review_notes (interview_id);
 
 CREATE TABLE scores (
 	id INTEGER NOT NULL,

@@ -8,7 +8,9 @@ from typing import AsyncIterator
 from aiohttp import web
 from sqlmodel import select
 
-from server import api, candidate_page, interview_controls, monitor, pages, signaling  # noqa: F401  (they register routes)
+from server import (  # noqa: F401  (they register routes)
+    api, candidate_page, interview_controls, monitor, pages, review, signaling,
+)
 from server.bus import Bus
 from server.model_bank import ModelBank, model_bank_ctx, models_key
 from server.peer import restrict_host_addresses

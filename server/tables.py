@@ -253,3 +253,42 @@ class AuditLog(SQLModel, table=True):
     target_kind: str = Field(default="", max_length=32)
     target_id: Optional[int] = None
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Report(SQLModel, table=True):
+    """The latest built report of a completed interview (rebuilt whenever it is read, so it
+    follows weight changes and new candidates for the percentile)."""
+
+    __tablename__ = "reports"
+    interview_id: int = Field(foreign_key="interviews.id", primary_key=True)
+    built_at: datetime = Field(default_factory=utcnow)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ReviewNote(SQLModel, table=True):
+    __tablename__ = "review_notes"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    interview_id: int = Field(foreign_key="interviews.id", index=True)
+    user_id: int = Field(foreign_key="users.id")
+    text: str = Field(max_length=5000)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ClipView(SQLModel, table=True):
+    """An HR user opened a key clip's media: the review gate counts these."""
+
+    __tablename__ = "clip_views"
+    interview_id: int = Field(foreign_key="interviews.id", primary_key=True)
+    clip_id: str = Field(max_length=64, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+    viewed_at: datetime = Field(default_factory=utcnow)
+
+
+class Decision(SQLModel, table=True):
+    __tablename__ = "decisions"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    interview_id: int = Field(foreign_key="interviews.id", unique=True)
+    user_id: int = Field(foreign_key="users.id")
+    decision: str = Field(max_length=32)  # second_interview | talent_pool | not_recommended | hire
+    note: str = Field(default="", max_length=5000)
+    created_at: datetime = Field(default_factory=utcnow)

@@ -48,6 +48,8 @@ class State(StrEnum):
 FINISHED = frozenset({State.COMPLETED, State.ABANDONED, State.EXPIRED})
 # A transcript partial reaches HR at most this often (DESIGN.md: partials coalesced, <= 5/s).
 PARTIAL_INTERVAL_S = 0.2
+# Frame-driven `signals` events per interview come at most this often.
+FRAME_EVENT_INTERVAL_S = 0.2
 
 
 class CandidateLink(Protocol):
@@ -106,6 +108,7 @@ class InterviewSession:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._writes: set[asyncio.Task[Any]] = set()
         self._last_partial_at = 0.0
+        self._last_frame_event_at = 0.0
         self._paused_at: float | None = None
         self.interrupted_at: float | None = None  # monotonic, while interrupted
         self.last_scores: list[DimensionScore] = []
@@ -349,8 +352,24 @@ class InterviewSession:
 
     def on_vision(self, sample: Any, clock_s: float) -> None:
         attempt = self._attempt_at(clock_s)
-        if attempt is not None and not attempt.finished and self.state == State.LIVE:
-            attempt.vision.add(sample)
+        if attempt is None or attempt.finished or self.state != State.LIVE:
+            return
+        attempt.vision.add(sample)
+        now = time.monotonic()
+        if now - self._last_frame_event_at < FRAME_EVENT_INTERVAL_S:
+            return
+        # HR sees a frame's meaning within a fraction of a second: the latest frame's values
+        # and the question's vision ratios so far, on top of the last full signals (the
+        # language part is recomputed once a second by the manager's ticker).
+        self._last_frame_event_at = now
+        plan = self.plan
+        vision = attempt.vision.signals(plan.analyze_eye_contact, plan.analyze_expression, plan.analyze_posture)
+        last = self.last_signals or {}
+        base = {k: v for k, v in last.items() if k != "question_index"} if last.get("question_index") == attempt.index else {}
+        frame = {"faces": sample.faces, "eye_contact": sample.eye_contact, "smile": sample.smile,
+                 "upright": sample.upright, "clock_s": round(clock_s, 2)}
+        self.bus.publish("signals", self.id, question_index=attempt.index, final=False,
+                         signals={**base, **vision}, frame=frame)
 
     def _attempt_at(self, t: float) -> Attempt | None:
         return self._attempt_covering(t) or self.current_attempt()

@@ -83,6 +83,7 @@ class Partial:
 
     text: str
     start_s: float | None = None  # first word's start, when partial words are on
+    end_s: float | None = None  # last word's end so far, when partial words are on
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,9 +450,11 @@ class SpeechRecognizer:
             return
         self._last_partial = text
         start: float | None = None
+        end: float | None = None
         if self._partial_words:
-            for item in result.get("partial_result") or ():
-                if not _ARTEFACT.match(str(item.get("word", ""))):
-                    start = max(self._seconds(float(item["start"]), is_end=False), self._last_end)
-                    break
-        events.append(Partial(text, start))
+            words = [item for item in result.get("partial_result") or ()
+                     if not _ARTEFACT.match(str(item.get("word", "")))]
+            if words:
+                start = max(self._seconds(float(words[0]["start"]), is_end=False), self._last_end)
+                end = max(self._seconds(float(words[-1]["end"]), is_end=True), start)
+        events.append(Partial(text, start, end))

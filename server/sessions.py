@@ -20,6 +20,7 @@ from server.model_bank import ModelBank, models_key
 from server.peer import PeerLink, rtc_configuration
 from server.plan import load_plan
 from server.question_signals import language_signals
+from server.recording import Recorder, recordings_root
 from server.session import FINISHED, InterviewSession, State
 from server.settings import Settings
 from server.speech_stream import SpeechStream
@@ -100,7 +101,8 @@ class SessionManager:
                 session.on_transcript(event.text, True, event.start_s + offset, event.end_s + offset, words)
             else:
                 start = None if event.start_s is None else event.start_s + offset
-                session.on_transcript(event.text, False, start, None)
+                end = None if event.end_s is None else event.end_s + offset
+                session.on_transcript(event.text, False, start, end)
 
         def make_speech() -> SpeechStream | None:
             model = self.bank.vosk.get(session.plan.language)
@@ -121,10 +123,14 @@ class SessionManager:
             if session.peer is peer:  # an old, replaced connection closing is not a fault
                 session.spawn(session.interrupt(f"connection lost ({reason})"))
 
+        # Recorded from the candidate's start, with or without consent to analysis: a
+        # human-only review needs the recording too.
+        recording = Recorder(recordings_root(self.settings.data_dir), session.id).for_peer(
+            session.clock, lambda: session.consent is not None)
         peer = PeerLink(pc, name, analyse=analyse, make_speech=make_speech,
                         process_frame=process, on_vision=on_vision,
                         vision_executor=self.vision_executor, fps=self.settings.analysis_fps,
-                        on_connected=on_connected, on_lost=on_lost)
+                        on_connected=on_connected, on_lost=on_lost, recording=recording)
         return peer
 
     async def _tick(self) -> None:

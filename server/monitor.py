@@ -8,18 +8,27 @@ import asyncio
 import json
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, web
 from sqlmodel import Session
 
 from server.api import router
-from server.errors import Unauthorized
+from server.errors import Forbidden, Unauthorized
 from server.jobs import visible_jobs_query
 from server.sessions import bus_key, sessions_key
 from server.tables import Job
 from server.web import principal_of, store_key
 
 logger = logging.getLogger(__name__)
+# Close code for a feed without a valid login (4000-4999 are the application's).
+AUTH_REQUIRED_CLOSE = 4401
+
+
+def _same_origin(request: web.Request) -> bool:
+    """Cookies ride along on cross-site websocket requests: only our own pages may use them."""
+    origin = request.headers.get("Origin")
+    return origin is None or urlsplit(origin).netloc == request.host
 
 
 @router.raw("GET", "/ws/monitor", summary="HR live feed (websocket): snapshot, then events",
@@ -27,7 +36,16 @@ logger = logging.getLogger(__name__)
 async def monitor_ws(request: web.Request) -> web.StreamResponse:
     who = await principal_of(request)
     if who is None:
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            # A browser cannot read the status of a refused upgrade: accept, say why, close.
+            ws = web.WebSocketResponse()
+            await ws.prepare(request)
+            await ws.send_str(json.dumps({"type": "error", "error": "authentication required: log in again"}))
+            await ws.close(code=AUTH_REQUIRED_CLOSE, message=b"authentication required")
+            return ws
         raise Unauthorized("authentication required: pass ?token=<token> or log in")
+    if request.cookies and not request.query.get("token") and not _same_origin(request):
+        raise Forbidden("the live feed is only served to pages of this site")
     store = request.app[store_key]
     job_ids: set[int] = set(await store.run(
         lambda db: list(db.exec(visible_jobs_query(who).with_only_columns(Job.id)))))

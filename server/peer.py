@@ -14,6 +14,7 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
 from server.media import AudioPump, MediaCounters, VideoPump
+from server.recording import PeerRecording
 from server.speech_stream import SpeechStream
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,8 @@ class PeerLink:
                  make_speech: Callable[[], SpeechStream | None],
                  process_frame: Callable[[av.VideoFrame], Any],
                  on_vision: Callable[[Any, float], None], vision_executor: Executor, fps: float,
-                 on_connected: Callable[[], None], on_lost: Callable[[str], None]) -> None:
+                 on_connected: Callable[[], None], on_lost: Callable[[str], None],
+                 recording: PeerRecording | None = None) -> None:
         self.pc = pc
         self.name = name
         self.analyse = analyse
@@ -59,6 +61,7 @@ class PeerLink:
         self._fps = fps
         self._on_connected = on_connected
         self._on_lost = on_lost
+        self.recording = recording  # audio and low-rate video for HR's clips
         self.speech: SpeechStream | None = None
         self.thumbnail: bytes | None = None  # JPEG of a recent frame, for HR's panel
         self._thumb_at = 0.0
@@ -90,6 +93,8 @@ class PeerLink:
             self._video.start()
 
     def _on_pcm(self, pcm: bytes) -> None:
+        if self.recording is not None:
+            self.recording.on_pcm(pcm)  # recorded whatever the consent to analysis
         if not self.analyse():
             return  # no consent (yet): audio is received and counted, not recognised
         if self.speech is None:
@@ -101,12 +106,14 @@ class PeerLink:
         self.speech.push(pcm)
 
     def _analyse_frame(self, frame: av.VideoFrame) -> Any:
-        """On the vision executor. None when analysis is off: the frame is only counted."""
+        """On the vision executor. None when analysis is off: the frame is only counted (and
+        recorded, at the recording's lower rate)."""
+        recorded = self.recording.on_frame(frame) if self.recording is not None else None
         now = time.monotonic()
         if now - self._thumb_at >= THUMBNAIL_EVERY_S:
             self._thumb_at = now
             try:
-                self.thumbnail = jpeg_thumbnail(frame)
+                self.thumbnail = recorded or jpeg_thumbnail(frame)
             except Exception:  # a thumbnail is a nicety; never lose analysis over it
                 logger.exception("%s: thumbnail failed", self.name)
         return self._process_frame(frame) if self.analyse() else None
@@ -136,9 +143,11 @@ class PeerLink:
             return out
         received = lost = bytes_in = 0
         for stat in report.values():
-            if getattr(stat, "type", "") == "inbound-rtp":
+            kind = getattr(stat, "type", "")
+            if kind == "inbound-rtp":
                 received += getattr(stat, "packetsReceived", 0) or 0
                 lost += max(0, getattr(stat, "packetsLost", 0) or 0)
+            elif kind == "transport":  # aiortc counts bytes per transport, not per stream
                 bytes_in += getattr(stat, "bytesReceived", 0) or 0
         out["packets_received"] = received
         out["packets_lost"] = lost
@@ -161,6 +170,8 @@ class PeerLink:
             await self._video.stop()
         if self.speech is not None:
             await self.speech.close()
+        if self.recording is not None:
+            self.recording.close()
         try:
             await asyncio.wait_for(self.pc.close(), timeout=5)
         except (asyncio.TimeoutError, Exception):

@@ -1,8 +1,9 @@
 """What an interview's key clips are made from: the candidate's audio and low-rate video, kept
 in the data directory, and the clips rendered from them for HR to play.
 
-Layout, under ``<data_dir>/recordings/<interview_id>/``, one set of files per stream (a peer
-connection's audio or video; a reconnect starts new ones, numbered on):
+Layout, under ``<root>/<interview_id>/`` where ``root`` is ``<data_dir>/recordings``
+(`recordings_root`), one set of files per stream (a peer connection's audio or video; a
+reconnect starts new ones, numbered on):
 
 - ``audio-<n>.json``: ``{"start_s", "rate": 16000, "channels": 1, "format": "s16le"}``, where
   ``start_s`` is the interview clock (``InterviewSession.clock()``) of the stream's first sample;
@@ -52,8 +53,13 @@ VIDEO_HOLD_S = 1.0  # a recorded frame is shown at most this long; then black (n
 _ORIGIN_SLACK_S = 0.01
 
 
+def recordings_root(data_dir: Path) -> Path:
+    """The `root` every function here takes: ``<data_dir>/recordings``."""
+    return Path(data_dir) / "recordings"
+
+
 def recording_dir(root: Path, interview_id: int) -> Path:
-    return Path(root) / "recordings" / str(int(interview_id))
+    return Path(root) / str(int(interview_id))
 
 
 # --- writing --------------------------------------------------------------------------------
@@ -167,9 +173,12 @@ def encode_jpeg(frame: av.VideoFrame, width: int = VIDEO_WIDTH, quality: int = 6
     """A small JPEG of `frame` (`quality`: the MJPEG quantiser, 2 best .. 31 worst; 6 makes
     ~10 KB at 320x240)."""
     height = max(2, int(frame.height * width / frame.width) // 2 * 2)
-    small = frame.reformat(width=width, height=height, format="yuvj420p")
+    # One thread each: this runs on a vision executor thread already, and swscale's own
+    # threads would double the CPU of so small a picture.
+    small = frame.reformat(width=width, height=height, format="yuvj420p", threads=1)
     codec = av.CodecContext.create("mjpeg", "w")
     codec.width, codec.height, codec.pix_fmt = width, height, "yuvj420p"
+    codec.thread_count = 1
     codec.time_base = fractions.Fraction(1, 1)
     codec.qmin = codec.qmax = quality  # a fixed quality rather than a bit rate
     return b"".join(bytes(p) for p in [*codec.encode(small), *codec.encode(None)])
@@ -202,12 +211,14 @@ class PeerRecording:
     the event loop), `on_frame` from the frame's analysis call (on the vision executor).
 
     Nothing is recorded until `enabled()` (the candidate has started, whatever their consent
-    to analysis). `clock()` is the interview clock."""
+    to analysis). `clock()` is the interview clock; `now` the monotonic time it is based on."""
 
-    def __init__(self, recorder: Recorder, clock: Callable[[], float], enabled: Callable[[], bool]) -> None:
+    def __init__(self, recorder: Recorder, clock: Callable[[], float], enabled: Callable[[], bool],
+                 now: Callable[[], float] = time.monotonic) -> None:
         self.recorder = recorder
         self.clock = clock
         self.enabled = enabled
+        self.now = now
         self.audio: AudioWriter | None = None
         self.video: VideoWriter | None = None
         self._audio_t0 = 0.0  # monotonic time of the audio stream's first sample
@@ -218,7 +229,7 @@ class PeerRecording:
         self.failed = False
 
     def _origin(self) -> float:
-        return time.monotonic() - self.clock()
+        return self.now() - self.clock()
 
     def on_pcm(self, pcm: bytes) -> None:
         """Every batch, in order. Never raises: a full disk must not stop the interview."""
@@ -228,7 +239,7 @@ class PeerRecording:
             origin = self._origin()
             if self.audio is None:
                 # The batch ends now; its first sample came len/RATE earlier.
-                self._audio_t0 = time.monotonic() - len(pcm) / 2 / RATE
+                self._audio_t0 = self.now() - len(pcm) / 2 / RATE
                 self._origin_a = origin
                 self.audio = self.recorder.audio_stream(self._audio_t0 - origin)
             elif abs(origin - self._origin_a) > _ORIGIN_SLACK_S:
@@ -239,13 +250,13 @@ class PeerRecording:
             self._fail()
 
     def wants_frame(self) -> bool:
-        return not self.failed and self.enabled() and time.monotonic() >= self._next_frame_at
+        return not self.failed and self.enabled() and self.now() >= self._next_frame_at
 
     def on_frame(self, frame: av.VideoFrame) -> bytes | None:
         """Records `frame` if one is due (at most `fps` a second); returns its JPEG, or None."""
         if not self.wants_frame():
             return None
-        now = time.monotonic()
+        now = self.now()
         interval = 1.0 / self.recorder.fps
         # On schedule, without drifting, and never bunching up after a pause in video.
         self._next_frame_at = max(self._next_frame_at + interval, now + interval / 2)
@@ -380,7 +391,7 @@ class RecordingUsage:
 
 def disk_usage(root: Path, interview_id: int | None = None) -> RecordingUsage:
     """Bytes on disk for one interview's recording (or every interview's, with None)."""
-    base = Path(root) / "recordings"
+    base = Path(root)
     dirs = [recording_dir(root, interview_id)] if interview_id is not None else \
         ([p for p in base.iterdir() if p.is_dir()] if base.is_dir() else [])
     audio = video = clips = 0
@@ -410,7 +421,7 @@ def clip_path(root: Path, interview_id: int, start_s: float, end_s: float) -> Pa
 def render_clip(root: Path, interview_id: int, start_s: float, end_s: float) -> Path:
     """A WebM (VP8 + Opus) of [start_s, end_s] on the interview clock, clamped to what was
     recorded; silence where there was no audio, black where there was no video. Cached on
-    disk. CPU-bound (about 0.1-0.3 s per 10 s): call it on an executor, not the event loop.
+    disk. CPU-bound (bench/recording.py: ~0.1 CPU s for 10 s): run it on an executor.
 
     ValueError: an empty range, nothing recorded, or no recording inside the range."""
     if not end_s > start_s:
@@ -486,12 +497,15 @@ def _encode_clip(path: Path, spans: list[AudioSpan], frames: list[FrameRef], sta
 
     ms = fractions.Fraction(1, 1000)
     with av.open(str(path), "w", format="webm") as container:
-        vs = container.add_stream("libvpx", rate=int(VIDEO_FPS))
+        vs = container.add_stream("libvpx", rate=int(VIDEO_FPS), options={
+            "deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"})
         vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
         vs.codec_context.time_base = ms
         vs.bit_rate = 250_000
-        vs.codec_context.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
-        vs.codec_context.gop_size = 20
+        vs.codec_context.gop_size = 20  # a key frame every 10 s of recording, for seeking
+        # One thread: at 320x240 libvpx's own threads only spin (20x the CPU on a busy host),
+        # and a render shares the machine with live interviews.
+        vs.codec_context.thread_count = 1
         as_ = container.add_stream("libopus", rate=RATE)
         as_.layout = "mono"
         as_.bit_rate = 24_000
@@ -513,7 +527,9 @@ def _encode_clip(path: Path, spans: list[AudioSpan], frames: list[FrameRef], sta
                 if pic is None:
                     frame = av.VideoFrame.from_ndarray(black, format="yuv420p")
                 else:
-                    frame = pic.reformat(width=width, height=height, format="yuv420p")
+                    # JPEG is full range; VP8 in WebM is played as limited ("TV") range.
+                    frame = pic.reformat(width=width, height=height, format="yuv420p",
+                                         src_color_range="JPEG", dst_color_range="MPEG", threads=1)
                 frame.pts, frame.time_base = pts, ms
                 packets = vs.encode(frame)
             for packet in packets:

@@ -64,6 +64,52 @@ def review_status(db: Session, who: Principal, interview_id: int, clip_ids: list
     }
 
 
+# --- the rules, shared by the JSON API below and the report page (server/pages/reports.py) ---
+
+def add_note(db: Session, who: Principal, interview_id: int, text: str) -> ReviewNote:
+    """A review note by this user on a completed interview it may see."""
+    text = text.strip()
+    if not text:
+        raise Invalid("text: the note is empty")
+    interview = visible_interview(db, who, interview_id)
+    if interview.state != "completed":
+        raise Conflict(f"notes are for completed interviews; this one is {interview.state}")
+    note = ReviewNote(interview_id=interview_id, user_id=who.id, text=text)
+    db.add(note)
+    db.flush()
+    audit.record(db, "hr", who.id, "review.note", "interview", interview_id, note_id=note.id)
+    return note
+
+
+def decide(db: Session, who: Principal, interview_id: int, body: DecisionIn, base: str) -> dict[str, Any]:
+    """The decision; Conflict (with `missing`) until this user has seen every key clip and
+    written a note. The same decision again is a no-op; a different one is a conflict."""
+    interview = visible_interview(db, who, interview_id)
+    existing = db.exec(select(Decision).where(Decision.interview_id == interview_id)).first()
+    if existing is not None:
+        if existing.decision == body.decision:
+            return {"decision": existing.decision, "candidate_status": CANDIDATE_STATUS[existing.decision]}
+        raise Conflict(f"a decision was already made: {existing.decision}")
+    report = build_report(db, interview_id, base)  # 409 unless completed
+    status = review_status(db, who, interview_id, [c["id"] for c in report["clips"]])
+    missing = []
+    if status["clips_unseen"]:
+        missing.append(f"open every key clip first ({len(status['clips_unseen'])} not seen: "
+                       f"{', '.join(status['clips_unseen'])})")
+    if not status["noted"]:
+        missing.append("write a review note first")
+    if missing:
+        raise Conflict("review not complete: " + "; ".join(missing), missing=missing)
+    db.add(Decision(interview_id=interview_id, user_id=who.id, decision=body.decision, note=body.note.strip()))
+    candidate = db.get(Candidate, interview.candidate_id)
+    assert candidate is not None
+    candidate.status = CANDIDATE_STATUS[body.decision]
+    db.add(candidate)
+    audit.record(db, "hr", who.id, "review.decision", "interview", interview_id, decision=body.decision,
+                 note=body.note.strip(), recommendation=report["recommendation"]["decision"])
+    return {"decision": body.decision, "candidate_status": candidate.status, "decided_at": utcnow()}
+
+
 @router.route("GET", "/api/interviews/{interview_id}/report", summary="The report of a completed interview",
               errors=(404, 409), tag="reports")
 async def get_report(call: Call) -> dict[str, Any]:
@@ -123,17 +169,8 @@ async def post_note(call: Call) -> Created:
     if not body.text.strip():
         raise Invalid("text: the note is empty")
 
-    def work(db: Session) -> Created:
-        interview = visible_interview(db, call.who, iid)
-        if interview.state != "completed":
-            raise Conflict(f"notes are for completed interviews; this one is {interview.state}")
-        note = ReviewNote(interview_id=iid, user_id=call.who.id, text=body.text.strip())
-        db.add(note)
-        db.flush()
-        audit.record(db, "hr", call.who.id, "review.note", "interview", iid, note_id=note.id)
-        return Created(id=note.id)  # type: ignore[arg-type]
-
-    return await call.request.app[store_key].run(work)
+    return await call.request.app[store_key].run(
+        lambda db: Created(id=add_note(db, call.who, iid, body.text).id))  # type: ignore[arg-type]
 
 
 @router.route("POST", "/api/interviews/{interview_id}/decision",
@@ -144,30 +181,4 @@ async def post_decision(call: Call) -> dict[str, Any]:
     body: DecisionIn = call.body
     base = base_url(call.request)
 
-    def work(db: Session) -> dict[str, Any]:
-        interview = visible_interview(db, call.who, iid)
-        existing = db.exec(select(Decision).where(Decision.interview_id == iid)).first()
-        if existing is not None:
-            if existing.decision == body.decision:
-                return {"decision": existing.decision, "candidate_status": CANDIDATE_STATUS[existing.decision]}
-            raise Conflict(f"a decision was already made: {existing.decision}")
-        report = build_report(db, iid, base)  # 409 unless completed
-        status = review_status(db, call.who, iid, [c["id"] for c in report["clips"]])
-        missing = []
-        if status["clips_unseen"]:
-            missing.append(f"open every key clip first ({len(status['clips_unseen'])} not seen: "
-                           f"{', '.join(status['clips_unseen'])})")
-        if not status["noted"]:
-            missing.append("write a review note first")
-        if missing:
-            raise Conflict("review not complete: " + "; ".join(missing), missing=missing)
-        db.add(Decision(interview_id=iid, user_id=call.who.id, decision=body.decision, note=body.note.strip()))
-        candidate = db.get(Candidate, interview.candidate_id)
-        assert candidate is not None
-        candidate.status = CANDIDATE_STATUS[body.decision]
-        db.add(candidate)
-        audit.record(db, "hr", call.who.id, "review.decision", "interview", iid, decision=body.decision,
-                     note=body.note.strip(), recommendation=report["recommendation"]["decision"])
-        return {"decision": body.decision, "candidate_status": candidate.status, "decided_at": utcnow()}
-
-    return await call.request.app[store_key].run(work)
+    return await call.request.app[store_key].run(lambda db: decide(db, call.who, iid, body, base))

@@ -194,9 +194,10 @@ class InterviewSession:
             self.candidate.send(message)
 
     def progress(self) -> dict[str, Any]:
+        q = self.question
         return {"question_index": self.question_index, "question_count": len(self.plan.questions),
                 "answered": self.answered(), "elapsed_s": round(self.elapsed_s(), 1),
-                "time_limit_s": self.time_limit_s()}
+                "time_limit_s": self.time_limit_s(), "question_text": q.text if q else None}
 
     def question_message(self) -> dict[str, Any] | None:
         q = self.question
@@ -618,11 +619,10 @@ class InterviewSession:
 
     def describe(self) -> dict[str, Any]:
         """Everything a panel that connects late needs to draw this interview."""
-        q = self.question
         return {
             "interview_id": self.id, "job_id": self.plan.job_id, "job_title": self.plan.job_title,
             "candidate": self.plan.candidate_name, "state": self.state.value, "reason": self.reason,
-            "consent": self.consent, **self.progress(), "question_text": q.text if q else None,
+            "consent": self.consent, **self.progress(),
             "transcript": list(self.transcript_tail), "partial": self.partial,
             "signals": self.last_signals, "scores": self.scores_payload(self.last_scores) if self.last_scores else None,
             "connection": self.last_connection, "interventions": list(self.interventions),

@@ -43,3 +43,21 @@ async def test_snapshot_and_events_are_scoped_to_visible_jobs(client: Any, store
     for ws in (mine, theirs, candidate):
         await ws.close()
     assert interview_id in client.app[sessions_key].sessions
+
+
+async def test_feed_tells_a_browser_why_it_was_refused(client: Any, hr: Api) -> None:
+    ws = await client.ws_connect("/ws/monitor")
+    message = await ws.receive_json(timeout=5)
+    assert message["type"] == "error" and "authentication" in message["error"]
+    closing = await ws.receive(timeout=5)
+    assert ws.close_code == 4401 or closing.data == 4401
+
+
+async def test_feed_refuses_a_cookie_from_another_site(client: Any, store: Any) -> None:
+    from server import auth
+    from server.web import SESSION_COOKIE
+
+    user = store.run_sync(lambda db: auth.create_user(db, "page@example.com", "p" * 12, "hr"))
+    token, _ = store.run_sync(lambda db: auth.issue_token(db, user, "session", 1))
+    resp = await client.get("/ws/monitor", headers={"Origin": "https://evil.example", "Cookie": f"{SESSION_COOKIE}={token}"})
+    assert resp.status == 403

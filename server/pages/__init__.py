@@ -14,3 +14,4 @@ from __future__ import annotations
 
 from server.pages import candidates, interview_templates, interviews, jobs, login  # noqa: F401
 from server.pages import monitor  # noqa: F401  (the live panel, /monitor)
+from server.pages import reports  # noqa: F401  (a report and its review, /interviews/{id}/report)

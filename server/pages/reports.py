@@ -1,0 +1,254 @@
+"""The report page: `GET /interviews/{id}/report` shows a completed interview's report (scores
+with their evidence, the per-question breakdown, percentile, recommendation, key clips,
+interventions) and HR's review (notes, clips seen, the decision).
+
+The page's forms post to `/interviews/{id}/notes` and `/interviews/{id}/decision`, which call the
+same rules as the JSON API (`server.review.add_note`, `server.review.decide`): the decision is
+refused until this user has opened every key clip and written a note, whatever the page showed.
+Charts are SVG made here and in the template, so the page works without script; static/report.js
+only ticks a clip as seen when its video loads and enables the decision button once the review
+is complete.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from pydantic import ValidationError
+from sqlmodel import Session, select
+
+from server.errors import ApiError, Conflict
+from server.pages.common import FormErrors, PageCall, hr_page, see_other, validation_errors
+from server.pages.interviews import STATE_LABELS
+from server.reports import build_report
+from server.review import DecisionIn, add_note, decide, review_status, visible_interview
+from server.tables import User
+from server.web import base_url
+
+logger = logging.getLogger(__name__)
+
+DECISIONS = (
+    ("second_interview", "Second interview", "Invite the candidate to an interview with a person."),
+    ("talent_pool", "Talent pool", "Keep the candidate for a later opening."),
+    ("not_recommended", "Not recommended", "Do not go on with this candidate."),
+    ("hire", "Hire", "Offer the job."),
+)
+DECISION_LABELS = {value: label for value, label, _ in DECISIONS}
+RECOMMENDATION_LABELS = {"recommend": "Recommend", "second_interview": "Second interview",
+                         "not_recommended": "Not recommended"}
+CANDIDATE_STATUS_LABELS = {"hired": "Hired", "second_interview": "Invited to a second interview",
+                           "talent_pool": "In the talent pool", "not_recommended": "Not recommended"}
+
+# Per-question signals shown as bars (ratios 0-1) and in words.
+RATIO_SIGNALS = (
+    ("face_present_ratio", "Face present"),
+    ("eye_contact_ratio", "Eye contact"),
+    ("smile_ratio", "Smiling"),
+    ("upright_ratio", "Upright posture"),
+    ("coherence", "Coherence"),
+)
+
+
+def mmss(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+# --- the view of one report ------------------------------------------------------------------
+
+def _signal_words(signals: dict[str, float]) -> list[tuple[str, str]]:
+    """The signals that matter, in plain words; a missing one was not analysed."""
+    def pct(name: str) -> str:
+        return f"{signals[name]:.0%}" if name in signals else "not analysed"
+
+    hits = {k.split(":", 1)[1]: int(v) for k, v in signals.items() if k.startswith("keyword_hits:") and v > 0}
+    words = int(signals.get("word_count", 0))
+    out = [
+        ("Answer", f"{words} words in {signals.get('answer_seconds', 0.0):.0f} s"),
+        ("Speech rate", f"{signals['speech_rate_wpm']:.0f} words a minute" if "speech_rate_wpm" in signals
+         else "not analysed"),
+        ("Fillers", f"{signals['filler_ratio']:.0%} of words (“um”, “uh”…)" if "filler_ratio" in signals
+         else "not analysed"),
+        ("Keywords heard", ", ".join(f"{k} ×{n}" for k, n in hits.items()) if hits else "none"),
+        ("Coherence", f"{signals['coherence']:.2f} (0 to 1: how well the answer holds together and "
+                      f"stays on the question)" if "coherence" in signals else "not analysed"),
+    ]
+    for name, label in RATIO_SIGNALS[:4]:
+        out.append((label, pct(name) + (" of analysed frames" if name in signals else "")))
+    if signals.get("multiple_faces_ratio", 0.0) > 0:
+        out.append(("Another face in view", f"{signals['multiple_faces_ratio']:.0%} of analysed frames"))
+    return out
+
+
+def _signal_bars(signals: dict[str, float]) -> list[dict[str, Any]]:
+    return [{"label": label, "value": signals.get(name)} for name, label in RATIO_SIGNALS]
+
+
+def _dimension_groups(dimension: dict[str, Any], questions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A dimension's evidence grouped by question: how each question counted (score, weight,
+    flags), the points behind it, and the attempts that did not count (skipped, redone)."""
+    groups: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    texts = {q["index"]: q["text"] for q in questions}
+    for item in dimension["evidence"]:
+        kind = item.get("kind")
+        if kind in ("question", "not_counted"):
+            current = {"index": item["question_index"], "text": texts.get(item["question_index"], ""),
+                       "counted": kind == "question", "score": item.get("score"), "weight": item.get("weight"),
+                       "fault": bool(item.get("fault")), "paused_s": item.get("paused_s", 0.0),
+                       "why": item.get("reason", ""), "entries": []}
+            groups.append(current)
+        elif current is not None:
+            current["entries"].append(item)
+    for q in questions:  # attempts replaced by a redo: not in the dimension's evidence at all
+        if not q["superseded"]:
+            continue
+        mine = next((s for s in q["scores"] if s["dimension_id"] == dimension["id"]), None)
+        if mine is None:
+            continue
+        groups.append({"index": q["index"], "text": q["text"], "counted": False, "score": mine["score"],
+                       "weight": mine["weight"], "fault": q["fault"], "paused_s": q["paused_s"],
+                       "why": "superseded", "attempt": q["attempt"], "entries": mine["evidence"]})
+    groups.sort(key=lambda g: (g["index"], g["counted"]))
+    return groups
+
+
+def _missing(review: dict[str, Any], decided: bool) -> list[str]:
+    if decided:
+        return []
+    out = []
+    unseen = len(review["clips_unseen"])
+    if unseen:
+        out.append(f"open the {unseen} clip{'s' if unseen != 1 else ''} not yet seen")
+    if not review["noted"]:
+        out.append("write a note")
+    return out
+
+
+def report_view(db: Session, call: PageCall, interview_id: int) -> dict[str, Any]:
+    """Everything the page shows, or `{"pending": state}` for an interview not completed."""
+    interview = visible_interview(db, call.who, interview_id)  # 404 for unknown and invisible
+    if interview.state != "completed":
+        return {"pending": interview.state, "pending_label": STATE_LABELS.get(interview.state, interview.state),
+                "interview_id": interview_id}
+    report = build_report(db, interview_id, base_url(call.request))
+    review = review_status(db, call.who, interview_id, [c["id"] for c in report["clips"]])
+    emails = {u.id: u.email for u in db.exec(select(User)).all()} if review["notes"] or review["decision"] else {}
+    for note in review["notes"]:
+        note["author"] = emails.get(note["user_id"], f"user {note['user_id']}")
+    if review["decision"]:
+        review["decision"]["author"] = emails.get(review["decision"]["user_id"], "")
+        review["decision"]["label"] = DECISION_LABELS.get(review["decision"]["decision"],
+                                                          review["decision"]["decision"])
+    seen = set(review["clips_seen"])
+    questions = {q["index"]: q for q in report["questions"] if not q["superseded"]}
+    for clip in report["clips"]:
+        clip["src"] = urlsplit(clip["media_url"]).path  # same origin: the session cookie goes with it
+        clip["seen"] = clip["id"] in seen
+        clip["question_text"] = questions.get(clip["question_index"], {}).get("text", "")
+    for dim in report["dimensions"]:
+        dim["groups"] = _dimension_groups(dim, report["questions"])
+    for q in report["questions"]:
+        q["words"] = _signal_words(q["signals"])
+        q["bars"] = _signal_bars(q["signals"])
+        q["dimension_scores"] = [s for s in q["scores"]]
+    decided = review["decision"] is not None
+    return {
+        "pending": None,
+        "report": report,
+        "review": review,
+        "missing": _missing(review, decided),
+        "recommendation_label": RECOMMENDATION_LABELS.get(report["recommendation"]["decision"],
+                                                          report["recommendation"]["decision"]),
+        "status_label": CANDIDATE_STATUS_LABELS.get(report["candidate"]["status"], report["candidate"]["status"]),
+        "config": {"clips": [c["id"] for c in report["clips"]], "seen": review["clips_seen"],
+                   "noted": review["noted"], "decided": decided},
+    }
+
+
+async def _render(call: PageCall, interview_id: int, *, status: int = 200, errors: FormErrors | None = None,
+                  values: dict[str, str] | None = None) -> web.Response:
+    view = await call.store.run(lambda db: report_view(db, call, interview_id))
+    if view["pending"]:
+        return call.render("hr_report.html", status=409, nav="jobs", **view, errors=FormErrors(), values={})
+    return call.render("hr_report.html", status=status, nav="jobs", decisions=DECISIONS, mmss=mmss,
+                       errors=errors or FormErrors(), values=values or {}, **view)
+
+
+@hr_page("GET", "/interviews/{interview_id}/report",
+         summary="HR: a completed interview's report, key clips and review (notes, decision)", errors=(404, 409))
+async def report_page(call: PageCall) -> web.Response:
+    return await _render(call, call.id_param("interview_id", "interview"))
+
+
+def _back(interview_id: int) -> web.Response:
+    return see_other(f"/interviews/{interview_id}/report#review")
+
+
+@hr_page("POST", "/interviews/{interview_id}/notes", summary="HR: add a review note from the report page",
+         errors=(404, 409, 422))
+async def report_note(call: PageCall) -> web.Response:
+    iid = call.id_param("interview_id", "interview")
+    text = call.text("text").replace("\r\n", "\n")
+    errors = FormErrors()
+    if not text.strip():
+        errors.add("write something in the note before adding it", "note")
+    elif len(text) > 5000:
+        errors.add("the note is too long (at most 5000 characters)", "note")
+    if not errors:
+        try:
+            await call.store.run(lambda db: add_note(db, call.who, iid, text))
+        except Conflict as exc:
+            errors.add(exc.message, "note")
+            errors.status = exc.status
+        else:
+            return _back(iid)
+    return await _render(call, iid, status=errors.status, errors=errors, values={"note_text": text})
+
+
+@hr_page("POST", "/interviews/{interview_id}/decision",
+         summary="HR: decide from the report page (refused until every clip is seen and a note written)",
+         errors=(404, 409, 422))
+async def report_decision(call: PageCall) -> web.Response:
+    iid = call.id_param("interview_id", "interview")
+    values = {"decision": call.text("decision"), "decision_note": call.text("note").replace("\r\n", "\n")}
+    errors = FormErrors()
+    try:
+        body = DecisionIn.model_validate({"decision": values["decision"], "note": values["decision_note"]})
+    except ValidationError as exc:
+        def label(loc: tuple[Any, ...], kind: str, described: str) -> tuple[str, str]:
+            if loc[:1] == ("decision",):
+                return "decision", "choose a decision"
+            return "decision", f"note {described}"
+
+        errors = validation_errors(exc, label)
+        return await _render(call, iid, status=422, errors=errors, values=values)
+    base = base_url(call.request)
+    try:
+        await call.store.run(lambda db: decide(db, call.who, iid, body, base))
+    except Conflict as exc:
+        missing = exc.extra.get("missing")
+        if missing:
+            for reason in missing:
+                errors.add(f"not yet: {reason}", "decision")
+        else:
+            errors.add(exc.message, "decision")
+        errors.status = 409
+        return await _render(call, iid, status=409, errors=errors, values=values)
+    except ApiError:
+        raise
+    return _back(iid)
+
+
+@hr_page("GET", "/interviews/{interview_id}/notes", summary="HR: the report page (after logging in again)",
+         errors=(404,))
+async def report_note_get(call: PageCall) -> web.Response:
+    return _back(call.id_param("interview_id", "interview"))
+
+
+@hr_page("GET", "/interviews/{interview_id}/decision", summary="HR: the report page (after logging in again)",
+         errors=(404,))
+async def report_decision_get(call: PageCall) -> web.Response:
+    return _back(call.id_param("interview_id", "interview"))

@@ -464,9 +464,10 @@ def clip_audio(spans: list[AudioSpan], start: float, end: float) -> np.ndarray:
 
 def _encode_clip(path: Path, spans: list[AudioSpan], frames: list[FrameRef], start: float, end: float) -> None:
     duration = end - start
-    # The frames on screen during the clip: the last one at or before its start, then the rest.
-    before = [f for f in frames if f.t_s <= start]
-    shown = ([before[-1]] if before else []) + [f for f in frames if start < f.t_s < end]
+    # The frames on screen during the clip: the one showing at its start (if recent), then
+    # the rest.
+    before = [f for f in frames if start - VIDEO_HOLD_S <= f.t_s <= start]
+    shown = before[-1:] + [f for f in frames if start < f.t_s < end]
     decoder = av.CodecContext.create("mjpeg", "r")
     pictures: list[tuple[float, av.VideoFrame | None]] = []  # (clip time, picture or black)
     width = height = 0

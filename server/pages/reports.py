@@ -19,7 +19,7 @@ from aiohttp import web
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from server.errors import ApiError, Conflict
+from server.errors import Conflict
 from server.pages.common import FormErrors, PageCall, hr_page, see_other, validation_errors
 from server.pages.interviews import STATE_LABELS
 from server.reports import build_report
@@ -153,7 +153,6 @@ def report_view(db: Session, call: PageCall, interview_id: int) -> dict[str, Any
     for q in report["questions"]:
         q["words"] = _signal_words(q["signals"])
         q["bars"] = _signal_bars(q["signals"])
-        q["dimension_scores"] = [s for s in q["scores"]]
     decided = review["decision"] is not None
     return {
         "pending": None,
@@ -169,12 +168,14 @@ def report_view(db: Session, call: PageCall, interview_id: int) -> dict[str, Any
 
 
 async def _render(call: PageCall, interview_id: int, *, status: int = 200, errors: FormErrors | None = None,
-                  values: dict[str, str] | None = None) -> web.Response:
+                  values: dict[str, str] | None = None, gate: bool = False) -> web.Response:
+    """The page; `errors` from a form, `gate`: they are the review's missing steps."""
     view = await call.store.run(lambda db: report_view(db, call, interview_id))
     if view["pending"]:
-        return call.render("hr_report.html", status=409, nav="jobs", **view, errors=FormErrors(), values={})
+        return call.render("hr_report.html", status=409, nav="jobs", **view, errors=FormErrors(), values={},
+                           gate=False)
     return call.render("hr_report.html", status=status, nav="jobs", decisions=DECISIONS, mmss=mmss,
-                       errors=errors or FormErrors(), values=values or {}, **view)
+                       errors=errors or FormErrors(), values=values or {}, gate=gate, **view)
 
 
 @hr_page("GET", "/interviews/{interview_id}/report",
@@ -235,10 +236,7 @@ async def report_decision(call: PageCall) -> web.Response:
                 errors.add(f"not yet: {reason}", "decision")
         else:
             errors.add(exc.message, "decision")
-        errors.status = 409
-        return await _render(call, iid, status=409, errors=errors, values=values)
-    except ApiError:
-        raise
+        return await _render(call, iid, status=409, errors=errors, values=values, gate=bool(missing))
     return _back(iid)
 
 

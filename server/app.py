@@ -44,6 +44,7 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(model_bank_ctx)
     app.cleanup_ctx.append(sessions_ctx)
+    app.cleanup_ctx.append(review.renderer_ctx)
     return app
 
 

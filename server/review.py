@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Literal
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, AsyncIterator, Literal
 
 from aiohttp import web
 from pydantic import Field
@@ -23,6 +24,16 @@ from server.tables import Candidate, ClipView, Decision, Interview, Report, Revi
 from server.web import base_url, settings_key, store_key
 
 logger = logging.getLogger(__name__)
+
+# Clip rendering is CPU-bound (VP8 encoding): one thread, so reviews never starve live interviews.
+renderer_key = web.AppKey("clip_renderer", ThreadPoolExecutor)
+
+
+async def renderer_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[renderer_key] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clip-render")
+    yield
+    app[renderer_key].shutdown(wait=False, cancel_futures=True)
+
 
 CANDIDATE_STATUS = {"hire": "hired", "second_interview": "second_interview", "talent_pool": "talent_pool",
                     "not_recommended": "not_recommended"}
@@ -153,7 +164,8 @@ async def clip_media(call: Call) -> web.StreamResponse:
 
     loop = asyncio.get_running_loop()
     try:
-        path = await loop.run_in_executor(None, recording.render_clip, settings.data_dir / "recordings", iid,
+        path = await loop.run_in_executor(call.request.app[renderer_key], recording.render_clip,
+                                          recording.recordings_root(settings.data_dir), iid,
                                           clip["start_s"], clip["end_s"])
     except ValueError as exc:
         raise NotFound(f"no recording for this clip: {exc}") from None

@@ -8,6 +8,7 @@ import re
 import sqlite3
 import threading
 import time
+import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -122,6 +123,8 @@ def test_candidate_in_chromium_answers_two_questions(launch_browser: Any, tmp_pa
             feed.ws.close()
             feed.join(5)
         detail = api(server, "GET", f"/api/interviews/{interview_id}", token=token)
+        report = api(server, "GET", f"/api/interviews/{interview_id}/report", token=token)
+        review = review_with_real_clips(server, token, interview_id, report)
         db = sqlite3.connect(server.data_dir / "candor.sqlite3")
         segments = db.execute("select question_index, text, start_s, end_s, words from transcript_segments "
                               "where interview_id = ?", (interview_id,)).fetchall()
@@ -157,3 +160,35 @@ def test_candidate_in_chromium_answers_two_questions(launch_browser: Any, tmp_pa
     connection = [e for e in mine if e["type"] == "connection"]
     assert connection[-1]["frames_received"] > 0 and connection[-1]["audio_seconds"] > 0
     assert any(e["final"] and e["text"] for e in mine if e["type"] == "transcript")
+    # The report from this real interview: scores with evidence, clips that play, the review gate.
+    assert {d["id"] for d in report["dimensions"]} == set(dims)
+    rep_pm = next(d for d in report["dimensions"] if d["id"] == dims[0])
+    assert rep_pm["score"] == pm_score and any(e["kind"] == "rule" for e in rep_pm["evidence"])
+    assert report["clips"], "the face_present_ratio rule fired, so there is a highlight clip"
+    assert review["refused"][0] == 409 and "key clip" in review["refused"][1]
+    assert all(kind == "video/webm" and size > 1000 for kind, size in review["media"])
+    assert review["decision"]["candidate_status"] == "hired"
+    assert review["second"][0] == 409
+
+
+def review_with_real_clips(server: Any, token: str, interview_id: int, report: dict[str, Any]) -> dict[str, Any]:
+    """HR's review over the API: refused first, then every clip opened and a note written."""
+    out: dict[str, Any] = {}
+    try:
+        api(server, "POST", f"/api/interviews/{interview_id}/decision", {"decision": "hire"}, token)
+    except urllib.error.HTTPError as err:
+        out["refused"] = (err.code, json.load(err)["error"])
+    out["media"] = []
+    for clip in report["clips"]:
+        req = urllib.request.Request(clip["media_url"], headers={"Authorization": f"Bearer {token}"})
+        with _http.open(req, timeout=60) as resp:
+            out["media"].append((resp.headers["Content-Type"], len(resp.read())))
+    api(server, "POST", f"/api/interviews/{interview_id}/notes", {"text": "Watched every clip."}, token)
+    out["decision"] = api(server, "POST", f"/api/interviews/{interview_id}/decision",
+                          {"decision": "hire", "note": "strong"}, token)
+    try:
+        api(server, "POST", f"/api/interviews/{interview_id}/decision", {"decision": "talent_pool"}, token)
+        out["second"] = (200, "")
+    except urllib.error.HTTPError as err:
+        out["second"] = (err.code, json.load(err)["error"])
+    return out

@@ -15,7 +15,7 @@ from server import audit
 from server.api import router
 from server.api_router import Call
 from server.errors import ApiError, Conflict, Gone, NotFound
-from server.jobs import get_job
+from server.invitations import visible_interview
 from server.schemas import Body
 from server.session import FINISHED, InterviewSession, State
 from server.sessions import sessions_key
@@ -81,17 +81,7 @@ throttle_key = web.AppKey("command_throttle", Throttle)
 async def _live_session(call: Call) -> InterviewSession:
     interview_id = call.int_param("interview_id")
 
-    def check(db: Session) -> Interview:
-        interview = db.get(Interview, interview_id)
-        if interview is None:
-            raise NotFound(f"interview {interview_id} not found")
-        try:
-            get_job(db, call.who, interview.job_id)
-        except NotFound:
-            raise NotFound(f"interview {interview_id} not found") from None
-        return interview
-
-    interview = await call.request.app[store_key].run(check)
+    interview = await call.request.app[store_key].run(lambda db: visible_interview(db, call.who, interview_id))
     call.request.app[throttle_key].check(call.who.id, interview_id)
     manager = call.request.app[sessions_key]
     session = manager.sessions.get(interview_id)
@@ -143,13 +133,7 @@ async def reopen(call: Call) -> dict[str, Any]:
     body: ReopenIn = call.body
 
     def work(db: Session) -> dict[str, Any]:
-        interview = db.get(Interview, interview_id)
-        if interview is None:
-            raise NotFound(f"interview {interview_id} not found")
-        try:
-            get_job(db, call.who, interview.job_id)
-        except NotFound:
-            raise NotFound(f"interview {interview_id} not found") from None
+        interview = visible_interview(db, call.who, interview_id)
         if interview.state != State.ABANDONED.value:
             raise Conflict(f"only an abandoned interview can be reopened; this one is {interview.state}")
         invitation = db.get(Invitation, interview.invitation_id)
@@ -172,16 +156,7 @@ async def reopen(call: Call) -> dict[str, Any]:
 async def thumbnail(call: Call) -> web.Response:
     interview_id = call.int_param("interview_id")
 
-    def check(db: Session) -> None:
-        interview = db.get(Interview, interview_id)
-        if interview is None:
-            raise NotFound(f"interview {interview_id} not found")
-        try:
-            get_job(db, call.who, interview.job_id)
-        except NotFound:
-            raise NotFound(f"interview {interview_id} not found") from None
-
-    await call.request.app[store_key].run(check)
+    await call.request.app[store_key].run(lambda db: visible_interview(db, call.who, interview_id))
     session = call.request.app[sessions_key].sessions.get(interview_id)
     jpeg = None if session is None or session.peer is None else session.peer.thumbnail
     if jpeg is None:

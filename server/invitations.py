@@ -148,14 +148,21 @@ def open_link(db: Session, token: str) -> OpenLink:
     return OpenLink(invitation, interview)
 
 
-def interview_detail(db: Session, who: Principal, interview_id: int, base_url: str) -> dict[str, Any]:
+def visible_interview(db: Session, who: Principal, interview_id: int) -> Interview:
+    """The interview, or 404 when it does not exist or its job is not visible to this user."""
     interview = db.get(Interview, interview_id)
     if interview is None:
         raise NotFound(f"interview {interview_id} not found")
     try:
-        job = get_job(db, who, interview.job_id)
+        get_job(db, who, interview.job_id)
     except NotFound:
         raise NotFound(f"interview {interview_id} not found") from None
+    return interview
+
+
+def interview_detail(db: Session, who: Principal, interview_id: int, base_url: str) -> dict[str, Any]:
+    interview = visible_interview(db, who, interview_id)
+    job = get_job(db, who, interview.job_id)
     invitation = db.get(Invitation, interview.invitation_id)
     candidate = db.get(Candidate, interview.candidate_id)
     weights = db.exec(select(InterviewWeight).where(InterviewWeight.interview_id == interview.id)).all()

@@ -17,7 +17,7 @@ from server.api import router
 from server.api_router import Call
 from server.auth import Principal
 from server.errors import Conflict, Invalid, NotFound
-from server.jobs import get_job
+from server.invitations import visible_interview
 from server.reports import build_report
 from server.schemas import Body, Created
 from server.tables import Candidate, ClipView, Decision, Interview, Report, ReviewNote, utcnow
@@ -46,17 +46,6 @@ class NoteIn(Body):
 class DecisionIn(Body):
     decision: Literal["second_interview", "talent_pool", "not_recommended", "hire"]
     note: str = Field(default="", max_length=5000)
-
-
-def visible_interview(db: Session, who: Principal, interview_id: int) -> Interview:
-    interview = db.get(Interview, interview_id)
-    if interview is None:
-        raise NotFound(f"interview {interview_id} not found")
-    try:
-        get_job(db, who, interview.job_id)
-    except NotFound:
-        raise NotFound(f"interview {interview_id} not found") from None
-    return interview
 
 
 def review_status(db: Session, who: Principal, interview_id: int, clip_ids: list[str]) -> dict[str, Any]:

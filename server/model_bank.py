@@ -135,8 +135,11 @@ class ModelBank:
         state; runs on the vision executor, one frame of a stream at a time)."""
         from analyzers.vision import VisionAnalyzer
 
+        # Pose every 3rd and iris every 2nd analysed frame: posture and eyes change more
+        # slowly than the face; this cuts vision CPU by ~35% (bench/live.py, issue note).
         analyzer = VisionAnalyzer(eye_contact=plan.analyze_eye_contact,
-                                  expression=plan.analyze_expression, posture=plan.analyze_posture)
+                                  expression=plan.analyze_expression, posture=plan.analyze_posture,
+                                  pose_every=POSE_EVERY, iris_every=IRIS_EVERY)
 
         def process(frame: Any) -> Any:
             face, pose = self.vision_models()
@@ -145,6 +148,8 @@ class ModelBank:
         return process
 
 
+POSE_EVERY = 3
+IRIS_EVERY = 2
 SPEECH_BEAM = 8.0
 SPEECH_MAX_ACTIVE = 1500
 models_key = web.AppKey("models", ModelBank)

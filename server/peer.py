@@ -13,7 +13,7 @@ import av
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
-from server.media import AudioPump, MediaCounters, VideoPump
+from server.media import ASR_RATE, AudioPump, MediaCounters, VideoPump
 from server.recording import PeerRecording
 from server.speech_stream import SpeechStream
 
@@ -44,7 +44,7 @@ def jpeg_thumbnail(frame: av.VideoFrame, width: int = THUMBNAIL_WIDTH) -> bytes:
 
 class PeerLink:
     def __init__(self, pc: RTCPeerConnection, name: str, *, analyse: Callable[[], bool],
-                 make_speech: Callable[[], SpeechStream | None],
+                 make_speech: Callable[[float], SpeechStream | None],
                  process_frame: Callable[[av.VideoFrame], Any],
                  on_vision: Callable[[Any, float], None], vision_executor: Executor, fps: float,
                  on_connected: Callable[[], None], on_lost: Callable[[str], None],
@@ -98,7 +98,8 @@ class PeerLink:
         if not self.analyse():
             return  # no consent (yet): audio is received and counted, not recognised
         if self.speech is None:
-            self.speech = self._make_speech()
+            # The first batch is already complete: its first sample was taken that much earlier.
+            self.speech = self._make_speech(len(pcm) / (2 * ASR_RATE))
             if self.speech is None:
                 self.analyse = lambda: False  # no model for this language: say so once
                 logger.error("%s: no speech model; this stream is not transcribed", self.name)

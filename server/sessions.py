@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, AsyncIterator
 
@@ -16,6 +15,7 @@ from aiortc import RTCPeerConnection
 from analyzers.speech import Final, Partial, SpeechRecognizer
 from server.bus import Bus
 from server.errors import ApiError
+from server.executors import analysis_executor
 from server.model_bank import ModelBank, models_key
 from server.peer import PeerLink, rtc_configuration
 from server.plan import load_plan
@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 ACTIVE = frozenset({State.CONNECTING, State.LIVE, State.PAUSED, State.INTERRUPTED})
 SIGNALS_EVERY_S = 1.0
 CONNECTION_EVERY_S = 2.0
+OVERLOAD_ASR_LAG_S = 5.0
 
 
 class AtCapacity(ApiError):
@@ -48,8 +49,7 @@ class SessionManager:
         self.sessions: dict[int, InterviewSession] = {}
         # Vision inference for every session shares this bounded pool (one thread per core):
         # more threads would only make frames wait longer; the pumps drop stale frames instead.
-        self.vision_executor = ThreadPoolExecutor(max_workers=settings.vision_threads,
-                                                  thread_name_prefix="vision")
+        self.vision_executor = analysis_executor(settings.vision_threads, "vision")
         self._lock = asyncio.Lock()
         self._ticker: asyncio.Task[None] | None = None
 
@@ -62,7 +62,7 @@ class SessionManager:
             if session is not None:
                 return session
             active = sum(1 for s in self.sessions.values() if s.state in ACTIVE)
-            if active >= self.settings.max_sessions:
+            if active >= self.settings.max_sessions or self.overloaded():
                 raise AtCapacity("the interview server is at capacity right now; please try again in a few minutes")
             interview, plan = await self.store.run(lambda db: (db.get(Interview, interview_id), load_plan(db, interview_id)))
             session = InterviewSession(plan, interview, self.store, self.bus, language_signals,
@@ -71,6 +71,13 @@ class SessionManager:
             logger.info("interview %d: session opened (%s)", interview_id, session.state)
             self.bus.publish("session", interview_id, event="opened", interview=session.describe())
             return session
+
+    def overloaded(self) -> bool:
+        """Speech recognition is falling behind live audio: a new interview would make every
+        one worse, so it waits (the candidate page retries a 503)."""
+        lags = [s.peer.speech.lag_s for s in self.sessions.values()
+                if s.state == State.LIVE and s.peer is not None and s.peer.speech is not None]
+        return bool(lags) and max(lags) > OVERLOAD_ASR_LAG_S
 
     async def _finished(self, session: InterviewSession) -> None:
         await session.close()
@@ -104,12 +111,12 @@ class SessionManager:
                 end = None if event.end_s is None else event.end_s + offset
                 session.on_transcript(event.text, False, start, end)
 
-        def make_speech() -> SpeechStream | None:
+        def make_speech(first_batch_s: float) -> SpeechStream | None:
             model = self.bank.vosk.get(session.plan.language)
             if model is None:
                 return None
             recognizer = SpeechRecognizer(model, vad=True)
-            return SpeechStream(recognizer, session.clock(), on_speech, name)
+            return SpeechStream(recognizer, session.clock() - first_batch_s, on_speech, name)
 
         process = self.bank.vision_processor(session.plan)
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from analyzers.speech import Final, Partial, SpeechRecognizer
+from server.executors import analysis_executor
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class SpeechStream:
         self.offset = clock_offset_s
         self.on_event = on_event
         self._queue: asyncio.Queue[bytes | asyncio.Future[None] | None] = asyncio.Queue()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"asr-{name}")
+        self._executor = analysis_executor(1, f"asr-{name}")
         self._task = asyncio.create_task(self._run(), name=f"asr-{name}")
         self.lag_s = 0.0  # audio queued but not yet recognised
 

@@ -165,3 +165,26 @@ async def test_watchdog_abandons_and_hr_reopens(client: Any, hr: Api, store: Any
     # The candidate comes back: same question.
     again = await manager.session_for(iid)
     assert again.state == State.INTERRUPTED and again.question_index == 0
+
+
+async def test_admission_refuses_new_interviews_when_speech_falls_behind(client: Any, hr: Api) -> None:
+    session, iid, _, peer = await live_session(client, hr)
+    _, detail = await hr.call("GET", f"/api/interviews/{iid}", expect=200)
+
+    class Lagging:
+        lag_s = 12.0
+
+    peer.speech = Lagging()
+    _, c = await hr.call("POST", "/api/candidates", json={"name": "Bo", "email": "bo@example.com"}, expect=201)
+    from datetime import datetime, timedelta, timezone
+
+    _, inv = await hr.call("POST", "/api/invitations", json={
+        "template_id": detail["template_id"], "candidate_ids": [c["id"]],
+        "deadline": (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()}, expect=201)
+    token = inv["invitations"][0]["url"].rsplit("/", 1)[1]
+    resp = await client.get(f"/i/{token}/ws")
+    assert resp.status == 503 and "capacity" in (await resp.json())["error"]
+    peer.speech = None  # caught up: admitted again
+    ws = await client.ws_connect(f"/i/{token}/ws")
+    assert (await ws.receive_json(timeout=5))["type"] == "state"
+    await ws.close()

@@ -408,3 +408,20 @@ def test_samples_are_frozen(face_mesh: FaceMesh, pose_model: PoseLandmarks) -> N
 def test_pose_is_a_pose() -> None:
     # guards the dataclasses.replace() use above against a change of Pose's fields
     assert {f.name for f in dataclasses.fields(Pose)} >= {"landmarks", "visibility"}
+
+
+def test_iris_every_other_frame_keeps_the_eyes_angle_within_the_head(
+        face_mesh: FaceMesh, pose_model: PoseLandmarks) -> None:
+    """With iris_every=2 the iris model runs on every second frame; in between, eye contact
+    comes from the current head pose plus the last eye-in-head angle."""
+    frames = _sequence(4)
+    every = VisionAnalyzer(posture=False, iris_every=1)
+    half = VisionAnalyzer(posture=False, iris_every=2)
+    a = [every.analyse(f, face_mesh, pose_model) for f in frames]
+    b = [half.analyse(f, face_mesh, pose_model) for f in frames]
+    assert [s.eye_contact for s in a] == [s.eye_contact for s in b] == [True] * 4
+    # Frames with the iris model agree exactly; in between, within the iris model's own
+    # frame-to-frame noise (a few degrees on these shifted frames).
+    for i, (x, y) in enumerate(zip(a, b)):
+        tolerance = 1e-6 if i % 2 == 0 else 6.0
+        assert abs(x.gaze_yaw_deg - y.gaze_yaw_deg) <= tolerance and abs(x.gaze_pitch_deg - y.gaze_pitch_deg) <= tolerance

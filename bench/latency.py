@@ -181,6 +181,9 @@ async def run(args: argparse.Namespace) -> None:
                     if before:
                         heard_until = before[-1] + (e["end_s"] - e["start_s"])
                         speech_lat.append(t - heard_until)
+                        if args.trace and s is sessions[0]:
+                            print(f"  +{t - before[-1]:5.2f} s after onset: words {e['start_s']:.2f}-{e['end_s']:.2f}"
+                                  f" -> latency {t - heard_until:.2f}  {e['text'][:40]}")
                 frames = [(t, e["frame"]["faces"]) for t, e in mine if e["type"] == "signals" and "frame" in e]
                 for sent, faces in s["video"].switches:
                     hit = next((t for t, f in frames if t > sent and (f > 0) == (faces > 0)), None)
@@ -204,6 +207,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=40.0)
+    parser.add_argument("--trace", action="store_true", help="print every partial of the first session")
     args = parser.parse_args()
     if not in_private_netns():
         if os.environ.get("CANDOR_LATENCY_NETNS"):

@@ -48,8 +48,9 @@ class State(StrEnum):
 FINISHED = frozenset({State.COMPLETED, State.ABANDONED, State.EXPIRED})
 # A transcript partial reaches HR at most this often (DESIGN.md: partials coalesced, <= 5/s).
 PARTIAL_INTERVAL_S = 0.2
-# Frame-driven `signals` events per interview come at most this often.
-FRAME_EVENT_INTERVAL_S = 0.2
+# Frame-driven `signals` events per interview come at most this often (every analysed frame
+# at the default 5 fps).
+FRAME_EVENT_INTERVAL_S = 0.1
 
 
 class CandidateLink(Protocol):

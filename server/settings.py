@@ -38,7 +38,7 @@ class Settings:
     vision_threads: int = 2
     # Faults: an interview with no media for media_timeout_s is `interrupted`; after
     # abandon_after_s more it is `abandoned` (HR can reopen it before the deadline).
-    media_timeout_s: float = 5.0
+    media_timeout_s: float = 4.0
     abandon_after_s: float = 120.0
     load_models: bool = True
     log_level: str = "INFO"

@@ -61,11 +61,17 @@ class Feed(threading.Thread):
         return [e for e in self.events if e.get("type") == kind]
 
 
-def admin_login(server: Any) -> str:
-    """The first admin that a fresh server printed; its bearer token."""
+def admin_credentials(server: Any) -> tuple[str, str]:
+    """The first admin that a fresh server printed."""
     log = server.log()
     email = re.search(r"^\s+email\s+(\S+)$", log, re.M)[1]  # type: ignore[index]
     password = re.search(r"^\s+password\s+(\S+)$", log, re.M)[1]  # type: ignore[index]
+    return email, password
+
+
+def admin_login(server: Any) -> str:
+    """The first admin's bearer token."""
+    email, password = admin_credentials(server)
     return str(api(server, "POST", "/api/login", {"email": email, "password": password})["token"])
 
 

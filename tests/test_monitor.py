@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from conftest import Api, login
-from server.sessions import sessions_key
+from server.sessions import bus_key, sessions_key
 from tests.test_signaling import invite
 
 
@@ -61,3 +61,28 @@ async def test_feed_refuses_a_cookie_from_another_site(client: Any, store: Any) 
     token, _ = store.run_sync(lambda db: auth.issue_token(db, user, "session", 1))
     resp = await client.get("/ws/monitor", headers={"Origin": "https://evil.example", "Cookie": f"{SESSION_COOKIE}={token}"})
     assert resp.status == 403
+
+
+async def test_many_panels_each_get_every_event_and_reload(client: Any, store: Any, hr: Api) -> None:
+    token, interview_id = await invite(hr)
+    candidate = await client.ws_connect(f"/i/{token}/ws")
+    await candidate.receive_json(timeout=5)
+    panels = [await client.ws_connect(f"/ws/monitor?token={hr.token}") for _ in range(20)]
+    for panel in panels:
+        assert (await panel.receive_json(timeout=5))["type"] == "snapshot"
+    await candidate.send_json({"type": "start", "consent": True})
+    for panel in panels:
+        states = [(await panel.receive_json(timeout=5))["state"] for _ in range(2)]
+        assert states == ["consented", "connecting"]
+    # A panel reload: close and reconnect; the snapshot shows the interview as it is now.
+    await panels[0].close()
+    again = await client.ws_connect(f"/ws/monitor?token={hr.token}")
+    snap = await again.receive_json(timeout=5)
+    assert snap["interviews"][0]["state"] == "connecting"
+    for ws in (*panels[1:], again, candidate):
+        await ws.close()
+    for _ in range(100):  # every closed panel unsubscribes
+        if not client.app[bus_key].subscriptions:
+            break
+        await asyncio.sleep(0.02)
+    assert not client.app[bus_key].subscriptions

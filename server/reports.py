@@ -27,9 +27,20 @@ MIN_FOR_PERCENTILE = 5  # fewer completed interviews to compare with: no percent
 MIN_HIRES_FOR_PROFILE = 3
 CLIP_PAD_S = 2.0
 CLIP_MAX_S = 30.0
-RECOMMEND_AT = 70.0  # without a hiring history: overall score thresholds
-SECOND_AT = 50.0
-WEAK_DIMENSION = 40.0
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Recommendation thresholds used while a job has no hiring history (settings
+    CANDOR_RECOMMEND_AT, CANDOR_SECOND_INTERVIEW_AT, CANDOR_WEAK_DIMENSION_AT)."""
+
+    recommend_at: float = 70.0
+    second_at: float = 50.0
+    weak_dimension: float = 40.0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Thresholds:
+        return cls(settings.recommend_at, settings.second_interview_at, settings.weak_dimension_at)
 
 
 # --- percentile ----------------------------------------------------------------------------
@@ -154,7 +165,8 @@ class Recommendation:
     reason: str
 
 
-def recommend(scores: dict[str, float], hires: Sequence[dict[str, float]]) -> Recommendation:
+def recommend(scores: dict[str, float], hires: Sequence[dict[str, float]],
+              thresholds: Thresholds = Thresholds()) -> Recommendation:
     """Against the score profile of the job's past hires when there are enough of them; else
     fixed thresholds. The reason names the numbers."""
     if not scores:
@@ -174,12 +186,13 @@ def recommend(scores: dict[str, float], hires: Sequence[dict[str, float]]) -> Re
             why = f"; below every past hire on {', '.join(weak)}" if weak else ""
             return Recommendation("second_interview", f"overall {overall:.0f}, a little under {basis}{why}")
         return Recommendation("not_recommended", f"overall {overall:.0f}, well under {basis}")
-    weak = [name for name, v in scores.items() if v < WEAK_DIMENSION]
-    basis = (f"thresholds (no hiring history yet): recommend at {RECOMMEND_AT:.0f}, second interview at "
-             f"{SECOND_AT:.0f}, every dimension at least {WEAK_DIMENSION:.0f}")
-    if overall >= RECOMMEND_AT and not weak:
+    t = thresholds
+    weak = [name for name, v in scores.items() if v < t.weak_dimension]
+    basis = (f"thresholds (no hiring history yet): recommend at {t.recommend_at:.0f}, second interview at "
+             f"{t.second_at:.0f}, every dimension at least {t.weak_dimension:.0f}")
+    if overall >= t.recommend_at and not weak:
         return Recommendation("recommend", f"overall {overall:.0f}; {basis}")
-    if overall >= SECOND_AT:
+    if overall >= t.second_at:
         why = f"; weak on {', '.join(weak)}" if weak else ""
         return Recommendation("second_interview", f"overall {overall:.0f}{why}; {basis}")
     return Recommendation("not_recommended", f"overall {overall:.0f}; {basis}")
@@ -197,7 +210,8 @@ def overall_of(dimensions: list[dict[str, Any]]) -> float | None:
     return round(statistics.fmean(values), 1) if values else None
 
 
-def build_report(db: Session, interview_id: int, base_url: str) -> dict[str, Any]:
+def build_report(db: Session, interview_id: int, base_url: str,
+                 thresholds: Thresholds = Thresholds()) -> dict[str, Any]:
     interview = db.get(Interview, interview_id)
     if interview is None:
         raise NotFound(f"interview {interview_id} not found")
@@ -248,7 +262,7 @@ def build_report(db: Session, interview_id: int, base_url: str) -> dict[str, Any
     others = _job_overalls(db, interview.job_id, exclude=interview_id)
     pct = percentile(overall, others) if overall is not None else Percentile(None, len(others))
     hires = _hire_profiles(db, interview.job_id, exclude=interview_id)
-    rec = recommend({d["name"]: d["score"] for d in dimensions}, hires)
+    rec = recommend({d["name"]: d["score"] for d in dimensions}, hires, thresholds)
     clips = select_clips(spans, evidence_by_q, signals_by_q, plan.analyze_eye_contact) if interview.consent else []
     interventions = db.exec(select(Intervention, User).join(User, User.id == Intervention.user_id)  # type: ignore[arg-type]
                             .where(Intervention.interview_id == interview_id).order_by(Intervention.id)).all()

@@ -18,7 +18,7 @@ from server.api_router import Call
 from server.auth import Principal
 from server.errors import Conflict, Invalid, NotFound
 from server.invitations import visible_interview
-from server.reports import build_report
+from server.reports import Thresholds, build_report
 from server.schemas import Body, Created
 from server.tables import Candidate, ClipView, Decision, Interview, Report, ReviewNote, utcnow
 from server.web import base_url, settings_key, store_key
@@ -81,7 +81,8 @@ def add_note(db: Session, who: Principal, interview_id: int, text: str) -> Revie
     return note
 
 
-def decide(db: Session, who: Principal, interview_id: int, body: DecisionIn, base: str) -> dict[str, Any]:
+def decide(db: Session, who: Principal, interview_id: int, body: DecisionIn, base: str,
+           thresholds: Thresholds = Thresholds()) -> dict[str, Any]:
     """The decision; Conflict (with `missing`) until this user has seen every key clip and
     written a note. The same decision again is a no-op; a different one is a conflict."""
     interview = visible_interview(db, who, interview_id)
@@ -90,7 +91,7 @@ def decide(db: Session, who: Principal, interview_id: int, body: DecisionIn, bas
         if existing.decision == body.decision:
             return {"decision": existing.decision, "candidate_status": CANDIDATE_STATUS[existing.decision]}
         raise Conflict(f"a decision was already made: {existing.decision}")
-    report = build_report(db, interview_id, base)  # 409 unless completed
+    report = build_report(db, interview_id, base, thresholds)  # 409 unless completed
     status = review_status(db, who, interview_id, [c["id"] for c in report["clips"]])
     missing = []
     if status["clips_unseen"]:
@@ -118,7 +119,7 @@ async def get_report(call: Call) -> dict[str, Any]:
 
     def work(db: Session) -> dict[str, Any]:
         visible_interview(db, call.who, iid)
-        report = build_report(db, iid, base)
+        report = build_report(db, iid, base, Thresholds.from_settings(call.request.app[settings_key]))
         report["review"] = review_status(db, call.who, iid, [c["id"] for c in report["clips"]])
         return report
 
@@ -182,4 +183,5 @@ async def post_decision(call: Call) -> dict[str, Any]:
     body: DecisionIn = call.body
     base = base_url(call.request)
 
-    return await call.request.app[store_key].run(lambda db: decide(db, call.who, iid, body, base))
+    thresholds = Thresholds.from_settings(call.request.app[settings_key])
+    return await call.request.app[store_key].run(lambda db: decide(db, call.who, iid, body, base, thresholds))

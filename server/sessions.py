@@ -82,11 +82,12 @@ class SessionManager:
     async def _finished(self, session: InterviewSession) -> None:
         await session.close()
         if session.state == State.COMPLETED:
-            from server.reports import build_report
+            from server.reports import Thresholds, build_report
 
             base = self.settings.public_url or ""
             try:
-                await self.store.run(lambda db: build_report(db, session.id, base))
+                thresholds = Thresholds.from_settings(self.settings)
+                await self.store.run(lambda db: build_report(db, session.id, base, thresholds))
             except Exception:  # the report is rebuilt when read; never lose the session over it
                 logger.exception("interview %d: report could not be built", session.id)
         self.bus.publish("session", session.id, event="closed", state=session.state.value)

@@ -40,6 +40,10 @@ class Settings:
     # abandon_after_s more it is `abandoned` (HR can reopen it before the deadline).
     media_timeout_s: float = 4.0
     abandon_after_s: float = 120.0
+    # Recommendation thresholds (overall score 0-100) while a job has no hiring history.
+    recommend_at: float = 70.0
+    second_interview_at: float = 50.0
+    weak_dimension_at: float = 40.0
     load_models: bool = True
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -84,6 +88,9 @@ class Settings:
             ("ANALYSIS_FPS", "analysis_fps", float),
             ("VISION_THREADS", "vision_threads", int),
             ("MEDIA_TIMEOUT_S", "media_timeout_s", float),
+            ("RECOMMEND_AT", "recommend_at", float),
+            ("SECOND_INTERVIEW_AT", "second_interview_at", float),
+            ("WEAK_DIMENSION_AT", "weak_dimension_at", float),
             ("ABANDON_AFTER_S", "abandon_after_s", float),
         ):
             if (v := get(name)) is not None:

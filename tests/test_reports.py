@@ -157,3 +157,13 @@ async def test_report_errors(client: Any, hr: Api, store: Any) -> None:
     assert (await hr.call("POST", f"/api/interviews/{iid}/decision", json={"decision": "hire"}))[0] == 409
     other = await login(client, store, "other@example.com")
     assert (await other.call("GET", f"/api/interviews/{iid}/report"))[0] == 404
+
+
+def test_thresholds_are_configurable() -> None:
+    from server.reports import Thresholds
+    from server.settings import Settings
+
+    strict = Thresholds.from_settings(Settings.from_env({"CANDOR_RECOMMEND_AT": "90", "CANDOR_SECOND_INTERVIEW_AT": "80"}))
+    assert recommend({"A": 85, "B": 85}, []).decision == "recommend"
+    assert recommend({"A": 85, "B": 85}, [], strict).decision == "second_interview"
+    assert "recommend at 90" in recommend({"A": 85}, [], strict).reason

@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from server.errors import Conflict
 from server.pages.common import FormErrors, PageCall, hr_page, see_other, validation_errors
 from server.pages.interviews import STATE_LABELS
-from server.reports import build_report
+from server.reports import Thresholds, build_report
 from server.review import DecisionIn, add_note, decide, review_status, visible_interview
 from server.tables import User
 from server.web import base_url
@@ -133,7 +133,7 @@ def report_view(db: Session, call: PageCall, interview_id: int) -> dict[str, Any
     if interview.state != "completed":
         return {"pending": interview.state, "pending_label": STATE_LABELS.get(interview.state, interview.state),
                 "interview_id": interview_id}
-    report = build_report(db, interview_id, base_url(call.request))
+    report = build_report(db, interview_id, base_url(call.request), Thresholds.from_settings(call.settings))
     review = review_status(db, call.who, interview_id, [c["id"] for c in report["clips"]])
     emails = {u.id: u.email for u in db.exec(select(User)).all()} if review["notes"] or review["decision"] else {}
     for note in review["notes"]:
@@ -228,7 +228,8 @@ async def report_decision(call: PageCall) -> web.Response:
         return await _render(call, iid, status=422, errors=errors, values=values)
     base = base_url(call.request)
     try:
-        await call.store.run(lambda db: decide(db, call.who, iid, body, base))
+        thresholds = Thresholds.from_settings(call.settings)
+        await call.store.run(lambda db: decide(db, call.who, iid, body, base, thresholds))
     except Conflict as exc:
         missing = exc.extra.get("missing")
         if missing:

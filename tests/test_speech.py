@@ -164,7 +164,10 @@ def test_vad_gate_skips_silence_and_keeps_times(model: object, speech: bytes) ->
                                   (speech, second)):
         s0, s1 = speech_span(pcm)
         check_final(g, start + s0, start + s1)
-        assert abs(g.start_s - p.start_s) <= 0.3 and abs(g.end_s - p.end_s) <= 0.3
+        # The two recognisers may hear different words (Kaldi is not deterministic across
+        # recognisers on this barely intelligible speech), so their spans differ a little;
+        # a broken offset map would be off by the skipped silence (seconds).
+        assert abs(g.start_s - p.start_s) <= 0.5 and abs(g.end_s - p.end_s) <= 0.5
     partial_starts = [e.start_s for e in gated_events if isinstance(e, Partial) and e.start_s]
     assert partial_starts and min(partial_starts) >= start_1 - 0.3
     stats = gated.stats

@@ -255,6 +255,7 @@ CREATE TABLE question_signals (
 	question_index INTEGER NOT NULL,
 	attempt INTEGER NOT NULL,
 	signals JSON NOT NULL,
+	timeline JSON NOT NULL,
 	superseded BOOLEAN NOT NULL,
 	skipped BOOLEAN NOT NULL,
 	fault BOOLEAN NOT NULL,

@@ -2,7 +2,7 @@
 samples) while one attempt at a question was live."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from typing import TYPE_CHECKING
@@ -14,10 +14,19 @@ if TYPE_CHECKING:
     from analyzers.vision import VisionSample
 
 
+TIMELINE_BUCKET_S = 2  # seconds of interview clock per timeline point
+TIMELINE_MAX_BUCKETS = 600  # per attempt (20 minutes); later frames count in the ratios only
+
+
+def _ratio(hits: int, n: int, on: bool = True) -> float | None:
+    return round(hits / n, 3) if on and n else None
+
+
 @dataclass(slots=True)
 class VisionTally:
     """Running counts over the analysed frames of one question attempt (cheap to update per
-    frame; ratios only on demand)."""
+    frame; ratios only on demand), and a compact timeline: per TIMELINE_BUCKET_S bucket of the
+    interview clock, the same counts (closed buckets as tuples, the open one as a list)."""
 
     frames: int = 0
     face: int = 0
@@ -30,8 +39,13 @@ class VisionTally:
     pose_frames: int = 0
     motion_sum: float = 0.0
     motion_frames: int = 0
+    # Timeline counts: (bucket, frames, face, eye, eye_frames, smile, smile_frames, upright, pose_frames).
+    buckets: list[tuple[int, ...]] = field(default_factory=list)
+    _open: list[int] | None = None
 
-    def add(self, s: VisionSample) -> None:
+    def add(self, s: VisionSample, clock_s: float | None = None) -> None:
+        if clock_s is not None:
+            self._add_to_timeline(s, clock_s)
         self.frames += 1
         if s.faces >= 1:
             self.face += 1
@@ -49,6 +63,37 @@ class VisionTally:
         if s.motion is not None:
             self.motion_frames += 1
             self.motion_sum += s.motion
+
+    def _add_to_timeline(self, s: VisionSample, clock_s: float) -> None:
+        b = self._open
+        bucket = int(max(clock_s, 0.0) // TIMELINE_BUCKET_S)
+        if b is None or bucket > b[0]:  # a frame arriving late counts in the open bucket
+            if b is not None:
+                self.buckets.append(tuple(b))
+            if len(self.buckets) >= TIMELINE_MAX_BUCKETS:
+                self._open = None
+                return
+            b = self._open = [bucket, 0, 0, 0, 0, 0, 0, 0, 0]
+        b[1] += 1
+        b[2] += s.faces >= 1
+        if s.eye_contact is not None:
+            b[3] += bool(s.eye_contact)
+            b[4] += 1
+        if s.smile is not None:
+            b[5] += bool(s.smile)
+            b[6] += 1
+        if s.upright is not None:
+            b[7] += bool(s.upright)
+            b[8] += 1
+
+    def timeline(self, eye_contact: bool = True, expression: bool = True,
+                 posture: bool = True) -> list[dict[str, Any]]:
+        """`[{"t": bucket start in s, "face"|"eye"|"smile"|"upright": ratio or None}]`: None
+        where the bucket had no such value, or its analysis is off."""
+        rows = [*self.buckets, *([tuple(self._open)] if self._open is not None else [])]
+        return [{"t": b * TIMELINE_BUCKET_S, "face": _ratio(face, n), "eye": _ratio(eye, eye_n, eye_contact),
+                 "smile": _ratio(smile, smile_n, expression), "upright": _ratio(up, pose_n, posture)}
+                for b, n, face, eye, eye_n, smile, smile_n, up, pose_n in rows[:TIMELINE_MAX_BUCKETS]]
 
     def signals(self, eye_contact: bool = True, expression: bool = True, posture: bool = True) -> dict[str, float]:
         if not self.frames:

@@ -243,6 +243,8 @@ def build_report(db: Session, interview_id: int, base_url: str,
             "scores": [{"dimension_id": d, "name": plan.dimension(d).name, "weight": w, "score": scores[d].score,
                         "evidence": list(scores[d].evidence)} for d, w in q.weights],
             "transcript": [{"text": s.text, "start_s": s.start_s, "end_s": s.end_s, "live": s.live} for s in said],
+            # Vision over time, per 2 s of interview clock: {"t": s, "face"|"eye"|"smile"|"upright": 0-1 or None}.
+            "timeline": list(row.timeline or []),
         }
         questions.append(entry)
         if row.superseded or row.skipped:

@@ -356,7 +356,7 @@ class InterviewSession:
         attempt = self._attempt_at(clock_s)
         if attempt is None or attempt.finished or self.state != State.LIVE:
             return
-        attempt.vision.add(sample)
+        attempt.vision.add(sample, clock_s)
         now = time.monotonic()
         if now - self._last_frame_event_at < FRAME_EVENT_INTERVAL_S:
             return
@@ -424,6 +424,8 @@ class InterviewSession:
         self.last_scores = self.live_scores()
         overall = self.last_scores
         stats = attempt.vision.stats()
+        timeline = attempt.vision.timeline(self.plan.analyze_eye_contact, self.plan.analyze_expression,
+                                           self.plan.analyze_posture)
 
         def work(db: Session) -> None:
             row = db.exec(select(QuestionSignals).where(
@@ -431,6 +433,7 @@ class InterviewSession:
                 QuestionSignals.attempt == attempt.number)).first() or QuestionSignals(
                 interview_id=self.id, question_index=attempt.index, attempt=attempt.number)
             row.signals = {**signals, **{f"frames:{k}": float(v) for k, v in stats.items()}}
+            row.timeline = timeline
             row.skipped, row.fault, row.paused_s = attempt.skipped, attempt.fault, attempt.paused_s
             row.superseded = attempt.superseded
             row.updated_at = utcnow()

@@ -209,6 +209,8 @@ class QuestionSignals(SQLModel, table=True):
     question_index: int
     attempt: int = 0
     signals: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Vision ratios over the attempt's time: [{"t", "face", "eye", "smile", "upright"}] per 2 s.
+    timeline: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # Flags that scoring must treat openly: superseded by a redo, skipped, hit by a network
     # fault, paused for some of its time.
     superseded: bool = False

@@ -161,6 +161,20 @@ async def test_report_page_shows_scores_evidence_clips_and_recommendation(client
     assert "Eye contact 0% of analysed frames" in text  # question 2 looked away
     assert "Keywords heard large project ×1, schedule ×1, procedure ×1" in text
     assert len(re.findall(r'<svg class="chart signal-chart"', page)) == 2
+    # Signals over time: per question a line per signal, a point per 2 s bucket, 0-100 % upwards.
+    charts = re.findall(r'<svg class="chart timeline-chart".*?</svg>', page, re.S)
+    assert len(charts) == 2
+    for chart, q in zip(charts, report["questions"]):
+        lines = dict(re.findall(r'<polyline class="series series-(\w+)" data-series="\w+" points="([^"]+)"', chart))
+        assert set(lines) == {"eye", "smile", "upright", "face"}
+        for key, points in lines.items():
+            pts = [tuple(map(float, p.split(","))) for p in points.split()]
+            assert len(pts) == len(q["timeline"]) == 3
+            assert [y for _, y in pts] == [128 - 120 * b[key] for b in q["timeline"]]
+            assert [x for x, _ in pts] == sorted(x for x, _ in pts)
+        assert re.search(r'<text class="tick"[^>]*>\d+:\d\d</text>', chart)  # the time axis in mm:ss
+    assert "Eye contact Smile Upright posture Face in view" in text  # the legend
+    assert "128.0" in re.search(r'series-eye" data-series="eye" points="([^"]+)"', charts[1]).group(1)  # looked away
     assert text.count("large project schedule procedure") >= 2
 
     # Clips: highlights and concerns with times, question, reason; a video per clip.
@@ -292,6 +306,7 @@ async def test_interventions_pause_skip_and_human_only(client: Any, hr: Api, sto
     assert "hr@example.com message 1 Take your time" in text and "hr@example.com skip 2 out of time" in text
     assert re.search(r"Paused \d+ s during this answer \(time credited\)", text)
     assert "Skipped — not counted The question was skipped" in text
+    assert "No vision timeline for this answer" in text  # the skipped question saw no frames
 
     # Human-only: said so prominently, no AI scores or clips; a note is all the review needs.
     other = await reviewed_interview(client, hr, consent=False, email="grace@example.com")
@@ -299,6 +314,7 @@ async def test_interventions_pause_skip_and_human_only(client: Any, hr: Api, sto
     text = text_of(page)
     assert 'id="human-only"' in page and "Human-only review." in text and "no AI scores" in text
     assert "dim-chart" not in page and "<video" not in page and "overall score" not in text
+    assert "timeline-chart" not in page and "No vision timeline" not in text
     assert '<li id="missing-clips" hidden>' in page and '<li id="missing-note">' in page
     csrf = csrf_of(page)
     decide = {"decision": "talent_pool", "csrf_token": csrf}

@@ -94,8 +94,9 @@ async def completed_interview(client: Any, hr: Api, *, eye_contact_q1: bool = Tr
         words = (Word("large", t, t + 0.4, 1.0), Word("project", t + 0.5, t + 0.9, 1.0),
                  Word("schedule", t + 1.0, t + 1.5, 1.0), Word("procedure", t + 1.6, t + 2.2, 1.0))
         session.on_transcript("large project schedule procedure", True, t, t + 2.2, words)
-        for _ in range(10):
-            session.on_vision(Sample(eye_contact=eye_contact_q1 or q == 0), session.clock())
+        base = (int(t // 2) + 1) * 2  # frames every 0.5 s from a 2 s boundary: 3 timeline buckets (4, 4, 2 frames)
+        for i in range(10):
+            session.on_vision(Sample(eye_contact=eye_contact_q1 or q == 0, smile=i % 2 == 0), base + 0.5 * i)
         peer.media()
         await session.drain_writes()
         await session.next_question()
@@ -118,6 +119,12 @@ async def test_report_and_review_gate(client: Any, hr: Api, store: Any) -> None:
     assert report["clips"] and all(c["kind"] in ("highlight", "concern") for c in report["clips"])
     assert all(c["media_url"].endswith("/media") and c["end_s"] > c["start_s"] for c in report["clips"])
     assert [q["index"] for q in report["questions"]] == [0, 1]
+    # Signals over time: per 2 s of the interview clock, the ratios among that bucket's frames.
+    for q in report["questions"]:
+        tl = q["timeline"]
+        assert len(tl) == 3 and [b["t"] - tl[0]["t"] for b in tl] == [0, 2, 4] and tl[0]["t"] % 2 == 0
+        assert [b["face"] for b in tl] == [1.0, 1.0, 1.0] and [b["upright"] for b in tl] == [1.0, 1.0, 1.0]
+        assert [b["eye"] for b in tl] == [1.0, 1.0, 1.0] and [b["smile"] for b in tl] == [0.5, 0.5, 0.5]
     assert store.run_sync(lambda db: db.get(Report, iid)) is not None
 
     # The gate: no decision before the clips are seen and a note is written.

@@ -372,3 +372,10 @@ def crop_rect(
     bottom = p10 * wx1 + p11 * wx
     acc = top * (32 - wy) + bottom * wy
     return ((acc + 512) >> 10).astype(np.float32)
+
+
+def frozen_array(a: np.ndarray) -> np.ndarray:
+    """A contiguous float32 copy that cannot be written: results are shared, never mutated."""
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    a.setflags(write=False)
+    return a

@@ -35,6 +35,7 @@ from analyzers.blaze import (
     FACE_SHORT_RANGE_DECODE,
     Rect,
     crop_rect,
+    frozen_array,
     decode_detections,
     letterbox_rect,
     rect_from_box,
@@ -64,12 +65,6 @@ MOUTH_RIGHT = 291
 
 _FACE_ROI_SCALE = 1.5
 _EYE_ROI_SCALE = 2.3
-
-
-def _frozen(a: np.ndarray) -> np.ndarray:
-    a = np.ascontiguousarray(a, dtype=np.float32)
-    a.setflags(write=False)
-    return a
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +185,7 @@ class FaceMesh:
                 box=(float(corners[0, 0]), float(corners[0, 1]),
                      float(corners[1, 0]), float(corners[1, 1])),
                 score=float(dets.scores[i]),
-                keypoints=_frozen(kps),
+                keypoints=frozen_array(kps),
             ))
         return tuple(found)
 
@@ -251,7 +246,7 @@ class FaceMesh:
         if with_iris and self._iris is not None:
             left = self._eye(frame, pts, LEFT_EYE_OUTER, LEFT_EYE_INNER, mirror=False)
             right = self._eye(frame, pts, RIGHT_EYE_INNER, RIGHT_EYE_OUTER, mirror=True)
-        return Face(_frozen(pts), presence, roi, det, left, right)
+        return Face(frozen_array(pts), presence, roi, det, left, right)
 
     def _eye(self, frame: np.ndarray, mesh: np.ndarray, a: int, b: int, mirror: bool) -> Eye:
         assert self._iris is not None
@@ -270,7 +265,7 @@ class FaceMesh:
         iris = rect_to_image(roi, iris)
         contour[:, 2] *= roi.width
         iris[:, 2] *= roi.width
-        return Eye(_frozen(iris), _frozen(contour), roi)
+        return Eye(frozen_array(iris), frozen_array(contour), roi)
 
 
 # -- ROI maths (pure, unit-tested) ------------------------------------------------------------

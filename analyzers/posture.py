@@ -33,6 +33,7 @@ from analyzers.blaze import (
     Rect,
     alignment_rect,
     crop_rect,
+    frozen_array,
     decode_detections,
     letterbox_rect,
     rect_to_image,
@@ -69,12 +70,6 @@ LEFT_WRIST = 15
 RIGHT_WRIST = 16
 LEFT_HIP = 23
 RIGHT_HIP = 24
-
-
-def _frozen(a: np.ndarray) -> np.ndarray:
-    a = np.ascontiguousarray(a, dtype=np.float32)
-    a.setflags(write=False)
-    return a
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +143,7 @@ class PoseLandmarks:
             box=(float(corners[0, 0]), float(corners[0, 1]),
                  float(corners[1, 0]), float(corners[1, 1])),
             score=float(dets.scores[0]),
-            keypoints=_frozen(rect_to_image(region, dets.keypoints[0])),
+            keypoints=frozen_array(rect_to_image(region, dets.keypoints[0])),
         )
 
     def detect(self, frame: np.ndarray) -> Pose | None:
@@ -190,10 +185,10 @@ class PoseLandmarks:
         pts = rect_to_image(roi, pts)
         pts[:, 2] *= roi.width
         return Pose(
-            landmarks=_frozen(pts[:NUM_LANDMARKS]),
-            visibility=_frozen(sigmoid(raw[:NUM_LANDMARKS, 3])),
-            presence=_frozen(sigmoid(raw[:NUM_LANDMARKS, 4])),
-            auxiliary=_frozen(pts[NUM_LANDMARKS:]),
+            landmarks=frozen_array(pts[:NUM_LANDMARKS]),
+            visibility=frozen_array(sigmoid(raw[:NUM_LANDMARKS, 3])),
+            presence=frozen_array(sigmoid(raw[:NUM_LANDMARKS, 4])),
+            auxiliary=frozen_array(pts[NUM_LANDMARKS:]),
             score=score,
             roi=roi,
             detection=det,

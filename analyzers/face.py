@@ -34,6 +34,7 @@ from analyzers.blaze import (
     FACE_SHORT_RANGE_ANCHORS,
     FACE_SHORT_RANGE_DECODE,
     Rect,
+    check_rgb_frame,
     crop_rect,
     frozen_array,
     decode_detections,
@@ -168,7 +169,7 @@ class FaceMesh:
 
     def detect_faces(self, frame: np.ndarray) -> tuple[FaceDetection, ...]:
         """Run the face detector only; at most ``max_faces``, best first."""
-        _check_frame(frame)
+        check_rgb_frame(frame)
         h, w = frame.shape[:2]
         m = self._detector
         region = letterbox_rect(w, h, m.width, m.height)
@@ -208,7 +209,7 @@ class FaceMesh:
         face in it, or every face lost) this falls back to :meth:`detect`. New faces entering
         the frame are only found by :meth:`detect`, so call it now and then.
         """
-        _check_frame(frame)
+        check_rgb_frame(frame)
         h, w = frame.shape[:2]
         if previous is None or previous.count == 0 or (
             (previous.image_width, previous.image_height) != (w, h)
@@ -286,9 +287,3 @@ def face_roi_from_landmarks(landmarks: np.ndarray) -> Rect:
 def eye_roi(corner_a: np.ndarray, corner_b: np.ndarray) -> Rect:
     """Square eye ROI from two eye corners (ordered left to right in the face's frame)."""
     return rect_from_landmarks(np.stack([corner_a, corner_b]), 0, 1, 0.0, _EYE_ROI_SCALE)
-
-
-def _check_frame(frame: np.ndarray) -> None:
-    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-        raise ValueError(f"expected an RGB uint8 (H, W, 3) frame, got {frame.dtype} "
-                         f"{frame.shape}")

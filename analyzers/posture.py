@@ -32,6 +32,7 @@ from analyzers.blaze import (
     POSE_DETECTOR_DECODE,
     Rect,
     alignment_rect,
+    check_rgb_frame,
     crop_rect,
     frozen_array,
     decode_detections,
@@ -127,7 +128,7 @@ class PoseLandmarks:
 
     def detect_person(self, frame: np.ndarray) -> PoseDetection | None:
         """Run the pose detector only; the most confident person or None."""
-        _check_frame(frame)
+        check_rgb_frame(frame)
         h, w = frame.shape[:2]
         m = self._detector
         region = letterbox_rect(w, h, m.width, m.height)
@@ -156,7 +157,7 @@ class PoseLandmarks:
     def track(self, frame: np.ndarray, previous: Pose | None) -> Pose | None:
         """Landmarks in the ROI placed by ``previous``'s auxiliary points, no detector; falls
         back to :meth:`detect` when there is no previous pose or it is lost."""
-        _check_frame(frame)
+        check_rgb_frame(frame)
         if previous is not None:
             pose = self._landmarks_in(frame, pose_roi_from_landmarks(previous.auxiliary), None)
             if pose is not None:
@@ -245,9 +246,3 @@ def refine_from_heatmap(
             out[i, 0] = (cols * conf).sum() / hm_w / total
             out[i, 1] = (rows * conf).sum() / hm_h / total
     return out
-
-
-def _check_frame(frame: np.ndarray) -> None:
-    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-        raise ValueError(f"expected an RGB uint8 (H, W, 3) frame, got {frame.dtype} "
-                         f"{frame.shape}")

@@ -101,3 +101,15 @@ async def make_job_and_template(api: Api) -> tuple[int, list[int], int]:
         ],
     }, expect=201)
     return job["id"], dims, tpl["id"]
+
+
+async def invite(hr: Api, name: str = "Ada", email: str = "ada@example.com") -> tuple[str, int]:
+    """A new job and template, one candidate invited: (link token, interview id)."""
+    from datetime import datetime, timedelta, timezone
+
+    _, _, tpl_id = await make_job_and_template(hr)
+    _, c = await hr.call("POST", "/api/candidates", json={"name": name, "email": email}, expect=201)
+    _, inv = await hr.call("POST", "/api/invitations", json={
+        "template_id": tpl_id, "candidate_ids": [c["id"]],
+        "deadline": (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()}, expect=201)
+    return inv["invitations"][0]["url"].rsplit("/", 1)[1], inv["invitations"][0]["interview_id"]

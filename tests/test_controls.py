@@ -8,13 +8,12 @@ from typing import Any
 
 from sqlmodel import select
 
-from conftest import Api, login
+from conftest import Api, invite, login
 from server.media import MediaCounters
 from server.session import State
 from server.sessions import bus_key, sessions_key
 from server.tables import AuditLog, Intervention, Interview, QuestionSignals, StateChange
 from tests.test_session import FakeLink
-from tests.test_signaling import invite
 
 
 class FakePeer:

@@ -168,14 +168,9 @@ class SilentCamera(ImageTrack):
 async def test_a_camera_that_sends_nothing(aiohttp_client: Any, live_settings: Settings, speech_48k: Path) -> None:
     client, store = await start_app(aiohttp_client, live_settings)
     hr = await login(client, store, "hr@example.com")
-    from conftest import make_job_and_template
+    from conftest import invite
 
-    _, _, tpl_id = await make_job_and_template(hr)
-    _, cand = await hr.call("POST", "/api/candidates", json={"name": "A", "email": "a@example.com"}, expect=201)
-    _, inv = await hr.call("POST", "/api/invitations", json={
-        "template_id": tpl_id, "candidate_ids": [cand["id"]],
-        "deadline": (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()}, expect=201)
-    token, iid = inv["invitations"][0]["url"].rsplit("/", 1)[1], inv["invitations"][0]["interview_id"]
+    token, iid = await invite(hr, "A", "a@example.com")
     bus = client.app[bus_key]
     events = bus.subscribe(lambda e: e.interview_id == iid and e.type == "connection", limit=100)
     ws = await client.ws_connect(f"/i/{token}/ws")

@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from conftest import Api, login
+from conftest import Api, invite, login
 from server.sessions import bus_key, sessions_key
-from tests.test_signaling import invite
 
 
 async def test_feed_needs_auth(client: Any) -> None:

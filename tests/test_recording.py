@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -345,7 +344,7 @@ def test_chromium_plays_a_clip(page: Any, two_tones: Path) -> None:
 
 async def test_an_interview_over_webrtc_is_recorded_and_a_clip_renders(aiohttp_client: Any, tmp_path: Path) -> None:
     """Human-only (no consent to analysis) is recorded too: HR still reviews it."""
-    from conftest import login, make_job_and_template
+    from conftest import invite, login
     from server.settings import Settings
     from server.sessions import sessions_key
     from tests.live_client import AUDIO_RATE, ImageTrack, PcmTrack, connect, portrait_640x480
@@ -355,12 +354,7 @@ async def test_an_interview_over_webrtc_is_recorded_and_a_clip_renders(aiohttp_c
                         ice_host_addresses=("127.0.0.1",), analysis_fps=5.0)
     client, store = await start_app(aiohttp_client, settings)
     hr = await login(client, store, "hr@example.com")
-    _, _, tpl_id = await make_job_and_template(hr)
-    _, cand = await hr.call("POST", "/api/candidates", json={"name": "A", "email": "a@example.com"}, expect=201)
-    _, inv = await hr.call("POST", "/api/invitations", json={
-        "template_id": tpl_id, "candidate_ids": [cand["id"]],
-        "deadline": (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()}, expect=201)
-    token, iid = inv["invitations"][0]["url"].rsplit("/", 1)[1], inv["invitations"][0]["interview_id"]
+    token, iid = await invite(hr, "A", "a@example.com")
     received: list[dict[str, Any]] = []
     ws = await client.ws_connect(f"/i/{token}/ws")
 

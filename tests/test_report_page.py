@@ -13,7 +13,6 @@ import html
 import math
 import re
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +21,13 @@ import numpy as np
 import pytest
 from sqlmodel import select
 
-from conftest import PASSWORD, Api, login, make_job_and_template
+from conftest import PASSWORD, Api, invite, login
 from server import recording
 from server.session import State
 from server.tables import Candidate, ClipView, Decision, Interview, ReviewNote
 from server.web import SESSION_COOKIE
 from tests.test_controls import FakeLink, FakePeer
 from tests.test_reports import Sample, completed_interview
-from tests.test_signaling import invite
 from analyzers.speech import Word
 from server.sessions import sessions_key
 
@@ -74,20 +72,10 @@ def record(data_dir: Path, interview_id: int, seconds: float = 12.0) -> None:
     video.close()
 
 
-async def invite_another(hr: Api, email: str) -> int:
-    """One more interview (a new job and candidate) after `invite` made the first."""
-    _, _, tpl_id = await make_job_and_template(hr)
-    _, c = await hr.call("POST", "/api/candidates", json={"name": "Grace", "email": email}, expect=201)
-    _, inv = await hr.call("POST", "/api/invitations", json={
-        "template_id": tpl_id, "candidate_ids": [c["id"]],
-        "deadline": (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()}, expect=201)
-    return int(inv["invitations"][0]["interview_id"])
-
-
 async def reviewed_interview(client: Any, hr: Api, *, consent: bool = True, email: str = "") -> int:
     """A completed interview with HR's interventions: question 0 answered with a pause and a
     message, question 1 skipped. Without consent: the same, not analysed."""
-    iid = await invite_another(hr, email) if email else (await invite(hr))[1]
+    iid = (await invite(hr, "Grace", email))[1] if email else (await invite(hr))[1]
     session = await client.app[sessions_key].session_for(iid)
     link, peer = FakeLink(), FakePeer()
     await session.attach_candidate(link)
@@ -235,7 +223,7 @@ async def test_note_form_needs_csrf(client: Any, hr: Api, store: Any) -> None:
     assert "Clear on &lt;schedule&gt;.\nGood." in page and "hr@example.com" in text_of(page)
     assert notes() == 1
     # A note on an interview that is not completed is refused by the same rule as the API.
-    live = await invite_another(hr, "grace@example.com")
+    _, live = await invite(hr, "Grace", "grace@example.com")
     resp = await client.post(f"/interviews/{live}/notes", data={"text": "x", "csrf_token": csrf})
     assert resp.status == 409
 

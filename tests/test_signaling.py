@@ -7,17 +7,8 @@ from typing import Any
 
 from sqlmodel import select
 
-from conftest import Api, make_job_and_template
+from conftest import Api, invite
 from server.tables import Interview, Invitation
-
-
-async def invite(hr: Api) -> tuple[str, int]:
-    _, _, tpl_id = await make_job_and_template(hr)
-    _, c = await hr.call("POST", "/api/candidates", json={"name": "Ada", "email": "ada@example.com"}, expect=201)
-    _, inv = await hr.call("POST", "/api/invitations", json={
-        "template_id": tpl_id, "candidate_ids": [c["id"]],
-        "deadline": (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()}, expect=201)
-    return inv["invitations"][0]["url"].rsplit("/", 1)[1], inv["invitations"][0]["interview_id"]
 
 
 async def test_bad_offers(client: Any, hr: Api, store: Any) -> None:

@@ -132,6 +132,10 @@ class InterviewSession:
         """Seconds since the interview started (its first live moment)."""
         return time.monotonic() - self._t0
 
+    def clock_at(self, monotonic_s: float) -> float:
+        """The interview clock at an earlier time.monotonic() reading (a frame's arrival)."""
+        return monotonic_s - self._t0
+
     @property
     def question(self) -> QuestionPlan | None:
         if 0 <= self.question_index < len(self.plan.questions):

@@ -122,7 +122,7 @@ class SessionManager:
         process = self.bank.vision_processor(session.plan)
 
         def on_vision(sample: Any, arrived: float) -> None:
-            session.on_vision(sample, arrived - session._t0)
+            session.on_vision(sample, session.clock_at(arrived))
 
         def on_connected() -> None:
             session.spawn(session.media_up())

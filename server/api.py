@@ -43,11 +43,12 @@ def _query_int(call: Call, name: str) -> int | None:
 
 @router.route("GET", "/api/health", summary="Liveness and model readiness", auth="public",
               response={"type": "object", "properties": {"ok": {"type": "boolean"},
-                        "models_ready": {"type": "boolean"}, "models": {"type": "object"}}},
+                        "models_ready": {"type": "boolean"}, "analyzers": {"type": "object"},
+                        "models": {"type": "object"}}},
               tag="meta")
 async def health(call: Call) -> dict[str, Any]:
     bank = call.request.app[models_key]
-    return {"ok": True, "models_ready": bank.ready, "models": bank.status()}
+    return {"ok": True, "models_ready": bank.ready, "analyzers": bank.analyzers(), "models": bank.status()}
 
 
 @router.route("GET", "/api/openapi.json", summary="This document", auth="public",

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from sqlmodel import Session
 
+from server.interview_machine import state_sets
 from server.api import router
 from server.invitations import OpenLink, open_link
 from server.rendering import render
@@ -38,7 +39,7 @@ async def interview_page(request: web.Request) -> web.Response:
     if isinstance(context, OpenLink):
         context.check()
     settings = request.app[settings_key]
-    response = render(request, "interview.html", token=token,
+    response = render(request, "interview.html", token=token, states=state_sets(),
                       ice_servers=json.dumps(list(settings.ice_servers)), **context)
     # The token is a credential: keep it out of Referer headers and shared caches.
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -11,15 +11,16 @@ from aiohttp import web
 from pydantic import Field, model_validator
 from sqlmodel import Session
 
-from server import audit
+from server import session_store
 from server.api import router
 from server.api_router import Call
-from server.errors import ApiError, Conflict, Gone, NotFound
+from server.errors import ApiError, Conflict, NotFound
+from server.interview_machine import FINISHED, TEXT, Event, Facts, Refused
 from server.invitations import visible_interview
 from server.schemas import Body
-from server.session import FINISHED, InterviewSession, State
-from server.sessions import sessions_key
-from server.tables import Interview, Invitation, StateChange, utcnow
+from server.session import InterviewSession
+from server.sessions import bus_key, sessions_key
+from server.tables import Invitation, utcnow
 from server.web import store_key
 
 # HR commands per user per interview: a burst is fine, a flood is refused.
@@ -84,14 +85,18 @@ async def _live_session(call: Call) -> InterviewSession:
     interview = await call.request.app[store_key].run(lambda db: visible_interview(db, call.who, interview_id))
     call.request.app[throttle_key].check(call.who.id, interview_id)
     manager = call.request.app[sessions_key]
-    session = manager.sessions.get(interview_id)
-    if session is None:
-        if interview.state in {s.value for s in FINISHED}:
-            raise Conflict(f"interview {interview_id} is {interview.state}")
-        if interview.state == State.INVITED.value:
-            raise Conflict(f"interview {interview_id} has not started: the candidate has not joined")
-        session = await manager.session_for(interview_id)
-    return session
+    if interview_id not in manager.sessions and interview.state in {s.value for s in FINISHED}:
+        raise Conflict(f"the interview is {interview.state}")
+    return await manager.session_for(interview_id)
+
+
+async def _command(call: Call, event: Event, note: str = "", seconds: float | None = None) -> StateOut:
+    session = await _live_session(call)
+    try:
+        await session.dispatch(event, "hr", call.who.id, note=note, user=call.who.email, seconds=seconds)
+    except Refused as refused:
+        raise ApiError(refused.reason, status=refused.status) from None
+    return _state(session)
 
 
 def _state(session: InterviewSession) -> StateOut:
@@ -102,27 +107,21 @@ def _state(session: InterviewSession) -> StateOut:
 @router.route("POST", "/api/interviews/{interview_id}/pause", summary="Pause a live interview",
               body=PauseIn, response=StateOut, errors=(404, 409, 429), tag="interviews")
 async def pause(call: Call) -> StateOut:
-    session = await _live_session(call)
-    await session.pause(call.who.id, call.who.email, call.body.reason.strip())
-    return _state(session)
+    return await _command(call, Event.PAUSE, call.body.reason.strip())
 
 
 @router.route("POST", "/api/interviews/{interview_id}/resume", summary="Resume a paused interview",
               body=ResumeIn, response=StateOut, errors=(404, 409, 429), tag="interviews")
 async def resume(call: Call) -> StateOut:
-    session = await _live_session(call)
-    await session.resume(call.who.id, call.who.email)
-    return _state(session)
+    return await _command(call, Event.RESUME)
 
 
 @router.route("POST", "/api/interviews/{interview_id}/intervene",
               summary="Message the candidate, extend, skip or redo the question, or end the interview",
               body=InterveneIn, response=StateOut, errors=(404, 409, 429), tag="interviews")
 async def intervene(call: Call) -> StateOut:
-    session = await _live_session(call)
     body: InterveneIn = call.body
-    await session.intervene(body.action, call.who.id, call.who.email, body.note.strip(), body.seconds)
-    return _state(session)
+    return await _command(call, Event(body.action), body.note.strip(), body.seconds)
 
 
 @router.route("POST", "/api/interviews/{interview_id}/reopen",
@@ -131,23 +130,29 @@ async def intervene(call: Call) -> StateOut:
 async def reopen(call: Call) -> dict[str, Any]:
     interview_id = call.int_param("interview_id")
     body: ReopenIn = call.body
+    manager = call.request.app[sessions_key]
+    await manager.settled(interview_id)  # an abandoned session still finishing its last answer
+    note = body.note.strip()
 
     def work(db: Session) -> dict[str, Any]:
         interview = visible_interview(db, call.who, interview_id)
-        if interview.state != State.ABANDONED.value:
-            raise Conflict(f"only an abandoned interview can be reopened; this one is {interview.state}")
         invitation = db.get(Invitation, interview.invitation_id)
-        if invitation is None or invitation.deadline <= utcnow():
-            raise Gone("the deadline has passed; send a new invitation instead")
-        interview.state = State.INTERRUPTED.value
-        db.add(interview)
-        db.add(StateChange(interview_id=interview_id, from_state=State.ABANDONED.value,
-                           to_state=State.INTERRUPTED.value, reason=f"reopened by HR: {body.note}".strip(": "),
-                           actor_kind="hr", actor_id=call.who.id))
-        audit.record(db, "hr", call.who.id, "interview.reopen", "interview", interview_id, note=body.note)
+        facts = Facts(deadline_passed=invitation is None or invitation.deadline <= utcnow())
+        try:
+            session_store.apply(db, interview, Event.REOPEN, facts, "hr", call.who.id, note)
+        except Refused as refused:
+            raise ApiError(refused.reason, status=refused.status) from None
+        session_store.store_intervention(db, interview_id, call.who.id, "reopen", interview.question_index, None, note)
         return {"state": interview.state, "question_index": interview.question_index}
 
-    return await call.request.app[store_key].run(work)
+    result = await call.request.app[store_key].run(work)
+    bus = call.request.app[bus_key]
+    bus.publish("state", interview_id, state=result["state"], previous="abandoned", code="reopened",
+                reason=TEXT["reopened"] + (f": {note}" if note else ""))
+    bus.publish("intervention", interview_id, action="reopen", note=note, seconds=None, user=call.who.email,
+                question_index=result["question_index"])
+    await manager.session_for(interview_id)  # watched again: abandoned on time unless the candidate returns
+    return result
 
 
 @router.route("GET", "/api/interviews/{interview_id}/thumbnail.jpg",

@@ -9,18 +9,19 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from server import audit
+from server import audit, session_store
 from server.auth import Principal
 from server.errors import Conflict, Gone, Invalid, NotFound
+from server.interview_machine import FINISHED, Event, Facts, Refused
 from server.interview_templates import get_template, questions_of
 from server.jobs import dimensions_of, get_job
 from server.schemas import InvitationIn
 from server.tables import (
-    Candidate, Interview, InterviewWeight, Invitation, StateChange, utcnow,
+    Candidate, Interview, InterviewWeight, Invitation, utcnow,
 )
 
-# States after which the link no longer opens.
-FINISHED_STATES = frozenset({"completed", "expired", "abandoned"})
+# States after which the link no longer opens (one definition: server/interview_machine.py).
+FINISHED_STATES = frozenset(s.value for s in FINISHED)
 
 
 def to_utc(value: datetime) -> datetime:
@@ -127,7 +128,7 @@ class OpenLink:
 
 def open_link(db: Session, token: str) -> OpenLink:
     """The interview behind a candidate's link: 404 when unknown. Past its deadline an
-    interview not yet started becomes `expired` (a transition, recorded)."""
+    interview not yet begun becomes `expired` (the state machine's DEADLINE, recorded)."""
     if not token or len(token) > 64:
         raise NotFound("this interview link is not valid")
     invitation = db.exec(select(Invitation).where(Invitation.token == token)).first()
@@ -137,14 +138,12 @@ def open_link(db: Session, token: str) -> OpenLink:
     if interview.state in FINISHED_STATES:
         return OpenLink(invitation, interview, f"this interview is {interview.state}; the link no longer works")
     if invitation.deadline <= utcnow():
-        if interview.state == "invited":
-            db.add(StateChange(
-                interview_id=interview.id, from_state=interview.state, to_state="expired",  # type: ignore[arg-type]
-                reason="deadline passed", actor_kind="system",
-            ))
-            interview.state = "expired"
-            db.add(interview)
-        return OpenLink(invitation, interview, "the deadline of this interview has passed; the link no longer works")
+        try:
+            session_store.apply(db, interview, Event.DEADLINE, Facts(deadline_passed=True), "system")
+        except Refused:
+            pass  # begun before the deadline: the candidate may finish it
+        else:
+            return OpenLink(invitation, interview, "the deadline of this interview has passed; the link no longer works")
     return OpenLink(invitation, interview)
 
 

@@ -22,7 +22,9 @@ class ModelBank:
         self.enabled = enabled
         self.vosk: dict[str, Any] = {}
         self.onnx_paths: dict[str, Path] = {}
-        self.errors: list[str] = []
+        # Speech and vision load, run and fail on their own.
+        self.vision_errors: list[str] = []
+        self.speech_errors: list[str] = []
         self._ready = threading.Event()
         self._load_seconds: float | None = None
         # The vision pipelines keep per-call buffers, so each executor thread has its own
@@ -31,14 +33,40 @@ class ModelBank:
         self._loading: set[str] = set()
 
     @property
+    def errors(self) -> list[str]:
+        return self.vision_errors + self.speech_errors
+
+    @property
     def ready(self) -> bool:
+        """Everything loaded: both analysers for every configured language."""
         return self._ready.is_set() and not self.errors
+
+    @property
+    def vision_ready(self) -> bool:
+        return self._ready.is_set() and self.enabled and not self.vision_errors
+
+    def speech_ready(self, language: str) -> bool:
+        return language in self.vosk
+
+    def analyzers(self) -> dict[str, Any]:
+        """Each analyser's own status: ready, loading, off, or what is wrong."""
+        def one(errors: list[str], ok: bool) -> dict[str, Any]:
+            if not self.enabled:
+                return {"status": "off"}
+            if not self._ready.is_set():
+                return {"status": "loading"}
+            return {"status": "ready"} if ok and not errors else {"status": "failed", "errors": list(errors)}
+
+        speech = {lang: one([e for e in self.speech_errors if repr(lang) in e], lang in self.vosk)
+                  for lang in sorted(set(self.languages) | set(self.vosk))}
+        return {"vision": one(self.vision_errors, bool(self.onnx_paths)), "speech": speech}
 
     def status(self) -> dict[str, Any]:
         return {
             "enabled": self.enabled,
             "loaded": sorted([f"vosk:{lang}" for lang in self.vosk] + list(self.onnx_paths)),
             "errors": list(self.errors),
+            "analyzers": self.analyzers(),
             "load_seconds": self._load_seconds,
         }
 
@@ -56,9 +84,13 @@ class ModelBank:
                 try:
                     self.onnx_paths[name] = registry.onnx_path(self.models_dir, name)
                 except registry.ModelError as exc:
-                    self.errors.append(str(exc))
-            if not self.errors:
-                self.vision_models()  # load once here so a broken file shows in health
+                    self.vision_errors.append(str(exc))
+            if not self.vision_errors:
+                try:
+                    self.vision_models()  # load once here so a broken file shows in health
+                except Exception as exc:
+                    logger.exception("vision models failed to load")
+                    self.vision_errors.append(f"vision models: {exc}")
             import vosk
 
             from analyzers.speech import load_model
@@ -71,10 +103,10 @@ class ModelBank:
                     # interview speech (measured in bench/asr.py; see the live-path issue note).
                     self.vosk[lang] = load_model(path, beam=SPEECH_BEAM, max_active=SPEECH_MAX_ACTIVE)
                 except Exception as exc:  # a missing model must not stop the server
-                    self.errors.append(f"vosk model for {lang!r}: {exc}")
+                    self.speech_errors.append(f"vosk model for {lang!r}: {exc}")
         except Exception as exc:
             logger.exception("model loading failed")
-            self.errors.append(f"model loading failed: {exc}")
+            self.speech_errors.append(f"model loading failed: {exc}")
         finally:
             self._load_seconds = round(time.perf_counter() - started, 2)
             self._ready.set()

@@ -44,6 +44,7 @@ def jpeg_thumbnail(frame: av.VideoFrame, width: int = THUMBNAIL_WIDTH) -> bytes:
 
 class PeerLink:
     def __init__(self, pc: RTCPeerConnection, name: str, *, analyse: Callable[[], bool],
+                 vision_ready: Callable[[], bool],
                  make_speech: Callable[[float], SpeechStream | None],
                  process_frame: Callable[[av.VideoFrame], Any],
                  on_vision: Callable[[Any, float], None], vision_executor: Executor, fps: float,
@@ -51,7 +52,11 @@ class PeerLink:
                  recording: PeerRecording | None = None) -> None:
         self.pc = pc
         self.name = name
+        # Whether to analyse at all (consent), asked per batch and per frame. Speech and vision
+        # run or fail on their own: a missing speech model leaves vision on, and the other way.
         self.analyse = analyse
+        self.vision_ready = vision_ready
+        self.speech_missing = False
         self.counters = MediaCounters()
         self.created = time.monotonic()
         self._make_speech = make_speech
@@ -95,14 +100,15 @@ class PeerLink:
     def _on_pcm(self, pcm: bytes) -> None:
         if self.recording is not None:
             self.recording.on_pcm(pcm)  # recorded whatever the consent to analysis
-        if not self.analyse():
-            return  # no consent (yet): audio is received and counted, not recognised
+        if self.speech_missing or not self.analyse():
+            return  # no consent (yet), or no model: audio is received and counted, not recognised
         if self.speech is None:
             # The first batch is already complete: its first sample was taken that much earlier.
             self.speech = self._make_speech(len(pcm) / (2 * ASR_RATE))
             if self.speech is None:
-                self.analyse = lambda: False  # no model for this language: say so once
-                logger.error("%s: no speech model; this stream is not transcribed", self.name)
+                self.speech_missing = True  # say so once; vision goes on
+                logger.error("%s: no speech model for this language; this stream is not transcribed "
+                             "(vision analysis continues)", self.name)
                 return
         self.speech.push(pcm)
 
@@ -117,11 +123,27 @@ class PeerLink:
                 self.thumbnail = recorded or jpeg_thumbnail(frame)
             except Exception:  # a thumbnail is a nicety; never lose analysis over it
                 logger.exception("%s: thumbnail failed", self.name)
-        return self._process_frame(frame) if self.analyse() else None
+        return self._process_frame(frame) if self.analyse() and self.vision_ready() else None
 
     def _on_vision_result(self, sample: Any, arrived: float) -> None:
         if sample is not None:
             self._on_vision(sample, arrived)
+
+    def connection_problem(self) -> str:
+        """Why media has not arrived, as far as this side can tell (for the operator's log and
+        HR's panel)."""
+        local = self.pc.localDescription
+        sdp = local.sdp if local is not None else ""
+        if local is not None and "a=candidate:" not in sdp:
+            return ("the server offered no ICE candidates: no usable network address; set "
+                    "CANDOR_ICE_HOST_ADDRESSES or a TURN server in CANDOR_ICE_SERVERS")
+        ice = self.pc.iceConnectionState
+        if ice in ("new", "checking"):
+            return (f"ICE {ice}: the browser and the server found no network path to each other "
+                    "(a firewall or NAT; a TURN server in CANDOR_ICE_SERVERS helps)")
+        if ice == "failed":
+            return "ICE failed: the network path was lost"
+        return f"connected (ICE {ice}) but no audio or video arrived"
 
     async def connection_stats(self) -> dict[str, Any]:
         c = self.counters
@@ -169,14 +191,14 @@ class PeerLink:
             await self._audio.stop()
         if self._video is not None:
             await self._video.stop()
-        if self.speech is not None:
-            await self.speech.close()
         if self.recording is not None:
             self.recording.close()
         try:
             await asyncio.wait_for(self.pc.close(), timeout=5)
         except (asyncio.TimeoutError, Exception):
             logger.warning("%s: peer connection did not close cleanly", self.name)
+        if self.speech is not None:  # last: it may take a while when recognition is behind
+            await self.speech.close()
 
 
 def restrict_host_addresses(addresses: tuple[str, ...]) -> None:

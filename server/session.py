@@ -1,117 +1,119 @@
-"""InterviewSession: one live interview's state machine, question timing and aggregation.
+"""InterviewSession: one interview in this process, the thin async layer around the state machine.
 
-Data flows one way: media pumps -> speech stream / vision analysis -> this session -> bus
-(events) and store (rows). The session decides what a sample means for the current question;
-analyzers never see the interview. Every transition is a StateChange row and a `state` event,
-with who caused it.
+Every change goes through `dispatch(event)`: the pure table in server/interview_machine.py says
+what the event does, and this class carries out the effects (question clock, attempts, store,
+bus, candidate socket, timers). Data flows one way: media pumps -> speech stream / vision
+analysis -> this session -> bus (events) and store (rows).
 
-States (DESIGN.md): invited -> consented -> connecting -> live <-> paused -> completed, and
-interrupted / abandoned / expired. The question timer counts only live time.
+Ending an answer never waits for speech recognition: the attempt is closed at once, the
+candidate gets the next question, and the answer's final transcript, signals and scores are
+completed in the background once the recogniser has caught up (`settled()` waits for them).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
-from enum import StrEnum
+from datetime import datetime
 from typing import Any, Awaitable, Callable, Protocol
 
-from sqlmodel import Session, select
-
+from server import session_store
+from server.attempts import Attempt, AttemptLog
 from server.bus import Bus
+from server.interview_machine import (
+    AFTER_RECORD, FINISHED, HOLDS_MEDIA, TEXT, Effect, Event, Facts, Refused, State, Step, handle,
+)
 from server.plan import InterviewPlan, QuestionPlan
-from server.question_signals import Segment, VisionTally
+from server.question_clock import QuestionClock
+from server.question_signals import Segment
 from server.scoring import DimensionScore, QuestionResult, score_interview, score_question
 from server.store import Store
-from server import audit
-from server.errors import Conflict
-from server.tables import (
-    Intervention, Interview, QuestionSignals, Score, StateChange, TranscriptSegment, utcnow,
-)
+from server.tables import Interview, TranscriptSegment, utcnow
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["FINISHED", "Attempt", "CandidateLink", "InterviewSession", "Refused", "State"]
 
-class State(StrEnum):
-    INVITED = "invited"
-    CONSENTED = "consented"
-    CONNECTING = "connecting"
-    LIVE = "live"
-    PAUSED = "paused"
-    INTERRUPTED = "interrupted"
-    ABANDONED = "abandoned"
-    EXPIRED = "expired"
-    COMPLETED = "completed"
-
-
-FINISHED = frozenset({State.COMPLETED, State.ABANDONED, State.EXPIRED})
-# A transcript partial reaches HR at most this often (DESIGN.md: partials coalesced, <= 5/s).
+# A transcript partial reaches HR at most this often (partials coalesced, <= 5/s).
 PARTIAL_INTERVAL_S = 0.2
-# Frame-driven `signals` events per interview come at most this often (every analysed frame
-# at the default 5 fps).
+# Frame-driven `signals` events per interview come at most this often.
 FRAME_EVENT_INTERVAL_S = 0.1
+# Media counts as arriving again once something came within this many seconds.
+MEDIA_FRESH_S = 1.5
+
+LanguageSignals = Callable[[list[Segment], str, tuple[str, ...], float],
+                           tuple[dict[str, float], list[dict[str, Any]]]]
 
 
 class CandidateLink(Protocol):
     """The candidate's websocket as the session sees it: non-blocking sends."""
 
     def send(self, message: dict[str, Any]) -> None: ...
-    def close(self, reason: str) -> None: ...
+    def close(self, code: str) -> None: ...
 
 
-@dataclass(slots=True)
-class Attempt:
-    """One attempt at a question (a redo starts a new one; the old one is superseded)."""
+class MediaSlots(Protocol):
+    """The process's media slots (CANDOR_MAX_SESSIONS), owned by the session manager."""
 
-    index: int
-    number: int
-    spans: list[list[float | None]] = field(default_factory=list)  # clock spans while live
-    segments: list[Segment] = field(default_factory=list)
-    vision: VisionTally = field(default_factory=VisionTally)
-    skipped: bool = False
-    superseded: bool = False
-    fault: bool = False
-    paused_s: float = 0.0
-    finished: bool = False
-
-    def covers(self, t: float) -> bool:
-        return any(a <= t and (b is None or t <= b) for a, b in self.spans)  # type: ignore[operator]
+    def room_for(self, interview_id: int) -> bool: ...
+    def take(self, interview_id: int) -> None: ...
+    def release(self, interview_id: int) -> None: ...
 
 
-Analyse = Callable[["InterviewSession", Attempt], dict[str, Any]]
+class _Unlimited:
+    def room_for(self, interview_id: int) -> bool:
+        return True
+
+    def take(self, interview_id: int) -> None:
+        pass
+
+    def release(self, interview_id: int) -> None:
+        pass
 
 
 class InterviewSession:
     def __init__(self, plan: InterviewPlan, interview: Interview, store: Store, bus: Bus,
-                 language_signals: Callable[[list[Segment], str, tuple[str, ...], float], tuple[dict[str, float], list[dict[str, Any]]]],
-                 on_finished: Callable[[InterviewSession], Awaitable[None]] | None = None) -> None:
+                 language_signals: LanguageSignals, *,
+                 on_finished: Callable[[InterviewSession], Awaitable[None]] | None = None,
+                 slots: MediaSlots | None = None, deadline: datetime | None = None,
+                 restored: list[Attempt] | None = None) -> None:
         self.plan = plan
-        self.id = plan.interview_id
+        assert interview.id is not None
+        self.id: int = interview.id
         self.store = store
         self.bus = bus
         self.language_signals = language_signals
         self.on_finished = on_finished
+        self.slots: MediaSlots = slots or _Unlimited()
+        self.deadline = deadline
         self.state = State(interview.state)
         self.question_index = interview.question_index
         self.consent: bool | None = interview.consent
+        self._pending_consent: bool | None = None
         self.candidate: CandidateLink | None = None
         self.media_connected = False
         self.peer: Any = None  # server.peer.PeerLink
-        self.attempts: dict[int, list[Attempt]] = {}
-        self.extra_s: dict[int, float] = {}  # time added to a question (HR "extend")
-        self.used_s: dict[int, float] = {}  # live seconds spent on a question
-        self._live_since: float | None = None  # monotonic start of the current live stretch
-        self._t0 = time.monotonic() - self._clock_start_offset(interview)
+        self.attempts = AttemptLog()
+        for attempt in restored or ():
+            self.attempts.add(attempt)
+        self.question_time = QuestionClock()
+        self.question_time.restore(self.question_index, interview.question_used_s, interview.question_extra_s)
         self._started = interview.started_at is not None
+        # The interview clock (transcript and frame times) is wall time since the first live
+        # moment, so it carries on across reconnects and restarts.
+        self._t0 = time.monotonic() - (
+            (utcnow() - interview.started_at).total_seconds() if interview.started_at else 0.0)
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._writes: set[asyncio.Task[Any]] = set()
+        self._finalizing: set[asyncio.Task[Any]] = set()
         self._last_partial_at = 0.0
         self._last_frame_event_at = 0.0
-        self._paused_at: float | None = None
-        self.interrupted_at: float | None = None  # monotonic, while interrupted
+        self._paused_at: float | None = time.monotonic() if self.state == State.PAUSED else None
+        self.state_since = time.monotonic()  # when the current state began (timeouts count from it)
+        self.touched_at = time.monotonic()  # last sign of life from the candidate (idle sessions go)
+        self.interrupted_at: float | None = time.monotonic() if self.state == State.INTERRUPTED else None
         self.last_scores: list[DimensionScore] = []
         self.transcript_tail: list[dict[str, Any]] = []  # recent finals, for a panel's snapshot
         self.partial: str | None = None
@@ -119,14 +121,11 @@ class InterviewSession:
         self.last_connection: dict[str, Any] | None = None
         self.interventions: list[dict[str, Any]] = []
         self.reason = ""
+        self.code = ""
+        if self.state in HOLDS_MEDIA:
+            self.slots.take(self.id)
 
-    @staticmethod
-    def _clock_start_offset(interview: Interview) -> float:
-        if interview.started_at is None:
-            return 0.0
-        return max(0.0, (utcnow() - interview.started_at).total_seconds())
-
-    # --- clock and timing ---------------------------------------------------------------
+    # --- clocks ---------------------------------------------------------------------------
 
     def clock(self) -> float:
         """Seconds since the interview started (its first live moment)."""
@@ -143,56 +142,146 @@ class InterviewSession:
         return None
 
     def elapsed_s(self) -> float:
-        used = self.used_s.get(self.question_index, 0.0)
-        if self._live_since is not None:
-            used += time.monotonic() - self._live_since
-        return used
+        return self.question_time.elapsed_s(self.question_index, time.monotonic())
 
     def time_limit_s(self) -> float:
         q = self.question
-        return 0.0 if q is None else q.time_limit_s + self.extra_s.get(self.question_index, 0.0)
+        return 0.0 if q is None else self.question_time.limit_s(self.question_index, q.time_limit_s)
 
     def remaining_s(self) -> float:
         return max(0.0, self.time_limit_s() - self.elapsed_s())
 
     def current_attempt(self) -> Attempt | None:
-        attempts = self.attempts.get(self.question_index)
-        return attempts[-1] if attempts else None
+        return self.attempts.current(self.question_index)
 
     def answered(self) -> int:
-        return sum(1 for tries in self.attempts.values() if tries and tries[-1].finished)
+        return self.attempts.answered()
 
-    # --- transitions ----------------------------------------------------------------------
+    # --- the one way in ---------------------------------------------------------------------
 
-    async def _transition(self, new: State, reason: str, actor: str = "system", actor_id: int | None = None) -> None:
+    def facts(self) -> Facts:
+        return Facts(last_question=self.question_index + 1 >= len(self.plan.questions),
+                     started=self.attempts.started(),
+                     media=self.media_connected and not self.media_stale(MEDIA_FRESH_S),
+                     room=self.slots.room_for(self.id),
+                     deadline_passed=self.deadline is not None and self.deadline <= utcnow())
+
+    def check(self, event: Event) -> Step:
+        """What the event would do now (raises Refused), without doing it."""
+        return handle(self.state, event, self.facts())
+
+    async def dispatch(self, event: Event, actor: str = "system", actor_id: int | None = None, *,
+                       note: str = "", user: str = "", seconds: float | None = None,
+                       expect_question: int | None = None) -> Step | None:
+        """Apply an event (raises Refused). None when the event was for a question already left
+        (a stale timer)."""
+        async with self._lock:
+            if expect_question is not None and expect_question != self.question_index:
+                return None
+            return await self._apply(event, actor, actor_id, note=note, user=user, seconds=seconds)
+
+    async def _apply(self, event: Event, actor: str = "system", actor_id: int | None = None, *, note: str = "",
+                     user: str = "",
+                     seconds: float | None = None) -> Step:
+        step = handle(self.state, event, self.facts())
+        if Effect.TAKE_SLOT in step.effects or step.to in HOLDS_MEDIA:
+            self.slots.take(self.id)  # synchronously with the check: no other event in between
+        ctx = _Context(event, actor, actor_id, note, user, seconds)
+        for effect in step.effects:
+            if effect not in AFTER_RECORD:
+                await self._do(effect, ctx)
+        if step.to is not None:
+            await self._record(step.to, step.code or "", ctx)
+        for effect in step.effects:
+            if effect in AFTER_RECORD:
+                await self._do(effect, ctx)
+        if self.state not in HOLDS_MEDIA and self.peer is None:
+            self.slots.release(self.id)
+        return step
+
+    async def _record(self, new: State, code: str, ctx: _Context) -> None:
         old = self.state
-        self.state = new
         started = new == State.LIVE and not self._started
         if started:
-            # The interview clock (transcript and frame times) starts at the first live moment.
-            self._t0 = time.monotonic()
+            self._t0 = time.monotonic()  # the interview clock starts at the first live moment
             self._started = True
+        now = time.monotonic()
         qi = self.question_index
-        consent = self.consent
+        # HR's note is for the panel, the audit log and the report; the candidate gets the code.
+        reason = TEXT.get(code, code) + (f": {ctx.note}" if ctx.note and ctx.actor == "hr" else "")
+        used, extra = self.question_time.elapsed_s(qi, now), self.question_time.extra_s.get(qi, 0.0)
+        await self.store.run(lambda db: session_store.record_transition(
+            db, self.id, old, new, code, reason, ctx.actor, ctx.actor_id, question_index=qi,
+            consent=self.consent, used_s=used, extra_s=extra, started=started))
+        self.state, self.reason, self.code, self.state_since = new, reason, code, now
+        self.interrupted_at = (self.interrupted_at or now) if new == State.INTERRUPTED else None
+        self.bus.publish("state", self.id, state=new.value, previous=old.value, reason=reason, code=code)
+        self.send({"type": "state", "state": new.value, "code": code, "reason": TEXT.get(code, "")})
 
-        def work(db: Session) -> None:
-            row = db.get(Interview, self.id)
-            assert row is not None
-            row.state = new.value
-            row.question_index = qi
-            row.consent = consent
-            if started and row.started_at is None:
-                row.started_at = utcnow()
-            if new == State.COMPLETED:
-                row.completed_at = utcnow()
-            db.add(row)
-            db.add(StateChange(interview_id=self.id, from_state=old.value, to_state=new.value,
-                               reason=reason, actor_kind=actor, actor_id=actor_id))
+    async def _do(self, effect: Effect, ctx: _Context) -> None:
+        now = time.monotonic()
+        qi = self.question_index
+        attempt = self.current_attempt()
+        if effect == Effect.SAVE_CONSENT:
+            if self.consent is None:
+                self.consent = self._pending_consent
+        elif effect == Effect.TAKE_SLOT:
+            pass  # taken in _apply, before any await
+        elif effect == Effect.CLOSE_PEER:
+            peer, self.peer, self.media_connected = self.peer, None, False
+            if peer is not None:
+                self.spawn(peer.close())  # recognises its audio to the end, in the background
+        elif effect == Effect.BEGIN_PAUSE:
+            self._paused_at = now
+        elif effect == Effect.END_PAUSE:
+            if self._paused_at is not None and attempt is not None:
+                attempt.paused_s += now - self._paused_at
+            self._paused_at = None
+        elif effect == Effect.STOP_CLOCK:
+            self.question_time.stop(now)
+            if attempt is not None:
+                attempt.close_span(self.clock())
+            self._cancel_timer()
+        elif effect == Effect.CREDIT_LOST_TIME:
+            lost = self.media_gap_s()
+            self.question_time.credit(qi, lost)
+            self.interrupted_at = now - lost
+        elif effect == Effect.MARK_FAULT:
+            if attempt is not None:
+                attempt.fault = True
+        elif effect in (Effect.FINISH_ATTEMPT, Effect.SKIP_ATTEMPT, Effect.SUPERSEDE_ATTEMPT):
+            if attempt is not None and not attempt.closed:
+                attempt.skipped = effect == Effect.SKIP_ATTEMPT
+                attempt.superseded = effect == Effect.SUPERSEDE_ATTEMPT
+                self._close_attempt(attempt)
+        elif effect == Effect.RESET_CLOCK:
+            self.question_time.reset(qi)
+        elif effect == Effect.NEXT_QUESTION:
+            self.question_index += 1
+        elif effect == Effect.OPEN_ATTEMPT:
+            self.attempts.open(qi)
+        elif effect == Effect.ADD_TIME:
+            self.question_time.add(qi, ctx.seconds or 0.0)
+        elif effect == Effect.RECORD_INTERVENTION:
+            await self._record_intervention(ctx)
+        elif effect == Effect.START_CLOCK:
+            self.question_time.start(qi, now)
+            if attempt is not None:
+                attempt.open_span(self.clock())
+            self._arm_timer()
+        elif effect == Effect.SEND_QUESTION:
+            if (msg := self.question_message()) is not None:
+                self.send(msg)
+            self.bus.publish("progress", self.id, **self.progress())
+        elif effect == Effect.SEND_MESSAGE:
+            self.send({"type": "message", "text": ctx.note})
+        elif effect == Effect.SEND_DONE:
+            self.send({"type": "done"})
+        elif effect == Effect.FINISHED:
+            if self.on_finished is not None:
+                self.spawn(self.on_finished(self))
 
-        await self.store.run(work)
-        self.reason = reason
-        self.bus.publish("state", self.id, state=new.value, previous=old.value, reason=reason)
-        self.send({"type": "state", "state": new.value, "reason": reason})
+    # --- candidate ------------------------------------------------------------------------
 
     def send(self, message: dict[str, Any]) -> None:
         if self.candidate is not None:
@@ -211,120 +300,124 @@ class InterviewSession:
         return {"type": "question", "index": q.index, "count": len(self.plan.questions), "text": q.text,
                 "time_limit_s": self.time_limit_s(), "remaining_s": round(self.remaining_s(), 1)}
 
-    # --- candidate ------------------------------------------------------------------------
-
     async def attach_candidate(self, link: CandidateLink) -> None:
         """A candidate's websocket joined. A newer one replaces an older one (a candidate who
         reopens the link after a crash must get back in; the old tab is told why it closed)."""
         old, self.candidate = self.candidate, link
+        self.touched_at = time.monotonic()
         if old is not None and old is not link:
-            old.close("the interview was opened in another window")
-        link.send({"type": "state", "state": self.state.value, "reason": "joined"})
+            old.close("opened_elsewhere")
+        link.send({"type": "state", "state": self.state.value, "code": "joined", "reason": TEXT["joined"]})
         if self.state in (State.LIVE, State.PAUSED, State.INTERRUPTED) and (msg := self.question_message()):
             link.send(msg)
 
     def detach_candidate(self, link: CandidateLink) -> None:
         if self.candidate is link:
             self.candidate = None
+            self.touched_at = time.monotonic()
 
     async def start(self, consent: bool) -> None:
+        """The candidate's `start`: their choice (the first one is kept), then ready to begin."""
         async with self._lock:
-            if self.state in FINISHED:
-                self.send({"type": "state", "state": self.state.value, "reason": "finished"})
-                return
-            if self.state == State.INVITED:
-                self.consent = consent
-                reason = "consented to analysis" if consent else "asked for a human-only review"
-                await self._transition(State.CONSENTED, reason, "candidate")
-            if self.state == State.CONSENTED:
-                await self._transition(State.CONNECTING, "waiting for camera and microphone", "candidate")
-            await self._go_live_if_ready()
+            self.touched_at = time.monotonic()
+            self._pending_consent = consent
+            try:
+                await self._apply(Event.CONSENT, "candidate")
+                await self._apply(Event.JOIN, "candidate")
+                if self.state == State.CONNECTING and self.media_connected:
+                    await self._apply(Event.MEDIA_UP, "system")
+            except Refused as refused:
+                self.send({"type": "state", "state": self.state.value, "code": refused.code,
+                           "reason": TEXT.get(refused.code, refused.reason)})
 
-    async def media_up(self) -> None:
+    async def candidate_next(self) -> None:
+        try:
+            await self.dispatch(Event.NEXT, "candidate")
+        except Refused as refused:
+            logger.debug("interview %d: next refused (%s)", self.id, refused.reason)
+
+    # --- media ----------------------------------------------------------------------------
+
+    async def offer(self, peer: Any) -> None:
+        """A new peer connection (raises Refused, e.g. at capacity: the caller closes it). It
+        replaces the old one; the old one's audio is recognised to the end before it goes."""
         async with self._lock:
+            self.touched_at = time.monotonic()
+            await self._apply(Event.OFFER, "candidate")
+            old, self.peer = self.peer, peer
+            self.media_connected = False
+            if old is not None:
+                self.spawn(old.close())
+
+    async def media_up(self, peer: Any = None) -> None:
+        async with self._lock:
+            if peer is not None and peer is not self.peer:
+                return  # a replaced connection
             self.media_connected = True
-            await self._go_live_if_ready()
+            self.touched_at = time.monotonic()
+            await self._apply(Event.MEDIA_UP, "system")
 
-    async def _go_live_if_ready(self) -> None:
-        if not self.media_connected:
-            return
-        if self.state == State.CONNECTING:
-            await self._enter_question("media connected")
-        elif self.state == State.INTERRUPTED:
-            await self._resume_question("media back: resuming the same question")
-
-    async def _resume_question(self, reason: str, actor: str = "system", actor_id: int | None = None) -> None:
-        """Back to live on the question that was interrupted or paused, with its time as it was."""
-        await self._transition(State.LIVE, reason, actor, actor_id)
-        self._start_live_stretch()
-        self.send(self.question_message())  # type: ignore[arg-type]
-        self.bus.publish("progress", self.id, **self.progress())
-
-    async def _enter_question(self, reason: str) -> None:
-        q = self.question
-        assert q is not None
-        tries = self.attempts.setdefault(q.index, [])
-        if not tries or tries[-1].finished:
-            tries.append(Attempt(q.index, len(tries)))
-        await self._transition(State.LIVE, reason)
-        self._start_live_stretch()
-        self.send(self.question_message())  # type: ignore[arg-type]
-        self.bus.publish("progress", self.id, **self.progress())
-
-    def _start_live_stretch(self) -> None:
-        self._live_since = time.monotonic()
-        attempt = self.current_attempt()
-        if attempt is not None:
-            attempt.spans.append([self.clock(), None])
-        self._arm_timer()
-
-    def _stop_live_stretch(self) -> None:
-        if self._live_since is not None:
-            qi = self.question_index
-            self.used_s[qi] = self.used_s.get(qi, 0.0) + time.monotonic() - self._live_since
-            self._live_since = None
-        attempt = self.current_attempt()
-        if attempt is not None and attempt.spans and attempt.spans[-1][1] is None:
-            attempt.spans[-1][1] = self.clock()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _arm_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(self.remaining_s(), self._time_up, self.question_index)
-
-    def _time_up(self, index: int) -> None:
-        self._timer = None
-        self.spawn(self.next_question(actor="system", reason="time ran out", expected_index=index))
-
-    async def next_question(self, actor: str = "candidate", reason: str = "answered",
-                            expected_index: int | None = None, actor_id: int | None = None,
-                            skipped: bool = False) -> None:
+    async def media_lost(self, reason: str) -> None:
         async with self._lock:
-            if self.state != State.LIVE:
-                return
-            if expected_index is not None and expected_index != self.question_index:
-                return  # a stale timer for a question already left
-            await self._advance(reason, skipped=skipped)
+            if self.state == State.LIVE:
+                await self._apply(Event.MEDIA_LOST, "system", note=reason)
+                self.media_connected = False
 
-    async def _complete(self, reason: str) -> None:
-        await self._transition(State.COMPLETED, f"all questions done ({reason})")
-        self.send({"type": "done"})
-        if self.on_finished is not None:
-            self.spawn(self.on_finished(self))
+    def media_stale(self, timeout_s: float = 5.0) -> bool:
+        return self.media_gap_s() > timeout_s
+
+    def media_gap_s(self) -> float:
+        """Seconds since the last audio or video arrived (since the connection, before any)."""
+        peer = self.peer
+        if peer is None:
+            return float("inf")
+        c = peer.counters
+        seen = [t for t in (c.last_audio_at, c.last_video_at) if t is not None]
+        return time.monotonic() - (max(seen) if seen else peer.created)
+
+    # --- answers: closed at once, finished in the background ----------------------------------
+
+    def _close_attempt(self, attempt: Attempt) -> None:
+        attempt.closed = True
+        speech = self.peer.speech if self.peer is not None else None
+        # Everything received so far is recognised before the answer is scored; audio after
+        # this moment belongs to the next question and waits behind it in the same queue.
+        barrier = speech.barrier() if speech is not None else None
+        task = self.spawn(self._finish_attempt(attempt, barrier))
+        self._finalizing.add(task)
+        task.add_done_callback(self._finalizing.discard)
+
+    async def _finish_attempt(self, attempt: Attempt, barrier: Awaitable[None] | None) -> None:
+        if barrier is not None:
+            await barrier
+        await self.drain_writes()  # its final transcript segments are on disk first
+        signals, _ = self.signals_of(attempt)
+        per_question = self.score_attempt(attempt)
+        attempt.finished = True
+        overall = self.last_scores = self.live_scores()
+        stats = attempt.vision.stats()
+        plan = self.plan
+        timeline = attempt.vision.timeline(plan.analyze_eye_contact, plan.analyze_expression, plan.analyze_posture)
+        await self.store.run(lambda db: session_store.store_attempt(
+            db, self.id, attempt, signals, stats, timeline, per_question.values(), overall))
+        self.bus.publish("signals", self.id, question_index=attempt.index, final=True, signals=signals)
+        self.bus.publish("scores", self.id, scores=self.scores_payload(overall))
+        self.bus.publish("progress", self.id, **self.progress())
+
+    async def settled(self) -> None:
+        """Every closed answer is stored (waits for the recogniser to catch up)."""
+        while self._finalizing:
+            await asyncio.gather(*list(self._finalizing), return_exceptions=True)
 
     # --- samples in -----------------------------------------------------------------------
 
     def on_transcript(self, text: str, final: bool, start_s: float | None, end_s: float | None,
                       words: tuple[Any, ...] = ()) -> None:
-        """A speech event on the interview clock. A final is stored first and announced to HR
-        once it is on disk, so whatever the panel has seen survives a crash."""
+        """A speech event on the interview clock, routed to the attempt that was live when it
+        was said. A final is stored first and announced to HR once it is on disk."""
         self.send({"type": "caption", "text": text, "final": final})
         t = start_s if start_s is not None else self.clock()
-        covering = self._attempt_covering(t)
+        covering = self.attempts.covering(t)
         attempt = covering or self.current_attempt()
         qi = attempt.index if attempt else self.question_index
         event = {"question_index": qi, "text": text, "final": final,
@@ -338,17 +431,17 @@ class InterviewSession:
                 self.bus.publish("transcript", self.id, **event)
             return
         self.partial = None
-        if attempt is None or not text:
+        if not text:
             return
         segment = Segment(text, start_s or 0.0, end_s or 0.0, tuple(words))
-        # Speech while paused or interrupted is kept (nothing received is lost) but marked,
-        # and it does not count toward the answer's signals.
-        live = covering is not None
-        if live:
-            attempt.segments.append(segment)
-        row = TranscriptSegment(interview_id=self.id, question_index=attempt.index, attempt=attempt.number,
-                                text=text, start_s=segment.start_s, end_s=segment.end_s,
-                                words=segment.words_json(), live=live)
+        # Speech while paused, interrupted or between questions is kept (nothing received is
+        # lost) but marked, and it does not count toward an answer's signals.
+        live = covering is not None and not covering.finished
+        if live and covering is not None:
+            covering.segments.append(segment)
+        row = TranscriptSegment(interview_id=self.id, question_index=qi,
+                                attempt=attempt.number if attempt else 0, text=text, start_s=segment.start_s,
+                                end_s=segment.end_s, words=segment.words_json(), live=live)
 
         def announce() -> None:
             self.transcript_tail = [*self.transcript_tail[-19:], event]
@@ -357,16 +450,15 @@ class InterviewSession:
         self._write(lambda db: db.add(row), then=announce)
 
     def on_vision(self, sample: Any, clock_s: float) -> None:
-        attempt = self._attempt_at(clock_s)
-        if attempt is None or attempt.finished or self.state != State.LIVE:
+        attempt = self.attempts.covering(clock_s) or self.current_attempt()
+        if attempt is None or attempt.closed or self.state != State.LIVE:
             return
         attempt.vision.add(sample, clock_s)
         now = time.monotonic()
         if now - self._last_frame_event_at < FRAME_EVENT_INTERVAL_S:
             return
         # HR sees a frame's meaning within a fraction of a second: the latest frame's values
-        # and the question's vision ratios so far, on top of the last full signals (the
-        # language part is recomputed once a second by the manager's ticker).
+        # and the question's vision ratios so far, on top of the last full signals.
         self._last_frame_event_at = now
         plan = self.plan
         vision = attempt.vision.signals(plan.analyze_eye_contact, plan.analyze_expression, plan.analyze_posture)
@@ -377,27 +469,17 @@ class InterviewSession:
         self.bus.publish("signals", self.id, question_index=attempt.index, final=False,
                          signals={**base, **vision}, frame=frame)
 
-    def _attempt_at(self, t: float) -> Attempt | None:
-        return self._attempt_covering(t) or self.current_attempt()
-
-    def _attempt_covering(self, t: float) -> Attempt | None:
-        """The attempt that was live at clock time t (a little slack for ASR timing)."""
-        for tries in self.attempts.values():
-            for attempt in reversed(tries):
-                if attempt.covers(t) or attempt.covers(t + 0.3):
-                    return attempt
-        return None
-
     # --- signals and scores ---------------------------------------------------------------
 
     def signals_of(self, attempt: Attempt) -> tuple[dict[str, float], list[dict[str, Any]]]:
         q = self.plan.questions[attempt.index]
-        live_s = sum((b if b is not None else self.clock()) - a for a, b in attempt.spans)  # type: ignore[operator]
+        live_s = attempt.live_s(self.clock())
         signals, evidence = self.language_signals(attempt.segments, q.text, self.plan.keywords_for(q), live_s)
+        if attempt.stored_signals is not None and attempt.finished:
+            return dict(attempt.stored_signals), evidence  # restored: vision as it was stored
         plan = self.plan
-        signals = {**signals, **attempt.vision.signals(plan.analyze_eye_contact, plan.analyze_expression,
-                                                       plan.analyze_posture)}
-        return signals, evidence
+        vision = attempt.vision.signals(plan.analyze_eye_contact, plan.analyze_expression, plan.analyze_posture)
+        return {**signals, **vision}, evidence
 
     def score_attempt(self, attempt: Attempt) -> dict[int, DimensionScore]:
         signals, evidence = self.signals_of(attempt)
@@ -407,230 +489,47 @@ class InterviewSession:
 
     def live_scores(self) -> list[DimensionScore]:
         results = []
-        for tries in self.attempts.values():
-            for attempt in tries:
-                q = self.plan.questions[attempt.index]
-                results.append(QuestionResult(attempt.index, q.weights, self.score_attempt(attempt),
-                                              attempt.skipped, attempt.superseded, attempt.fault, attempt.paused_s))
+        for attempt in self.attempts.all():
+            q = self.plan.questions[attempt.index]
+            results.append(QuestionResult(attempt.index, q.weights, self.score_attempt(attempt),
+                                          attempt.skipped, attempt.superseded, attempt.fault, attempt.paused_s))
         return score_interview(self.plan.dimensions, results)
-
-    async def _finish_attempt(self, skipped: bool = False) -> None:
-        """Close the current attempt: wait until its audio is recognised, compute its signals
-        and scores, and make them durable before the question counts as answered."""
-        attempt = self.current_attempt()
-        if attempt is None or attempt.finished:
-            return
-        await self.flush_speech()
-        attempt.skipped = skipped
-        attempt.finished = True
-        signals, _ = self.signals_of(attempt)
-        per_question = self.score_attempt(attempt)
-        self.last_scores = self.live_scores()
-        overall = self.last_scores
-        stats = attempt.vision.stats()
-        timeline = attempt.vision.timeline(self.plan.analyze_eye_contact, self.plan.analyze_expression,
-                                           self.plan.analyze_posture)
-
-        def work(db: Session) -> None:
-            row = db.exec(select(QuestionSignals).where(
-                QuestionSignals.interview_id == self.id, QuestionSignals.question_index == attempt.index,
-                QuestionSignals.attempt == attempt.number)).first() or QuestionSignals(
-                interview_id=self.id, question_index=attempt.index, attempt=attempt.number)
-            row.signals = {**signals, **{f"frames:{k}": float(v) for k, v in stats.items()}}
-            row.timeline = timeline
-            row.skipped, row.fault, row.paused_s = attempt.skipped, attempt.fault, attempt.paused_s
-            row.superseded = attempt.superseded
-            row.updated_at = utcnow()
-            db.add(row)
-            for old in db.exec(select(Score).where(Score.interview_id == self.id).where(
-                    (Score.question_index == attempt.index) | (Score.question_index == None))):  # noqa: E711
-                db.delete(old)
-            db.flush()
-            for s in per_question.values():
-                db.add(Score(interview_id=self.id, dimension_id=s.dimension_id, question_index=attempt.index,
-                             score=s.score, evidence=list(s.evidence)))
-            for s in overall:
-                db.add(Score(interview_id=self.id, dimension_id=s.dimension_id, question_index=None,
-                             score=s.score, evidence=list(s.evidence)))
-
-        await self.drain_writes()
-        await self.store.run(work)
-        self.bus.publish("signals", self.id, question_index=attempt.index, final=True, signals=signals)
-        self.bus.publish("scores", self.id, scores=self.scores_payload(overall))
-        self.bus.publish("progress", self.id, **self.progress())
 
     def scores_payload(self, scores: list[DimensionScore]) -> list[dict[str, Any]]:
         return [{"dimension_id": s.dimension_id, "name": self.plan.dimension(s.dimension_id).name,
                  "score": s.score} for s in scores]
 
-    # --- HR controls and faults -----------------------------------------------------------
+    # --- HR -------------------------------------------------------------------------------
 
-    async def pause(self, user_id: int, user: str, reason: str) -> None:
-        async with self._lock:
-            if self.state not in (State.LIVE, State.INTERRUPTED, State.CONNECTING):
-                raise Conflict(f"cannot pause an interview that is {self.state.value}")
-            self._stop_live_stretch()
-            self._paused_at = time.monotonic()
-            await self._record("pause", user_id, user, reason)
-            await self._transition(State.PAUSED, "paused by the interviewer" + (f": {reason}" if reason else ""),
-                                   "hr", user_id)
-
-    async def resume(self, user_id: int, user: str) -> None:
-        async with self._lock:
-            if self.state != State.PAUSED:
-                raise Conflict(f"cannot resume an interview that is {self.state.value}")
-            self._end_pause()
-            await self._record("resume", user_id, user, "")
-            if self.current_attempt() is None:
-                await self._transition(State.CONNECTING, "resumed by the interviewer", "hr", user_id)
-                await self._go_live_if_ready()
-            elif self.media_connected and self.peer is not None and not self.media_stale():
-                await self._resume_question("resumed by the interviewer", "hr", user_id)
-            else:
-                self.interrupted_at = time.monotonic()
-                await self._transition(State.INTERRUPTED, "resumed, waiting for the candidate's media", "hr", user_id)
-
-    def _end_pause(self) -> None:
-        if self._paused_at is not None:
-            attempt = self.current_attempt()
-            if attempt is not None:
-                attempt.paused_s += time.monotonic() - self._paused_at
-            self._paused_at = None
-
-    async def intervene(self, action: str, user_id: int, user: str, note: str, seconds: float | None) -> None:
-        async with self._lock:
-            if self.state in FINISHED or self.state in (State.INVITED, State.CONSENTED):
-                raise Conflict(f"the interview is {self.state.value}: nothing to {action}")
-            if action == "message":
-                await self._record("message", user_id, user, note)
-                self.send({"type": "message", "text": note})
-            elif action == "extend":
-                assert seconds is not None
-                self.extra_s[self.question_index] = self.extra_s.get(self.question_index, 0.0) + seconds
-                await self._record("extend", user_id, user, note, seconds)
-                if self.state == State.LIVE:
-                    self._arm_timer()
-                if (msg := self.question_message()) is not None:
-                    self.send(msg)
-                self.bus.publish("progress", self.id, **self.progress())
-            elif action == "redo":
-                await self._record("redo", user_id, user, note)
-                await self._redo(user_id, note)
-            elif action == "skip":
-                await self._record("skip", user_id, user, note)
-                await self._advance(f"skipped by the interviewer: {note}", skipped=True)
-            elif action == "end":
-                await self._record("end", user_id, user, note)
-                self._stop_live_stretch()
-                self._end_pause()
-                await self._finish_attempt()
-                await self._complete(f"ended by the interviewer: {note}")
-
-    async def _redo(self, user_id: int, note: str) -> None:
-        """The current question again from the start; the earlier attempt is kept, superseded."""
-        was_live = self.state == State.LIVE
-        self._stop_live_stretch()
-        self._end_pause()
-        attempt = self.current_attempt()
-        if attempt is not None:
-            attempt.superseded = True
-            await self._finish_attempt()
+    async def _record_intervention(self, ctx: _Context) -> None:
+        assert ctx.actor_id is not None
         qi = self.question_index
-        self.used_s[qi] = 0.0
-        self.attempts.setdefault(qi, []).append(Attempt(qi, len(self.attempts.get(qi, []))))
-        if was_live:
-            self._start_live_stretch()
-        self.send(self.question_message())  # type: ignore[arg-type]
-        self.bus.publish("progress", self.id, **self.progress())
-
-    async def _advance(self, reason: str, skipped: bool = False) -> None:
-        was_paused = self._paused_at is not None
-        self._stop_live_stretch()
-        self._end_pause()
-        await self._finish_attempt(skipped=skipped)
-        if self.question_index + 1 >= len(self.plan.questions):
-            await self._complete(reason)
-            return
-        self.question_index += 1
-        if self.state == State.LIVE:
-            await self._enter_question(f"question {self.question_index + 1}: previous {reason}")
-        else:
-            # Paused or interrupted: the next question waits until the candidate is back.
-            self.attempts.setdefault(self.question_index, []).append(Attempt(self.question_index, 0))
-            if was_paused:
-                self._paused_at = time.monotonic()
-            self.send(self.question_message())  # type: ignore[arg-type]
-            self.bus.publish("progress", self.id, **self.progress())
-
-    async def _record(self, action: str, user_id: int, user: str, note: str, seconds: float | None = None) -> None:
-        qi = self.question_index
-        item = {"action": action, "note": note, "seconds": seconds, "user": user, "question_index": qi,
+        action, user_id = ctx.event.value, ctx.actor_id
+        await self.store.run(lambda db: session_store.store_intervention(
+            db, self.id, user_id, action, qi, ctx.seconds, ctx.note))
+        item = {"action": action, "note": ctx.note, "seconds": ctx.seconds, "user": ctx.user, "question_index": qi,
                 "ts": round(time.time(), 3)}
-
-        def work(db: Session) -> None:
-            db.add(Intervention(interview_id=self.id, user_id=user_id, action=action, question_index=qi,
-                                seconds=seconds, note=note))
-            audit.record(db, "hr", user_id, f"interview.{action}", "interview", self.id,
-                         note=note, seconds=seconds, question_index=qi)
-
-        await self.store.run(work)
         self.interventions.append(item)
         self.bus.publish("intervention", self.id, **{k: v for k, v in item.items() if k != "ts"})
 
-    def media_stale(self, timeout_s: float = 5.0) -> bool:
-        peer = self.peer
-        if peer is None:
-            return True
-        c = peer.counters
-        seen = [t for t in (c.last_audio_at, c.last_video_at) if t is not None]
-        last = max(seen) if seen else peer.created
-        return time.monotonic() - last > timeout_s
+    def idle(self, for_s: float) -> bool:
+        """Nobody connected and nothing running for `for_s` seconds: the session may leave memory
+        (it is made again from the store when needed)."""
+        return (self.candidate is None and self.peer is None and not self._tasks and not self._writes
+                and time.monotonic() - self.touched_at >= for_s)
 
-    def media_gap_s(self) -> float:
-        peer = self.peer
-        if peer is None:
-            return 0.0
-        c = peer.counters
-        seen = [t for t in (c.last_audio_at, c.last_video_at) if t is not None]
-        return time.monotonic() - (max(seen) if seen else peer.created)
-
-    async def interrupt(self, reason: str) -> None:
-        """Media lost: stop the clock and credit the seconds since the last media arrived."""
-        async with self._lock:
-            if self.state != State.LIVE:
-                return
-            lost = self.media_gap_s()
-            self._stop_live_stretch()
-            qi = self.question_index
-            self.used_s[qi] = max(0.0, self.used_s.get(qi, 0.0) - lost)
-            attempt = self.current_attempt()
-            if attempt is not None:
-                attempt.fault = True
-            self.media_connected = False
-            self.interrupted_at = time.monotonic() - lost
-            await self._transition(State.INTERRUPTED, reason)
-
-    async def media_back(self) -> None:
-        async with self._lock:
-            if self.state == State.INTERRUPTED and not self.media_stale(1.5):
-                self.media_connected = True
-                await self._go_live_if_ready()
-
-    async def abandon(self, after_s: float) -> None:
-        async with self._lock:
-            if self.state != State.INTERRUPTED:
-                return
-            await self._finish_attempt()
-            await self._transition(State.ABANDONED, f"no media for {after_s:.0f} s")
-            if self.on_finished is not None:
-                self.spawn(self.on_finished(self))
+    def checkpoint(self) -> None:
+        """Keep the running question clock in the store (a restart resumes from it)."""
+        qi, now = self.question_index, time.monotonic()
+        used, extra = self.question_time.elapsed_s(qi, now), self.question_time.extra_s.get(qi, 0.0)
+        self._write(lambda db: session_store.checkpoint(db, self.id, qi, used, extra))
 
     def describe(self) -> dict[str, Any]:
         """Everything a panel that connects late needs to draw this interview."""
         return {
             "interview_id": self.id, "job_id": self.plan.job_id, "job_title": self.plan.job_title,
             "candidate": self.plan.candidate_name, "state": self.state.value, "reason": self.reason,
-            "consent": self.consent, **self.progress(),
+            "code": self.code, "consent": self.consent, **self.progress(),
             "transcript": list(self.transcript_tail), "partial": self.partial,
             "signals": self.last_signals, "scores": self.scores_payload(self.last_scores) if self.last_scores else None,
             "connection": self.last_connection, "interventions": list(self.interventions),
@@ -638,22 +537,27 @@ class InterviewSession:
             else round(time.monotonic() - self.interrupted_at, 1),
         }
 
-    # --- media ----------------------------------------------------------------------------
+    # --- timers and housekeeping ----------------------------------------------------------
 
-    async def attach_peer(self, peer: Any) -> None:
-        """A new peer connection replaces the old one; the old one's audio is recognised to
-        the end before it goes, so nothing received is lost."""
-        old, self.peer = self.peer, peer
-        self.media_connected = False
-        if old is not None:
-            await old.close()
+    def _arm_timer(self) -> None:
+        self._cancel_timer()
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self.remaining_s(), self._time_up, self.question_index)
 
-    async def flush_speech(self) -> None:
-        peer = self.peer
-        if peer is not None and peer.speech is not None:
-            await peer.speech.flush()
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
-    # --- housekeeping ---------------------------------------------------------------------
+    def _time_up(self, index: int) -> None:
+        self._timer = None
+        self.spawn(self._dispatch_quietly(Event.TIME_UP, expect_question=index))
+
+    async def _dispatch_quietly(self, event: Event, **kwargs: Any) -> None:
+        try:
+            await self.dispatch(event, **kwargs)
+        except Refused as refused:
+            logger.debug("interview %d: %s refused (%s)", self.id, event.value, refused.reason)
 
     def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
@@ -666,7 +570,7 @@ class InterviewSession:
         if not task.cancelled() and task.exception() is not None:
             logger.error("interview %s: background task failed", self.id, exc_info=task.exception())
 
-    def _write(self, fn: Callable[[Session], Any], then: Callable[[], None] | None = None) -> None:
+    def _write(self, fn: Callable[[Any], Any], then: Callable[[], None] | None = None) -> None:
         """Store in the background (in order: the store has one writer); `then` runs once the
         row is committed."""
         task = asyncio.ensure_future(self.store.run(fn))
@@ -688,14 +592,27 @@ class InterviewSession:
             await asyncio.gather(*list(self._writes), return_exceptions=True)
 
     async def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        """Stop timers and media (recognising what was received), finish answers, stop tasks."""
+        self._cancel_timer()
         if self.peer is not None:
-            await self.peer.close()
-            self.peer = None
+            peer, self.peer = self.peer, None
+            await peer.close()
+        await self.settled()
         current = asyncio.current_task()
         others = [t for t in self._tasks if t is not current]  # close() may run in one of them
         for task in others:
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
         await self.drain_writes()
+        self.slots.release(self.id)
+
+
+class _Context:
+    """One event's details, for its effects."""
+
+    __slots__ = ("event", "actor", "actor_id", "note", "user", "seconds")
+
+    def __init__(self, event: Event, actor: str, actor_id: int | None, note: str, user: str,
+                 seconds: float | None) -> None:
+        self.event, self.actor, self.actor_id = event, actor, actor_id
+        self.note, self.user, self.seconds = note, user, seconds

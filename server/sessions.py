@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from dataclasses import replace
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import av
 from aiohttp import web
@@ -14,30 +14,59 @@ from aiortc import RTCPeerConnection
 
 from analyzers.speech import Final, Partial, SpeechRecognizer
 from server.bus import Bus
-from server.errors import ApiError
+from server.errors import ApiError, NotFound
 from server.executors import analysis_executor
 from server.model_bank import ModelBank, models_key
 from server.peer import PeerLink, rtc_configuration
 from server.plan import load_plan
 from server.question_signals import language_signals
 from server.recording import Recorder, recordings_root
-from server.session import FINISHED, InterviewSession, State
+from server import session_store
+from server.interview_machine import FINISHED, HOLDS_MEDIA, STARTED, Event, Refused, State
+from server.session import InterviewSession
 from server.settings import Settings
 from server.speech_stream import SpeechStream
 from server.store import Store
-from server.tables import Interview
+from server.tables import Interview, Invitation, utcnow
 from server.web import settings_key, store_key
 
 logger = logging.getLogger(__name__)
 
-ACTIVE = frozenset({State.CONNECTING, State.LIVE, State.PAUSED, State.INTERRUPTED})
 SIGNALS_EVERY_S = 1.0
 CONNECTION_EVERY_S = 2.0
+CHECKPOINT_EVERY_S = 5.0
 OVERLOAD_ASR_LAG_S = 5.0
+# A session with no candidate, no media and nothing running leaves memory after this long.
+IDLE_DROP_S = 60.0
+# On shutdown, recognising the audio already received may take this long at most (it is on
+# disk in the recording either way).
+SHUTDOWN_GRACE_S = 30.0
 
 
 class AtCapacity(ApiError):
     status = 503
+
+
+class MediaSlots:
+    """At most `limit` interviews hold media at once in this process. A slot is taken when an
+    interview's media starts (offer, join) and released when it neither holds a media state
+    nor a peer connection. New holders also wait while speech recognition falls behind."""
+
+    def __init__(self, limit: int, overloaded: Callable[[], bool]) -> None:
+        self.limit = limit
+        self.overloaded = overloaded
+        self.held: set[int] = set()
+
+    def room_for(self, interview_id: int) -> bool:
+        if interview_id in self.held:
+            return True
+        return len(self.held) < self.limit and not self.overloaded()
+
+    def take(self, interview_id: int) -> None:
+        self.held.add(interview_id)
+
+    def release(self, interview_id: int) -> None:
+        self.held.discard(interview_id)
 
 
 class SessionManager:
@@ -47,26 +76,49 @@ class SessionManager:
         self.bus = bus
         self.bank = bank
         self.sessions: dict[int, InterviewSession] = {}
+        self.slots = MediaSlots(settings.max_sessions, self.overloaded)
         # Vision inference for every session shares this bounded pool (one thread per core):
         # more threads would only make frames wait longer; the pumps drop stale frames instead.
         self.vision_executor = analysis_executor(settings.vision_threads, "vision")
         self._lock = asyncio.Lock()
         self._ticker: asyncio.Task[None] | None = None
+        self._finishing: set[asyncio.Task[Any]] = set()
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Interviews a previous process left mid-way are interrupted now and watched again."""
+        moved = await self.store.run(session_store.restart_sweep)
+        for interview_id in moved:
+            try:
+                await self.session_for(interview_id)
+            except Exception:
+                logger.exception("interview %d: could not be restored", interview_id)
+        if moved:
+            logger.warning("restart: %d interview(s) were mid-way and wait for their candidates: %s",
+                           len(moved), ", ".join(map(str, moved)))
         self._ticker = asyncio.create_task(self._tick(), name="session-ticker")
 
     async def session_for(self, interview_id: int) -> InterviewSession:
+        """The interview's session in this process, made (or restored) on first use. Capacity
+        is not checked here but at every event that starts media (see MediaSlots)."""
         async with self._lock:
             session = self.sessions.get(interview_id)
             if session is not None:
                 return session
-            active = sum(1 for s in self.sessions.values() if s.state in ACTIVE)
-            if active >= self.settings.max_sessions or self.overloaded():
-                raise AtCapacity("the interview server is at capacity right now; please try again in a few minutes")
-            interview, plan = await self.store.run(lambda db: (db.get(Interview, interview_id), load_plan(db, interview_id)))
+
+            def load(db: Any) -> tuple[Interview, Any, Any, list[Any]]:
+                interview = db.get(Interview, interview_id)
+                if interview is None:
+                    raise NotFound(f"interview {interview_id} not found")
+                invitation = db.get(Invitation, interview.invitation_id)
+                started = interview.state in {s.value for s in STARTED}
+                restored = session_store.restore_attempts(db, interview_id, interview.question_index, started,
+                                                          interview.question_used_s)
+                return interview, load_plan(db, interview_id), invitation.deadline if invitation else None, restored
+
+            interview, plan, deadline, restored = await self.store.run(load)
             session = InterviewSession(plan, interview, self.store, self.bus, language_signals,
-                                       on_finished=self._finished)
+                                       on_finished=self._finished, slots=self.slots, deadline=deadline,
+                                       restored=restored)
             self.sessions[interview_id] = session
             logger.info("interview %d: session opened (%s)", interview_id, session.state)
             self.bus.publish("session", interview_id, event="opened", interview=session.describe())
@@ -79,20 +131,42 @@ class SessionManager:
                 if s.state == State.LIVE and s.peer is not None and s.peer.speech is not None]
         return bool(lags) and max(lags) > OVERLOAD_ASR_LAG_S
 
-    async def _finished(self, session: InterviewSession) -> None:
-        await session.close()
-        if session.state == State.COMPLETED:
-            from server.reports import Thresholds, build_report
+    async def settled(self, interview_id: int) -> None:
+        """Wait until the interview's answers are all stored (the report needs them)."""
+        session = self.sessions.get(interview_id)
+        if session is not None:
+            await session.settled()
+        pending = [t for t in self._finishing if t.get_name() == f"finish-{interview_id}"]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
 
-            base = self.settings.public_url or ""
-            try:
-                thresholds = Thresholds.from_settings(self.settings)
-                await self.store.run(lambda db: build_report(db, session.id, base, thresholds))
-            except Exception:  # the report is rebuilt when read; never lose the session over it
-                logger.exception("interview %d: report could not be built", session.id)
-        self.bus.publish("session", session.id, event="closed", state=session.state.value)
-        self.sessions.pop(session.id, None)
-        logger.info("interview %d: session closed (%s)", session.id, session.state)
+    async def _finished(self, session: InterviewSession) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            task.set_name(f"finish-{session.id}")
+            self._finishing.add(task)
+        try:
+            await session.close()  # waits for the recogniser and every answer's scores
+            if session.state == State.COMPLETED:
+                from server.reports import Thresholds, build_report
+
+                base = self.settings.public_url or ""
+                try:
+                    thresholds = Thresholds.from_settings(self.settings)
+                    await self.store.run(lambda db: build_report(db, session.id, base, thresholds))
+                except Exception:  # the report is rebuilt when read; never lose the session over it
+                    logger.exception("interview %d: report could not be built", session.id)
+            self._drop(session)
+        finally:
+            if task is not None:
+                self._finishing.discard(task)
+
+    def _drop(self, session: InterviewSession) -> None:
+        if self.sessions.get(session.id) is session:
+            self.sessions.pop(session.id, None)
+            self.slots.release(session.id)
+            self.bus.publish("session", session.id, event="closed", state=session.state.value)
+            logger.info("interview %d: session closed (%s)", session.id, session.state)
 
     def new_peer(self, session: InterviewSession) -> PeerLink:
         pc = RTCPeerConnection(rtc_configuration(self.settings.ice_servers))
@@ -101,7 +175,7 @@ class SessionManager:
         def analyse() -> bool:
             # Asked per audio batch and per frame: consent may come after the offer, and a
             # candidate who asked for a human-only review is never analysed.
-            return session.consent is True and self.bank.ready
+            return session.consent is True
 
         def on_speech(event: Partial | Final, offset: float) -> None:
             if isinstance(event, Final):
@@ -125,46 +199,77 @@ class SessionManager:
             session.on_vision(sample, session.clock_at(arrived))
 
         def on_connected() -> None:
-            session.spawn(session.media_up())
+            session.spawn(session.media_up(peer))
 
         def on_lost(reason: str) -> None:
             if session.peer is peer:  # an old, replaced connection closing is not a fault
-                session.spawn(session.interrupt(f"connection lost ({reason})"))
+                session.spawn(session.media_lost(f"connection lost ({reason})"))
 
         # Recorded from the candidate's start, with or without consent to analysis: a
         # human-only review needs the recording too.
         recording = Recorder(recordings_root(self.settings.data_dir), session.id).for_peer(
             session.clock, lambda: session.consent is not None)
-        peer = PeerLink(pc, name, analyse=analyse, make_speech=make_speech,
+        peer = PeerLink(pc, name, analyse=analyse, vision_ready=lambda: self.bank.vision_ready,
+                        make_speech=make_speech,
                         process_frame=process, on_vision=on_vision,
                         vision_executor=self.vision_executor, fps=self.settings.analysis_fps,
                         on_connected=on_connected, on_lost=on_lost, recording=recording)
         return peer
 
     async def _tick(self) -> None:
-        """Once a second: live signals and scores; every 2 s: connection health."""
+        """Once a second: the watchdog (every state's way out), live signals and scores; every
+        2 s connection health; every 5 s the question clock is checkpointed."""
         n = 0
         while True:
             await asyncio.sleep(SIGNALS_EVERY_S)
             n += 1
             for session in list(self.sessions.values()):
                 try:
+                    if await self._watch(session):
+                        continue
                     await self._tick_one(session, connection=n % 2 == 0)
+                    if n % int(CHECKPOINT_EVERY_S) == 0 and session.state == State.LIVE:
+                        session.checkpoint()
+                except Refused as refused:
+                    logger.debug("interview %d: watchdog event refused (%s)", session.id, refused.reason)
                 except Exception:
                     logger.exception("interview %d: tick failed", session.id)
 
-    async def _tick_one(self, session: InterviewSession, connection: bool) -> None:
-        settings = self.settings
-        if session.state == State.LIVE and session.peer is not None and session.media_stale(settings.media_timeout_s):
+    async def _watch(self, session: InterviewSession) -> bool:
+        """The timeouts of DESIGN's states. True when the session left memory."""
+        s, now = self.settings, time.monotonic()
+        state, waited = session.state, now - session.state_since
+        if state == State.LIVE and session.media_stale(s.media_timeout_s):
             # aiortc declares a dead connection only after ~30 s; our own watchdog on media
             # arrival notices within media_timeout_s.
-            await session.interrupt(f"no audio or video for {session.media_gap_s():.0f} s")
-        elif session.state == State.INTERRUPTED:
+            await session.media_lost(f"no audio or video for {session.media_gap_s():.0f} s")
+        elif state == State.INTERRUPTED:
             if session.peer is not None and not session.media_stale(1.5):
-                await session.media_back()
-            elif session.interrupted_at is not None and time.monotonic() - session.interrupted_at > settings.abandon_after_s:
-                await session.abandon(settings.abandon_after_s)
-                return
+                await session.media_up()
+            elif session.interrupted_at is not None and now - session.interrupted_at > s.abandon_after_s:
+                await session.dispatch(Event.ABANDON_TIMEOUT, note=f"no media for {s.abandon_after_s:.0f} s")
+        elif state == State.PAUSED and waited > s.pause_limit_s:
+            await session.dispatch(Event.PAUSE_TIMEOUT, note=f"paused for more than {s.pause_limit_s:.0f} s")
+        elif state in (State.INVITED, State.CONSENTED, State.CONNECTING):
+            if session.deadline is not None and session.deadline <= utcnow() and state != State.CONNECTING:
+                await session.dispatch(Event.DEADLINE)
+            elif session.peer is not None and not session.media_connected \
+                    and now - max(session.state_since, session.peer.created) > s.connect_timeout_s:
+                cause = session.peer.connection_problem()
+                logger.warning("interview %d: camera and microphone did not connect within %.0f s (%s)",
+                               session.id, s.connect_timeout_s, cause)
+                await session.dispatch(Event.CONNECT_TIMEOUT, note=cause)
+            elif state == State.CONNECTING and session.peer is None and waited > s.connect_timeout_s:
+                await session.dispatch(Event.CONNECT_TIMEOUT, note="no offer arrived")
+        finishing = any(t.get_name() == f"finish-{session.id}" for t in self._finishing)
+        if session.state in FINISHED and not finishing and session.idle(0) \
+                or session.state in (State.INVITED, State.CONSENTED) and session.idle(IDLE_DROP_S):
+            await session.close()
+            self._drop(session)
+            return True
+        return False
+
+    async def _tick_one(self, session: InterviewSession, connection: bool) -> None:
         if session.state == State.LIVE:
             attempt = session.current_attempt()
             if attempt is not None:
@@ -174,7 +279,7 @@ class SessionManager:
                 self.bus.publish("signals", session.id, question_index=attempt.index, final=False, signals=signals)
                 self.bus.publish("scores", session.id, scores=session.scores_payload(session.last_scores))
             self.bus.publish("progress", session.id, **session.progress())
-        if connection and session.peer is not None and session.state in ACTIVE:
+        if connection and session.peer is not None and session.state in HOLDS_MEDIA:
             stats = await session.peer.connection_stats()
             session.last_connection = stats
             self.bus.publish("connection", session.id, **stats)
@@ -183,8 +288,16 @@ class SessionManager:
         if self._ticker is not None:
             self._ticker.cancel()
             await asyncio.gather(self._ticker, return_exceptions=True)
-        for session in list(self.sessions.values()):
-            await session.close()
+        sessions = list(self.sessions.values())
+        if sessions:
+            done, pending = await asyncio.wait([asyncio.ensure_future(s.close()) for s in sessions],
+                                               timeout=SHUTDOWN_GRACE_S)
+            if pending:
+                logger.warning("shutdown: %d session(s) still recognising speech after %.0f s; stopped "
+                               "(their audio is in the recordings)", len(pending), SHUTDOWN_GRACE_S)
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
         self.sessions.clear()
         self.vision_executor.shutdown(wait=False, cancel_futures=True)
 
@@ -195,6 +308,6 @@ bus_key = web.AppKey("bus", Bus)
 
 async def sessions_ctx(app: web.Application) -> AsyncIterator[None]:
     manager = app[sessions_key]
-    manager.start()
+    await manager.start()
     yield
     await manager.close()

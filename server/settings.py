@@ -40,6 +40,11 @@ class Settings:
     # abandon_after_s more it is `abandoned` (HR can reopen it before the deadline).
     media_timeout_s: float = 4.0
     abandon_after_s: float = 120.0
+    # Ways out of every waiting state (server/interview_machine.py EXITS): media held but never
+    # arriving goes back to waiting after connect_timeout_s (the page keeps retrying); a pause
+    # longer than pause_limit_s ends as `abandoned` (HR can reopen it before the deadline).
+    connect_timeout_s: float = 20.0
+    pause_limit_s: float = 1800.0
     # Recommendation thresholds (overall score 0-100) while a job has no hiring history.
     recommend_at: float = 70.0
     second_interview_at: float = 50.0
@@ -92,6 +97,8 @@ class Settings:
             ("SECOND_INTERVIEW_AT", "second_interview_at", float),
             ("WEAK_DIMENSION_AT", "weak_dimension_at", float),
             ("ABANDON_AFTER_S", "abandon_after_s", float),
+            ("CONNECT_TIMEOUT_S", "connect_timeout_s", float),
+            ("PAUSE_LIMIT_S", "pause_limit_s", float),
         ):
             if (v := get(name)) is not None:
                 try:
@@ -119,6 +126,10 @@ class Settings:
             raise SettingsError("CANDOR_ANALYSIS_FPS must be between 0.2 and 30")
         if self.vision_threads < 1:
             raise SettingsError("CANDOR_VISION_THREADS must be at least 1")
+        for name, value in (("MEDIA_TIMEOUT_S", self.media_timeout_s), ("ABANDON_AFTER_S", self.abandon_after_s),
+                            ("CONNECT_TIMEOUT_S", self.connect_timeout_s), ("PAUSE_LIMIT_S", self.pause_limit_s)):
+            if not value > 0:
+                raise SettingsError(f"CANDOR_{name} must be a number of seconds > 0")
         if self.resume_boost < 1:
             raise SettingsError("CANDOR_RESUME_BOOST must be >= 1")
 

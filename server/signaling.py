@@ -12,9 +12,10 @@ from aiortc import RTCSessionDescription
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from server.api import router
-from server.errors import Conflict, Malformed
+from server.errors import ApiError, Malformed
+from server.interview_machine import TEXT, Event, Refused
 from server.invitations import OpenLink, open_link
-from server.session import FINISHED, InterviewSession
+from server.session import InterviewSession
 from server.sessions import sessions_key
 from server.web import json_response, store_key
 
@@ -54,9 +55,12 @@ async def offer(request: web.Request) -> web.Response:
     if not body.sdp.lstrip().startswith("v=0") or "m=" not in body.sdp:
         raise Malformed("malformed SDP: it must start with v=0 and describe at least one media section")
     manager = request.app[sessions_key]
-    session = await manager.session_for(link.interview.id)  # type: ignore[arg-type]
-    if session.state in FINISHED:
-        raise Conflict(f"this interview is {session.state}")
+    assert link.interview.id is not None
+    session = await manager.session_for(link.interview.id)
+    try:
+        session.check(Event.OFFER)  # before any WebRTC work: finished, or no room (503)
+    except Refused as refused:
+        raise ApiError(refused.reason, status=refused.status) from None
     peer = manager.new_peer(session)
     try:
         await peer.pc.setRemoteDescription(RTCSessionDescription(sdp=body.sdp, type="offer"))
@@ -66,7 +70,11 @@ async def offer(request: web.Request) -> web.Response:
         await peer.close()
         logger.info("interview %s: offer refused: %s", session.id, exc)
         raise Malformed(f"malformed or unsupported SDP: {exc}") from None
-    await session.attach_peer(peer)
+    try:
+        await session.offer(peer)
+    except Refused as refused:  # the last slot went to another candidate meanwhile
+        await peer.close()
+        raise ApiError(refused.reason, status=refused.status) from None
     logger.info("interview %s: new peer connection", session.id)
     return json_response({"sdp": peer.pc.localDescription.sdp, "type": peer.pc.localDescription.type})
 
@@ -79,6 +87,7 @@ class _Socket:
         self.ws = ws
         self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=256)
         self.closing_reason: str | None = None
+        self._abort: asyncio.Future[Any] | None = None
         self.task = asyncio.create_task(self._writer(), name="candidate-ws-writer")
 
     def send(self, message: dict[str, Any]) -> None:
@@ -86,16 +95,18 @@ class _Socket:
             self.queue.put_nowait(message)
         except asyncio.QueueFull:
             logger.warning("candidate socket is not reading; closing it")
-            self.close("not reading")
+            self.close("not_reading")
 
-    def close(self, reason: str) -> None:
-        self.closing_reason = reason
+    def close(self, code: str) -> None:
+        """Tell the page why (a code it maps to words; also the close frame's reason)."""
+        self.closing_reason = code
         try:
-            self.queue.put_nowait({"type": "state", "state": "closed", "reason": reason})
+            self.queue.put_nowait({"type": "state", "state": "closed", "code": code, "reason": TEXT.get(code, code)})
             self.queue.put_nowait(None)
         except asyncio.QueueFull:
             self.task.cancel()
-            asyncio.ensure_future(self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=reason.encode()[:120]))
+            self._abort = asyncio.ensure_future(
+                self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=code.encode()[:120]))
 
     async def _writer(self) -> None:
         while True:
@@ -120,7 +131,8 @@ class _Socket:
 async def candidate_ws(request: web.Request) -> web.StreamResponse:
     link = await _link(request)
     manager = request.app[sessions_key]
-    session = await manager.session_for(link.interview.id)  # type: ignore[arg-type]
+    assert link.interview.id is not None
+    session = await manager.session_for(link.interview.id)
     ws = web.WebSocketResponse(heartbeat=10, max_msg_size=MAX_WS_MESSAGE)
     await ws.prepare(request)
     sock = _Socket(ws)
@@ -136,7 +148,7 @@ async def candidate_ws(request: web.Request) -> web.StreamResponse:
                 window_start, count = now, 0
             count += 1
             if count > MAX_MESSAGES_PER_S:
-                sock.close("too many messages")
+                sock.close("too_many_messages")
                 break
             await _handle(session, sock, msg.data)
     finally:
@@ -165,7 +177,7 @@ async def _handle(session: InterviewSession, sock: _Socket, data: str) -> None:
             return
         await session.start(consent)
     elif kind == "next":
-        await session.next_question(actor="candidate", reason="answered")
+        await session.candidate_next()
     elif kind == "ping":
         sock.send({"type": "pong"})
     else:

@@ -35,34 +35,46 @@ class SpeechStream:
         self._queue.put_nowait(pcm)
         self.lag_s += len(pcm) / 32000
 
+    def barrier(self) -> asyncio.Future[None]:
+        """A future that resolves once everything pushed so far is recognised and the pending
+        utterance finalised (audio pushed later waits behind it)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._task.done():
+            done.set_result(None)
+        else:
+            self._queue.put_nowait(done)
+        return done
+
     async def flush(self) -> None:
         """Recognise everything pushed so far and finalise the pending utterance."""
-        if self._task.done():
-            return
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(done)
-        await done
+        await self.barrier()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            item = await self._queue.get()
-            if item is None:
-                return
-            try:
-                if isinstance(item, asyncio.Future):
-                    events = await loop.run_in_executor(self._executor, self.recognizer.flush)
+        try:
+            while True:
+                item = await self._queue.get()
+                if item is None:
+                    return
+                try:
+                    if isinstance(item, asyncio.Future):
+                        events = await loop.run_in_executor(self._executor, self.recognizer.flush)
+                        self._dispatch(events)
+                        continue
+                    events = await loop.run_in_executor(self._executor, self.recognizer.push, item)
+                    self.lag_s = max(0.0, self.lag_s - len(item) / 32000)
                     self._dispatch(events)
-                    if not item.done():
+                except Exception:
+                    logger.exception("speech recognition failed on a batch; continuing")
+                finally:
+                    if isinstance(item, asyncio.Future) and not item.done():
                         item.set_result(None)
-                    continue
-                events = await loop.run_in_executor(self._executor, self.recognizer.push, item)
-                self.lag_s = max(0.0, self.lag_s - len(item) / 32000)
-                self._dispatch(events)
-            except Exception:
-                logger.exception("speech recognition failed on a batch; continuing")
-                if isinstance(item, asyncio.Future) and not item.done():
-                    item.set_result(None)
+        finally:
+            # Nobody waits forever on a barrier this task will not reach.
+            while not self._queue.empty():
+                left = self._queue.get_nowait()
+                if isinstance(left, asyncio.Future) and not left.done():
+                    left.set_result(None)
 
     def _dispatch(self, events: list[Any]) -> None:
         for event in events:
@@ -75,14 +87,10 @@ class SpeechStream:
         return self.recognizer.stats
 
     async def close(self) -> None:
-        """Finish what was pushed (flush), then stop the task and the thread."""
-        try:
-            await asyncio.wait_for(self.flush(), timeout=10)
-        except asyncio.TimeoutError:
-            logger.warning("speech flush timed out on close")
-        self._queue.put_nowait(None)
-        try:
-            await asyncio.wait_for(self._task, timeout=5)
-        except (asyncio.TimeoutError, asyncio.CancelledError):
-            self._task.cancel()
+        """Recognise everything pushed (however long the backlog: audio is never dropped), then
+        stop the task and the thread."""
+        if not self._task.done():
+            await self.flush()
+            self._queue.put_nowait(None)
+            await asyncio.gather(self._task, return_exceptions=True)
         self._executor.shutdown(wait=False)

@@ -152,6 +152,10 @@ class Interview(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     started_at: Optional[datetime] = None
     completed_at: Optional[datetime] = None
+    # The current question's clock, kept at every state change and every few seconds while
+    # live, so a restarted server resumes the question with the time it had.
+    question_used_s: float = 0.0
+    question_extra_s: float = 0.0
 
 
 class InterviewWeight(SQLModel, table=True):
@@ -178,6 +182,7 @@ class StateChange(SQLModel, table=True):
     from_state: str = Field(max_length=16)
     to_state: str = Field(max_length=16)
     reason: str = Field(default="", max_length=500)
+    code: str = Field(default="", max_length=32)  # machine-readable (server/interview_machine.py)
     actor_kind: str = Field(max_length=16)  # candidate | hr | system
     actor_id: Optional[int] = None
 

@@ -44,7 +44,7 @@ async def live_session(client: Any, hr: Api) -> tuple[Any, int, FakeLink, FakePe
     await session.attach_candidate(link)
     await session.start(consent=True)
     peer.media()
-    await session.attach_peer(peer)
+    await session.offer(peer)
     await session.media_up()
     assert session.state == State.LIVE
     return session, iid, link, peer
@@ -71,7 +71,10 @@ async def test_pause_resume_message_extend_redo_skip_end(client: Any, hr: Api, s
     events = client.app[bus_key].subscribe(lambda e: e.interview_id == iid and e.type == "intervention")
     _, body = await hr.call("POST", f"/api/interviews/{iid}/pause", json={"reason": "candidate asked"}, expect=200)
     assert body["state"] == "paused"
-    assert link.sent[-1] == {"type": "state", "state": "paused", "reason": "paused by the interviewer: candidate asked"}
+    # The candidate gets a code and neutral words; HR's note stays with HR.
+    assert link.sent[-1] == {"type": "state", "state": "paused", "code": "paused_by_interviewer",
+                             "reason": "paused by the interviewer"}
+    assert "candidate asked" in session.reason
     remaining = session.remaining_s()
     await asyncio.sleep(0.3)
     assert session.remaining_s() == remaining  # the question timer stopped
@@ -88,13 +91,16 @@ async def test_pause_resume_message_extend_redo_skip_end(client: Any, hr: Api, s
     assert link.sent[-1]["type"] == "question" and link.sent[-1]["time_limit_s"] == 60 + 30
 
     await hr.call("POST", f"/api/interviews/{iid}/intervene", json={"action": "redo", "note": "audio was bad"}, expect=200)
-    assert session.question_index == 0 and len(session.attempts[0]) == 2
+    assert session.question_index == 0 and len(session.attempts.by_question[0]) == 2
     assert session.remaining_s() > 85  # a fresh start on the question (the extension stays)
     _, body = await hr.call("POST", f"/api/interviews/{iid}/intervene", json={"action": "skip", "note": "not relevant"}, expect=200)
     assert body["question_index"] == 1
     _, body = await hr.call("POST", f"/api/interviews/{iid}/intervene", json={"action": "end", "note": "enough"}, expect=200)
     assert body["state"] == "completed" and link.sent[-1] == {"type": "done"}
     assert (await hr.call("POST", f"/api/interviews/{iid}/pause", json={}))[0] == 409
+    assert not [m for m in link.sent if any(n in str(m) for n in ("candidate asked", "audio was bad",
+                                                                     "not relevant", "enough"))]
+    await client.app[sessions_key].settled(iid)  # the answers are stored in the background
 
     rows = store.run_sync(lambda db: db.exec(select(QuestionSignals).where(QuestionSignals.interview_id == iid)
                                              .order_by(QuestionSignals.question_index, QuestionSignals.attempt)).all())
@@ -122,7 +128,7 @@ async def test_media_loss_interrupts_credits_time_and_recovers(client: Any, hr: 
     await asyncio.sleep(1.0)
     used_before_loss = session.elapsed_s()
     peer.counters.last_audio_at = peer.counters.last_video_at = time.monotonic() - 6  # 6 s of silence
-    await session.interrupt("no audio or video for 6 s")
+    await session.media_lost("no audio or video for 6 s")
     assert session.state == State.INTERRUPTED
     assert session.elapsed_s() <= max(0.0, used_before_loss - 5)  # the lost seconds are given back
     assert session.current_attempt().fault is True
@@ -133,14 +139,15 @@ async def test_media_loss_interrupts_credits_time_and_recovers(client: Any, hr: 
     # A new connection (the page reconnects with a new offer) brings it back on the same question.
     new_peer = FakePeer()
     new_peer.media()
-    await session.attach_peer(new_peer)
+    await session.offer(new_peer)
+    await asyncio.sleep(0)  # the old connection closes in the background
     assert peer.closed
     await session.media_up()
     assert session.state == State.LIVE and session.question_index == 0
     assert link.sent[-1]["type"] == "question" and link.sent[-1]["index"] == 0
     reasons = store.run_sync(lambda db: [(c.to_state, c.reason) for c in db.exec(
         select(StateChange).where(StateChange.interview_id == iid).order_by(StateChange.id))])
-    assert reasons[-2][0] == "interrupted" and reasons[-1] == ("live", "media back: resuming the same question")
+    assert reasons[-2][0] == "interrupted" and reasons[-1] == ("live", "connection back: the same question continues")
 
 
 async def test_watchdog_abandons_and_hr_reopens(client: Any, hr: Api, store: Any) -> None:
@@ -148,10 +155,10 @@ async def test_watchdog_abandons_and_hr_reopens(client: Any, hr: Api, store: Any
     manager = client.app[sessions_key]
     manager.settings = replace(manager.settings, abandon_after_s=0.5)
     peer.counters.last_audio_at = peer.counters.last_video_at = time.monotonic() - 10
-    await manager._tick_one(session, connection=False)  # the watchdog notices
+    await manager._watch(session)  # the watchdog notices
     assert session.state == State.INTERRUPTED
     await asyncio.sleep(0.6)
-    await manager._tick_one(session, connection=False)
+    await manager._watch(session)
     assert session.state == State.ABANDONED
     for _ in range(40):
         if iid not in manager.sessions:
@@ -181,9 +188,16 @@ async def test_admission_refuses_new_interviews_when_speech_falls_behind(client:
         "template_id": detail["template_id"], "candidate_ids": [c["id"]],
         "deadline": (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()}, expect=201)
     token = inv["invitations"][0]["url"].rsplit("/", 1)[1]
-    resp = await client.get(f"/i/{token}/ws")
-    assert resp.status == 503 and "capacity" in (await resp.json())["error"]
-    peer.speech = None  # caught up: admitted again
     ws = await client.ws_connect(f"/i/{token}/ws")
-    assert (await ws.receive_json(timeout=5))["type"] == "state"
+    assert (await ws.receive_json(timeout=5))["code"] == "joined"
+    await ws.send_json({"type": "start", "consent": True})
+    assert (await ws.receive_json(timeout=5))["state"] == "consented"
+    refused = await ws.receive_json(timeout=5)
+    assert refused["state"] == "consented" and refused["code"] == "capacity"
+    sdp = {"sdp": "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n", "type": "offer"}
+    resp = await client.post(f"/i/{token}/offer", json=sdp)
+    assert resp.status == 503 and "busy" in (await resp.json())["error"]
+    peer.speech = None  # caught up: admitted again
+    await ws.send_json({"type": "start", "consent": True})
+    assert (await ws.receive_json(timeout=5))["state"] == "connecting"
     await ws.close()

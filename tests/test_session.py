@@ -13,6 +13,7 @@ from conftest import Api, make_job_and_template
 from server.bus import Bus
 from server.plan import load_plan
 from server.question_signals import language_signals
+from server.interview_machine import Event
 from server.session import InterviewSession, State
 from server.tables import Interview, QuestionSignals, StateChange
 
@@ -54,11 +55,12 @@ async def test_states_questions_and_completion(hr: Api, store: Any) -> None:
     assert session.state == State.LIVE and session.question_index == 0
     question = [m for m in link.sent if m["type"] == "question"][-1]
     assert question["index"] == 0 and question["count"] == 2 and question["remaining_s"] > 59
-    await session.next_question()
+    await session.candidate_next()
     assert session.question_index == 1 and session.answered() == 1
-    await session.next_question()
+    await session.candidate_next()
     assert session.state == State.COMPLETED
     assert link.sent[-1] == {"type": "done"}
+    await session.settled()  # answers are finished in the background
     changes = store.run_sync(lambda db: [(c.from_state, c.to_state, c.actor_kind) for c in db.exec(
         select(StateChange).where(StateChange.interview_id == session.id).order_by(StateChange.id))])
     assert changes[0] == ("invited", "consented", "candidate")
@@ -100,10 +102,10 @@ async def test_a_second_window_replaces_the_first(hr: Api, store: Any) -> None:
     await session.start(consent=True)
     await session.media_up()
     await session.attach_candidate(second)
-    assert first.closed and "another window" in first.closed
+    assert first.closed == "opened_elsewhere"
     assert second.sent[0]["state"] == "live"
     assert second.sent[1]["type"] == "question" and second.sent[1]["index"] == 0
     # A late "next" from a stale timer for a question already left changes nothing.
-    await session.next_question(expected_index=5)
+    await session.dispatch(Event.TIME_UP, expect_question=5)
     assert session.question_index == 0
     await session.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from server.interview_machine import state_sets
 from server.pages.common import PageCall, hr_page
 from server.pages.interviews import STATE_LABELS
 
@@ -26,5 +27,6 @@ async def monitor_page(call: PageCall) -> web.Response:
         "finished_linger_s": FINISHED_LINGER_S,
         "thumbnail_every_s": THUMBNAIL_EVERY_S,
         "state_labels": STATE_LABELS,
+        "states": state_sets(),
     }
     return call.render("hr_monitor.html", nav="monitor", config=config)

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any, AsyncIterator, Callable
 
 import av
+from sqlmodel import col, select
 from aiohttp import web
 from aiortc import RTCPeerConnection
 
@@ -27,7 +28,7 @@ from server.session import InterviewSession
 from server.settings import Settings
 from server.speech_stream import SpeechStream
 from server.store import Store
-from server.tables import Interview, Invitation, utcnow
+from server.tables import Interview, Invitation, StateChange, utcnow
 from server.web import settings_key, store_key
 
 logger = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ class SessionManager:
             if session is not None:
                 return session
 
-            def load(db: Any) -> tuple[Interview, Any, Any, list[Any]]:
+            def load(db: Any) -> tuple[Interview, Any, Any, list[Any], StateChange | None]:
                 interview = db.get(Interview, interview_id)
                 if interview is None:
                     raise NotFound(f"interview {interview_id} not found")
@@ -113,12 +114,17 @@ class SessionManager:
                 started = interview.state in {s.value for s in STARTED}
                 restored = session_store.restore_attempts(db, interview_id, interview.question_index, started,
                                                           interview.question_used_s)
-                return interview, load_plan(db, interview_id), invitation.deadline if invitation else None, restored
+                last = db.exec(select(StateChange).where(StateChange.interview_id == interview_id)
+                               .order_by(col(StateChange.id).desc())).first()
+                return (interview, load_plan(db, interview_id), invitation.deadline if invitation else None,
+                        restored, last)
 
-            interview, plan, deadline, restored = await self.store.run(load)
+            interview, plan, deadline, restored, last = await self.store.run(load)
             session = InterviewSession(plan, interview, self.store, self.bus, language_signals,
                                        on_finished=self._finished, slots=self.slots, deadline=deadline,
                                        restored=restored)
+            if last is not None:
+                session.reason, session.code = last.reason, last.code
             self.sessions[interview_id] = session
             logger.info("interview %d: session opened (%s)", interview_id, session.state)
             self.bus.publish("session", interview_id, event="opened", interview=session.describe())

@@ -11,11 +11,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, web
-from sqlmodel import Session
 
 from server.api import router
 from server.errors import Forbidden, Unauthorized
 from server.jobs import visible_jobs_query
+from server import session_views
 from server.sessions import bus_key, sessions_key
 from server.tables import Job
 from server.web import principal_of, store_key
@@ -60,7 +60,7 @@ async def monitor_ws(request: web.Request) -> web.StreamResponse:
 
     subscription = bus.subscribe(visible, limit=512)
     try:
-        snapshot = [s.describe() for s in manager.sessions.values() if s.plan.job_id in job_ids]
+        snapshot = [session_views.describe(s) for s in manager.sessions.values() if s.plan.job_id in job_ids]
         await ws.send_str(json.dumps({"type": "snapshot", "interviews": snapshot}, ensure_ascii=False))
         reader = asyncio.create_task(_drain_incoming(ws))
         try:

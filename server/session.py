@@ -14,35 +14,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Awaitable, Callable, Protocol
 
-from server import session_store
+from server import session_store, session_views
+from server.answers import Answers, LanguageSignals
 from server.attempts import Attempt, AttemptLog
+from server.background import Background
 from server.bus import Bus
+from server.media_slots import MediaSlots
 from server.interview_machine import (
     AFTER_RECORD, FINISHED, HOLDS_MEDIA, TEXT, Effect, Event, Facts, Refused, State, Step, handle,
 )
 from server.plan import InterviewPlan, QuestionPlan
 from server.question_clock import QuestionClock
-from server.question_signals import Segment
-from server.scoring import DimensionScore, QuestionResult, score_interview, score_question
+from server.samples import SampleRouter
+from server.scoring import DimensionScore
 from server.store import Store
-from server.tables import Interview, TranscriptSegment, utcnow
+from server.tables import Interview, utcnow
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["FINISHED", "Attempt", "CandidateLink", "InterviewSession", "Refused", "State"]
 
-# A transcript partial reaches HR at most this often (partials coalesced, <= 5/s).
-PARTIAL_INTERVAL_S = 0.2
-# Frame-driven `signals` events per interview come at most this often.
-FRAME_EVENT_INTERVAL_S = 0.1
 # Media counts as arriving again once something came within this many seconds.
 MEDIA_FRESH_S = 1.5
-
-LanguageSignals = Callable[[list[Segment], str, tuple[str, ...], float],
-                           tuple[dict[str, float], list[dict[str, Any]]]]
 
 
 class CandidateLink(Protocol):
@@ -50,25 +47,6 @@ class CandidateLink(Protocol):
 
     def send(self, message: dict[str, Any]) -> None: ...
     def close(self, code: str) -> None: ...
-
-
-class MediaSlots(Protocol):
-    """The process's media slots (CANDOR_MAX_SESSIONS), owned by the session manager."""
-
-    def room_for(self, interview_id: int) -> bool: ...
-    def take(self, interview_id: int) -> None: ...
-    def release(self, interview_id: int) -> None: ...
-
-
-class _Unlimited:
-    def room_for(self, interview_id: int) -> bool:
-        return True
-
-    def take(self, interview_id: int) -> None:
-        pass
-
-    def release(self, interview_id: int) -> None:
-        pass
 
 
 class InterviewSession:
@@ -84,7 +62,7 @@ class InterviewSession:
         self.bus = bus
         self.language_signals = language_signals
         self.on_finished = on_finished
-        self.slots: MediaSlots = slots or _Unlimited()
+        self.slots = slots or MediaSlots(limit=1 << 30, overloaded=lambda: False)
         self.deadline = deadline
         self.state = State(interview.state)
         self.question_index = interview.question_index
@@ -105,19 +83,16 @@ class InterviewSession:
             (utcnow() - interview.started_at).total_seconds() if interview.started_at else 0.0)
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._writes: set[asyncio.Task[Any]] = set()
-        self._finalizing: set[asyncio.Task[Any]] = set()
-        self._last_partial_at = 0.0
-        self._last_frame_event_at = 0.0
+        self.background = Background(store, f"interview {self.id}")
+        self.answers = Answers(plan, language_signals, self.attempts, self.clock, store=store, bus=bus,
+                               background=self.background, on_stored=self._answer_stored)
         self._paused_at: float | None = time.monotonic() if self.state == State.PAUSED else None
         self.state_since = time.monotonic()  # when the current state began (timeouts count from it)
         self.touched_at = time.monotonic()  # last sign of life from the candidate (idle sessions go)
         self.interrupted_at: float | None = time.monotonic() if self.state == State.INTERRUPTED else None
         self.last_scores: list[DimensionScore] = []
-        self.transcript_tail: list[dict[str, Any]] = []  # recent finals, for a panel's snapshot
-        self.partial: str | None = None
-        self.last_signals: dict[str, Any] | None = None
+        self.samples = SampleRouter(self.id, plan, self.attempts, bus, self.background, self.send, self.clock,
+                                    lambda: self.question_index)
         self.last_connection: dict[str, Any] | None = None
         self.interventions: list[dict[str, Any]] = []
         self.reason = ""
@@ -270,9 +245,9 @@ class InterviewSession:
                 attempt.open_span(self.clock())
             self._arm_timer()
         elif effect == Effect.SEND_QUESTION:
-            if (msg := self.question_message()) is not None:
+            if (msg := session_views.question_message(self)) is not None:
                 self.send(msg)
-            self.bus.publish("progress", self.id, **self.progress())
+            self.bus.publish("progress", self.id, **session_views.progress(self))
         elif effect == Effect.SEND_MESSAGE:
             self.send({"type": "message", "text": ctx.note})
         elif effect == Effect.SEND_DONE:
@@ -287,19 +262,6 @@ class InterviewSession:
         if self.candidate is not None:
             self.candidate.send(message)
 
-    def progress(self) -> dict[str, Any]:
-        q = self.question
-        return {"question_index": self.question_index, "question_count": len(self.plan.questions),
-                "answered": self.answered(), "elapsed_s": round(self.elapsed_s(), 1),
-                "time_limit_s": self.time_limit_s(), "question_text": q.text if q else None}
-
-    def question_message(self) -> dict[str, Any] | None:
-        q = self.question
-        if q is None:
-            return None
-        return {"type": "question", "index": q.index, "count": len(self.plan.questions), "text": q.text,
-                "time_limit_s": self.time_limit_s(), "remaining_s": round(self.remaining_s(), 1)}
-
     async def attach_candidate(self, link: CandidateLink) -> None:
         """A candidate's websocket joined. A newer one replaces an older one (a candidate who
         reopens the link after a crash must get back in; the old tab is told why it closed)."""
@@ -308,7 +270,7 @@ class InterviewSession:
         if old is not None and old is not link:
             old.close("opened_elsewhere")
         link.send({"type": "state", "state": self.state.value, "code": "joined", "reason": TEXT["joined"]})
-        if self.state in (State.LIVE, State.PAUSED, State.INTERRUPTED) and (msg := self.question_message()):
+        if self.state in (State.LIVE, State.PAUSED, State.INTERRUPTED) and (msg := session_views.question_message(self)):
             link.send(msg)
 
     def detach_candidate(self, link: CandidateLink) -> None:
@@ -375,129 +337,42 @@ class InterviewSession:
         seen = [t for t in (c.last_audio_at, c.last_video_at) if t is not None]
         return time.monotonic() - (max(seen) if seen else peer.created)
 
-    # --- answers: closed at once, finished in the background ----------------------------------
+    # --- answers: closed at once, finished in the background (server/answers.py) ----------
 
     def _close_attempt(self, attempt: Attempt) -> None:
-        attempt.closed = True
         speech = self.peer.speech if self.peer is not None else None
         # Everything received so far is recognised before the answer is scored; audio after
         # this moment belongs to the next question and waits behind it in the same queue.
-        barrier = speech.barrier() if speech is not None else None
-        task = self.spawn(self._finish_attempt(attempt, barrier))
-        self._finalizing.add(task)
-        task.add_done_callback(self._finalizing.discard)
+        self.answers.close(attempt, speech.barrier() if speech is not None else None)
 
-    async def _finish_attempt(self, attempt: Attempt, barrier: Awaitable[None] | None) -> None:
-        if barrier is not None:
-            await barrier
-        await self.drain_writes()  # its final transcript segments are on disk first
-        signals, _ = self.signals_of(attempt)
-        per_question = self.score_attempt(attempt)
-        attempt.finished = True
-        overall = self.last_scores = self.live_scores()
-        stats = attempt.vision.stats()
-        plan = self.plan
-        timeline = attempt.vision.timeline(plan.analyze_eye_contact, plan.analyze_expression, plan.analyze_posture)
-        await self.store.run(lambda db: session_store.store_attempt(
-            db, self.id, attempt, signals, stats, timeline, per_question.values(), overall))
-        self.bus.publish("signals", self.id, question_index=attempt.index, final=True, signals=signals)
-        self.bus.publish("scores", self.id, scores=self.scores_payload(overall))
-        self.bus.publish("progress", self.id, **self.progress())
+    def _answer_stored(self, overall: list[DimensionScore]) -> None:
+        self.last_scores = overall
+        self.bus.publish("progress", self.id, **session_views.progress(self))
 
     async def settled(self) -> None:
         """Every closed answer is stored (waits for the recogniser to catch up)."""
-        while self._finalizing:
-            await asyncio.gather(*list(self._finalizing), return_exceptions=True)
+        await self.answers.settled()
 
-    # --- samples in -----------------------------------------------------------------------
+    # --- samples in (server/samples.py) ----------------------------------------------------
 
     def on_transcript(self, text: str, final: bool, start_s: float | None, end_s: float | None,
                       words: tuple[Any, ...] = ()) -> None:
-        """A speech event on the interview clock, routed to the attempt that was live when it
-        was said. A final is stored first and announced to HR once it is on disk."""
-        self.send({"type": "caption", "text": text, "final": final})
-        t = start_s if start_s is not None else self.clock()
-        covering = self.attempts.covering(t)
-        attempt = covering or self.current_attempt()
-        qi = attempt.index if attempt else self.question_index
-        event = {"question_index": qi, "text": text, "final": final,
-                 "start_s": None if start_s is None else round(start_s, 2),
-                 "end_s": None if end_s is None else round(end_s, 2)}
-        if not final:
-            self.partial = text
-            now = time.monotonic()
-            if now - self._last_partial_at >= PARTIAL_INTERVAL_S:
-                self._last_partial_at = now
-                self.bus.publish("transcript", self.id, **event)
-            return
-        self.partial = None
-        if not text:
-            return
-        segment = Segment(text, start_s or 0.0, end_s or 0.0, tuple(words))
-        # Speech while paused, interrupted or between questions is kept (nothing received is
-        # lost) but marked, and it does not count toward an answer's signals.
-        live = covering is not None and not covering.finished
-        if live and covering is not None:
-            covering.segments.append(segment)
-        row = TranscriptSegment(interview_id=self.id, question_index=qi,
-                                attempt=attempt.number if attempt else 0, text=text, start_s=segment.start_s,
-                                end_s=segment.end_s, words=segment.words_json(), live=live)
-
-        def announce() -> None:
-            self.transcript_tail = [*self.transcript_tail[-19:], event]
-            self.bus.publish("transcript", self.id, **event)
-
-        self._write(lambda db: db.add(row), then=announce)
+        self.samples.on_transcript(text, final, start_s, end_s, words)
 
     def on_vision(self, sample: Any, clock_s: float) -> None:
-        attempt = self.attempts.covering(clock_s) or self.current_attempt()
-        if attempt is None or attempt.closed or self.state != State.LIVE:
-            return
-        attempt.vision.add(sample, clock_s)
-        now = time.monotonic()
-        if now - self._last_frame_event_at < FRAME_EVENT_INTERVAL_S:
-            return
-        # HR sees a frame's meaning within a fraction of a second: the latest frame's values
-        # and the question's vision ratios so far, on top of the last full signals.
-        self._last_frame_event_at = now
-        plan = self.plan
-        vision = attempt.vision.signals(plan.analyze_eye_contact, plan.analyze_expression, plan.analyze_posture)
-        last = self.last_signals or {}
-        base = {k: v for k, v in last.items() if k != "question_index"} if last.get("question_index") == attempt.index else {}
-        frame = {"faces": sample.faces, "eye_contact": sample.eye_contact, "smile": sample.smile,
-                 "upright": sample.upright, "clock_s": round(clock_s, 2)}
-        self.bus.publish("signals", self.id, question_index=attempt.index, final=False,
-                         signals={**base, **vision}, frame=frame)
+        if self.state == State.LIVE:
+            self.samples.on_vision(sample, clock_s)
 
-    # --- signals and scores ---------------------------------------------------------------
+    # --- signals and scores (server/answers.py) ------------------------------------------
 
     def signals_of(self, attempt: Attempt) -> tuple[dict[str, float], list[dict[str, Any]]]:
-        q = self.plan.questions[attempt.index]
-        live_s = attempt.live_s(self.clock())
-        signals, evidence = self.language_signals(attempt.segments, q.text, self.plan.keywords_for(q), live_s)
-        if attempt.stored_signals is not None and attempt.finished:
-            return dict(attempt.stored_signals), evidence  # restored: vision as it was stored
-        plan = self.plan
-        vision = attempt.vision.signals(plan.analyze_eye_contact, plan.analyze_expression, plan.analyze_posture)
-        return {**signals, **vision}, evidence
-
-    def score_attempt(self, attempt: Attempt) -> dict[int, DimensionScore]:
-        signals, evidence = self.signals_of(attempt)
-        q = self.plan.questions[attempt.index]
-        return {dim_id: score_question(self.plan.dimension(dim_id), signals, evidence, q.index)
-                for dim_id, _ in q.weights}
+        return self.answers.signals_of(attempt, self.clock())
 
     def live_scores(self) -> list[DimensionScore]:
-        results = []
-        for attempt in self.attempts.all():
-            q = self.plan.questions[attempt.index]
-            results.append(QuestionResult(attempt.index, q.weights, self.score_attempt(attempt),
-                                          attempt.skipped, attempt.superseded, attempt.fault, attempt.paused_s))
-        return score_interview(self.plan.dimensions, results)
+        return self.answers.live_scores(self.clock())
 
     def scores_payload(self, scores: list[DimensionScore]) -> list[dict[str, Any]]:
-        return [{"dimension_id": s.dimension_id, "name": self.plan.dimension(s.dimension_id).name,
-                 "score": s.score} for s in scores]
+        return self.answers.payload(scores)
 
     # --- HR -------------------------------------------------------------------------------
 
@@ -515,27 +390,14 @@ class InterviewSession:
     def idle(self, for_s: float) -> bool:
         """Nobody connected and nothing running for `for_s` seconds: the session may leave memory
         (it is made again from the store when needed)."""
-        return (self.candidate is None and self.peer is None and not self._tasks and not self._writes
+        return (self.candidate is None and self.peer is None and not self.background.busy
                 and time.monotonic() - self.touched_at >= for_s)
 
     def checkpoint(self) -> None:
         """Keep the running question clock in the store (a restart resumes from it)."""
         qi, now = self.question_index, time.monotonic()
         used, extra = self.question_time.elapsed_s(qi, now), self.question_time.extra_s.get(qi, 0.0)
-        self._write(lambda db: session_store.checkpoint(db, self.id, qi, used, extra))
-
-    def describe(self) -> dict[str, Any]:
-        """Everything a panel that connects late needs to draw this interview."""
-        return {
-            "interview_id": self.id, "job_id": self.plan.job_id, "job_title": self.plan.job_title,
-            "candidate": self.plan.candidate_name, "state": self.state.value, "reason": self.reason,
-            "code": self.code, "consent": self.consent, **self.progress(),
-            "transcript": list(self.transcript_tail), "partial": self.partial,
-            "signals": self.last_signals, "scores": self.scores_payload(self.last_scores) if self.last_scores else None,
-            "connection": self.last_connection, "interventions": list(self.interventions),
-            "interrupted_for_s": None if self.interrupted_at is None or self.state != State.INTERRUPTED
-            else round(time.monotonic() - self.interrupted_at, 1),
-        }
+        self.background.write(lambda db: session_store.checkpoint(db, self.id, qi, used, extra))
 
     # --- timers and housekeeping ----------------------------------------------------------
 
@@ -560,36 +422,10 @@ class InterviewSession:
             logger.debug("interview %d: %s refused (%s)", self.id, event.value, refused.reason)
 
     def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("interview %s: background task failed", self.id, exc_info=task.exception())
-
-    def _write(self, fn: Callable[[Any], Any], then: Callable[[], None] | None = None) -> None:
-        """Store in the background (in order: the store has one writer); `then` runs once the
-        row is committed."""
-        task = asyncio.ensure_future(self.store.run(fn))
-        self._writes.add(task)
-
-        def done(task: asyncio.Task[Any]) -> None:
-            self._writes.discard(task)
-            if task.cancelled():
-                return
-            if task.exception() is not None:
-                logger.error("interview %s: a write failed", self.id, exc_info=task.exception())
-            elif then is not None:
-                then()
-
-        task.add_done_callback(done)
+        return self.background.spawn(coro)
 
     async def drain_writes(self) -> None:
-        if self._writes:
-            await asyncio.gather(*list(self._writes), return_exceptions=True)
+        await self.background.drain_writes()
 
     async def close(self) -> None:
         """Stop timers and media (recognising what was received), finish answers, stop tasks."""
@@ -598,21 +434,17 @@ class InterviewSession:
             peer, self.peer = self.peer, None
             await peer.close()
         await self.settled()
-        current = asyncio.current_task()
-        others = [t for t in self._tasks if t is not current]  # close() may run in one of them
-        for task in others:
-            task.cancel()
-        await asyncio.gather(*others, return_exceptions=True)
-        await self.drain_writes()
+        await self.background.cancel()  # close() may run in one of its tasks: that one is spared
         self.slots.release(self.id)
 
 
+@dataclass(frozen=True, slots=True)
 class _Context:
     """One event's details, for its effects."""
 
-    __slots__ = ("event", "actor", "actor_id", "note", "user", "seconds")
-
-    def __init__(self, event: Event, actor: str, actor_id: int | None, note: str, user: str,
-                 seconds: float | None) -> None:
-        self.event, self.actor, self.actor_id = event, actor, actor_id
-        self.note, self.user, self.seconds = note, user, seconds
+    event: Event
+    actor: str
+    actor_id: int | None
+    note: str
+    user: str
+    seconds: float | None

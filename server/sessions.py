@@ -22,8 +22,9 @@ from server.peer import PeerLink, rtc_configuration
 from server.plan import load_plan
 from server.question_signals import language_signals
 from server.recording import Recorder, recordings_root
-from server import session_store
+from server import session_store, session_views
 from server.interview_machine import FINISHED, HOLDS_MEDIA, STARTED, Event, Refused, State
+from server.media_slots import MediaSlots
 from server.session import InterviewSession
 from server.settings import Settings
 from server.speech_stream import SpeechStream
@@ -46,28 +47,6 @@ SHUTDOWN_GRACE_S = 30.0
 
 class AtCapacity(ApiError):
     status = 503
-
-
-class MediaSlots:
-    """At most `limit` interviews hold media at once in this process. A slot is taken when an
-    interview's media starts (offer, join) and released when it neither holds a media state
-    nor a peer connection. New holders also wait while speech recognition falls behind."""
-
-    def __init__(self, limit: int, overloaded: Callable[[], bool]) -> None:
-        self.limit = limit
-        self.overloaded = overloaded
-        self.held: set[int] = set()
-
-    def room_for(self, interview_id: int) -> bool:
-        if interview_id in self.held:
-            return True
-        return len(self.held) < self.limit and not self.overloaded()
-
-    def take(self, interview_id: int) -> None:
-        self.held.add(interview_id)
-
-    def release(self, interview_id: int) -> None:
-        self.held.discard(interview_id)
 
 
 class SessionManager:
@@ -127,7 +106,7 @@ class SessionManager:
                 session.reason, session.code = last.reason, last.code
             self.sessions[interview_id] = session
             logger.info("interview %d: session opened (%s)", interview_id, session.state)
-            self.bus.publish("session", interview_id, event="opened", interview=session.describe())
+            self.bus.publish("session", interview_id, event="opened", interview=session_views.describe(session))
             return session
 
     def overloaded(self) -> bool:
@@ -280,11 +259,11 @@ class SessionManager:
             attempt = session.current_attempt()
             if attempt is not None:
                 signals, _ = session.signals_of(attempt)
-                session.last_signals = {"question_index": attempt.index, **signals}
+                session.samples.last_signals = {"question_index": attempt.index, **signals}
                 session.last_scores = session.live_scores()
                 self.bus.publish("signals", session.id, question_index=attempt.index, final=False, signals=signals)
                 self.bus.publish("scores", session.id, scores=session.scores_payload(session.last_scores))
-            self.bus.publish("progress", session.id, **session.progress())
+            self.bus.publish("progress", session.id, **session_views.progress(session))
         if connection and session.peer is not None and session.state in HOLDS_MEDIA:
             stats = await session.peer.connection_stats()
             session.last_connection = stats

@@ -1,0 +1,41 @@
+"""What a session shows: the candidate's question message, the progress event and the snapshot a
+late HR panel draws from. Read-only views of an InterviewSession."""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from server.interview_machine import State
+
+if TYPE_CHECKING:
+    from server.session import InterviewSession
+
+
+def progress(session: InterviewSession) -> dict[str, Any]:
+    q = session.question
+    return {"question_index": session.question_index, "question_count": len(session.plan.questions),
+            "answered": session.answered(), "elapsed_s": round(session.elapsed_s(), 1),
+            "time_limit_s": session.time_limit_s(), "question_text": q.text if q else None}
+
+
+def question_message(session: InterviewSession) -> dict[str, Any] | None:
+    q = session.question
+    if q is None:
+        return None
+    return {"type": "question", "index": q.index, "count": len(session.plan.questions), "text": q.text,
+            "time_limit_s": session.time_limit_s(), "remaining_s": round(session.remaining_s(), 1)}
+
+
+def describe(session: InterviewSession) -> dict[str, Any]:
+    """Everything a panel that connects late needs to draw this interview."""
+    s = session
+    return {
+        "interview_id": s.id, "job_id": s.plan.job_id, "job_title": s.plan.job_title,
+        "candidate": s.plan.candidate_name, "state": s.state.value, "reason": s.reason, "code": s.code,
+        "consent": s.consent, **progress(s),
+        "transcript": list(s.samples.transcript_tail), "partial": s.samples.partial,
+        "signals": s.samples.last_signals, "scores": s.scores_payload(s.last_scores) if s.last_scores else None,
+        "connection": s.last_connection, "interventions": list(s.interventions),
+        "interrupted_for_s": None if s.interrupted_at is None or s.state != State.INTERRUPTED
+        else round(time.monotonic() - s.interrupted_at, 1),
+    }

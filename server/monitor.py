@@ -16,6 +16,7 @@ from server.api import router
 from server.errors import Forbidden, Unauthorized
 from server.jobs import visible_jobs_query
 from server import session_views
+from server.model_bank import models_key
 from server.sessions import bus_key, sessions_key
 from server.tables import Job
 from server.web import principal_of, store_key
@@ -61,7 +62,10 @@ async def monitor_ws(request: web.Request) -> web.StreamResponse:
     subscription = bus.subscribe(visible, limit=512)
     try:
         snapshot = [session_views.describe(s) for s in manager.sessions.values() if s.plan.job_id in job_ids]
-        await ws.send_str(json.dumps({"type": "snapshot", "interviews": snapshot}, ensure_ascii=False))
+        # Each analyser's own status: a missing speech model leaves vision running, and HR sees which.
+        analyzers = request.app[models_key].analyzers()
+        await ws.send_str(json.dumps({"type": "snapshot", "interviews": snapshot, "analyzers": analyzers},
+                                     ensure_ascii=False))
         reader = asyncio.create_task(_drain_incoming(ws))
         try:
             while not ws.closed:

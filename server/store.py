@@ -10,7 +10,7 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Protocol, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -22,6 +22,17 @@ from server import tables  # noqa: F401  (registers the tables on SQLModel.metad
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
+
+
+class _Stored(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def stored_id(row: _Stored) -> int:
+    """The id of a row that is in the database (only a row never flushed has None)."""
+    assert row.id is not None, f"{type(row).__name__} has no id: not flushed yet"
+    return row.id
 
 
 def make_engine(url: str) -> Engine:
@@ -59,7 +70,10 @@ def schema_ddl(dialect_engine: Engine | None = None) -> str:
 
 
 def create_schema(engine: Engine) -> None:
+    from server.schema_upgrade import add_missing_columns
+
     SQLModel.metadata.create_all(engine)
+    add_missing_columns(engine)  # a database made by an earlier version gets the new columns
 
 
 class Store:

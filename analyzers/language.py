@@ -238,15 +238,15 @@ def analyze_answer(
     gaps_after: list[float | None] = [
         gaps[i] if i < n - 1 and rows[i + 1][0] == rows[i][0] else None for i in range(n)]
     flags = filler_flags(tokens, gaps_after)
-    fillers = tuple(FillerHit(r[2], r[0], r[1], r[4], r[5]) for r, f in zip(rows, flags) if f)
+    fillers = tuple(FillerHit(r[2], r[0], r[1], r[4], r[5]) for r, f in zip(rows, flags, strict=True) if f)
 
     hits, evidence = _keyword_hits(segments, kw_list)
     total_hits = sum(hits.values())
-    content = [[] for _ in segments]  # type: list[list[str]]
-    for r, f in zip(rows, flags):
+    content: list[list[str]] = [[] for _ in segments]
+    for r, f in zip(rows, flags, strict=True):
         if not f:
             content[r[0]].append(r[3])
-    coherence = _coherence([c for c in content if c], [t for t, f in zip(tokens, flags) if not f],
+    coherence = _coherence([c for c in content if c], [t for t, f in zip(tokens, flags, strict=True) if not f],
                            question_text)
     return LanguageSignals(
         word_count=n,
@@ -393,7 +393,7 @@ def _coherence(segments: list[list[str]], tokens: list[str], question_text: str)
         parts.append((0.4, sum(linked) / len(linked)))
     if len(units) > 1:
         chain = [min(1.0, 3.0 * len(a & b) / min(len(a), len(b)))
-                 for a, b in zip(units, units[1:])]
+                 for a, b in zip(units, units[1:], strict=False)]
         parts.append((0.3, sum(chain) / len(chain)))
     if not parts:
         base = 0.5

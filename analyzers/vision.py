@@ -75,11 +75,11 @@ nothing to calibrate a toward/away lean threshold on, and camera distance confou
 
 **Gesture activity** (``motion``): mean displacement of the visible wrists and elbows
 (13-16; visibility > 0.5, presence > 0.5 and inside the image in both poses: BlazePose
-extrapolates limbs that are out of the frame and those guesses jump by tens of pixels) between two pose updates, **relative to the shoulder
-centre** (so the whole person or the camera moving is not a gesture), divided by the mean
-shoulder width and by the number of frames between the two updates (a per-frame rate at the
-analysis fps). None without a pose, without two consecutive pose updates, or when no
-wrist/elbow is visible.
+extrapolates limbs that are out of the frame and those guesses jump by tens of pixels)
+between two pose updates, **relative to the shoulder centre** (so the whole person or the
+camera moving is not a gesture), divided by the mean shoulder width and by the number of
+frames between the two updates (a per-frame rate at the analysis fps). None without a pose,
+without two consecutive pose updates, or when no wrist/elbow is visible.
 
 Multiple faces: eye contact and smile are measured on the largest face (the candidate is
 the one nearest the camera); ``faces`` counts every face.
@@ -90,6 +90,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -222,7 +223,7 @@ def gaze(landmarks: np.ndarray, irises: np.ndarray | None = None,
     yaw, pitch = head.yaw_deg, head.pitch_deg
     if irises is not None:
         offs = []
-        for (a, b, up, lo), iris in zip(_EYES, np.asarray(irises, dtype=np.float64)):
+        for (a, b, up, lo), iris in zip(_EYES, np.asarray(irises, dtype=np.float64), strict=False):
             axis = mesh[b, :2] - mesh[a, :2]
             width = float(np.hypot(*axis))
             if width <= 0:
@@ -377,7 +378,7 @@ class VisionAnalyzer:
         self._shape = rgb.shape
         index = self._frame
         self._frame += 1
-        out: dict[str, object] = {}
+        out: dict[str, Any] = {}  # VisionSample's keyword arguments
 
         # faces
         if self.eye_contact or self.expression:
@@ -401,16 +402,16 @@ class VisionAnalyzer:
 
         return VisionSample(
             faces=count,
-            eye_contact=out.pop("eye_contact", None),  # type: ignore[arg-type]
-            smile=out.pop("smile", None),  # type: ignore[arg-type]
-            upright=out.pop("upright", None),  # type: ignore[arg-type]
-            motion=out.pop("motion", None),  # type: ignore[arg-type]
-            **out,  # type: ignore[arg-type]
+            eye_contact=out.pop("eye_contact", None),
+            smile=out.pop("smile", None),
+            upright=out.pop("upright", None),
+            motion=out.pop("motion", None),
+            **out,
         )
 
-    def _face_signals(self, f: Face) -> dict[str, object]:
+    def _face_signals(self, f: Face) -> dict[str, Any]:
         head = head_pose(f.landmarks)
-        out: dict[str, object] = {"yaw_deg": head.yaw_deg, "pitch_deg": head.pitch_deg,
+        out: dict[str, Any] = {"yaw_deg": head.yaw_deg, "pitch_deg": head.pitch_deg,
                                   "roll_deg": head.roll_deg}
         if self.eye_contact:
             irises = None
@@ -431,8 +432,8 @@ class VisionAnalyzer:
         return out
 
     def _body_signals(self, rgb: np.ndarray, model: PoseLandmarks, index: int
-                      ) -> dict[str, object]:
-        out: dict[str, object] = {}
+                      ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         due = self._pose_frame < 0 or index - self._pose_frame >= self.pose_every
         if due:
             previous, previous_frame = self._pose, self._pose_frame

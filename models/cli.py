@@ -31,7 +31,8 @@ def _table(infos: list[ModelInfo], out: TextIO) -> None:
               str(i.path)) for i in infos]
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
     for row in rows:
-        cells = [cell.ljust(w) for cell, w in zip(row, widths)] + [row[-1]]
+        # widths has no entry for the last column: it is not padded.
+        cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=False)] + [row[-1]]
         print("  ".join(cells), file=out)
 
 

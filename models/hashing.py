@@ -64,7 +64,7 @@ def tree_sha256(root: Path, stamps: FileStamps | None = None,
         digests = list(pool.map(digest, rels))
     outer = hashlib.sha256()
     fresh: FileStamps = {}
-    for rel, hexdigest in zip(rels, digests):
+    for rel, hexdigest in zip(rels, digests, strict=True):
         st = stats[rel]
         outer.update(f"{rel}\0{st.st_size}\0{hexdigest}\n".encode())
         fresh[rel] = (st.st_size, st.st_mtime_ns, hexdigest)

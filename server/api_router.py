@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Literal
+from typing import Any, Awaitable, Callable, Literal, cast
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -40,6 +40,7 @@ class Call:
 
 
 Handler = Callable[[Call], Awaitable[web.StreamResponse | Any]]
+RawHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,7 @@ class ApiRoute:
     path: str
     handler: Handler
     summary: str
-    auth: Auth
+    auth: Auth | Literal["candidate"]  # "candidate": raw routes only (the invitation token)
     body: type[BaseModel] | None
     response: type[BaseModel] | dict[str, Any] | None
     status: int
@@ -111,7 +112,7 @@ class ApiRouter:
     ) -> Callable[[Any], Any]:
         def decorate(fn: Any) -> Any:
             self.routes.append(
-                ApiRoute(method, path, fn, summary, auth, None, None, status, errors, query,  # type: ignore[arg-type]
+                ApiRoute(method, path, fn, summary, auth, None, None, status, errors, query,
                          tag, raw=True, content_type=content_type)
             )
             return fn
@@ -120,11 +121,12 @@ class ApiRouter:
 
     def install(self, app: web.Application) -> None:
         for route in self.routes:
-            handler = route.handler if route.raw else _wrap(route)
-            app.router.add_route(route.method, route.path, handler)  # type: ignore[arg-type]
+            # A raw route's handler takes the request itself (see ApiRoute.raw).
+            handler = cast(RawHandler, route.handler) if route.raw else _wrap(route)
+            app.router.add_route(route.method, route.path, handler)
 
 
-def _wrap(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def _wrap(route: ApiRoute) -> RawHandler:
     async def handler(request: web.Request) -> web.StreamResponse:
         principal = None
         # Auth before the body: an anonymous client learns nothing about validation.

@@ -10,19 +10,22 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
 from server.errors import Conflict, Invalid, Unauthorized
+from server.store import stored_id
 from server.tables import AuthToken, User, utcnow
 
 MIN_PASSWORD_LENGTH = 12
 _hasher = PasswordHasher()
 # Verifying against this when the email is unknown keeps login timing the same either way.
 _DUMMY_HASH = _hasher.hash("not a real password, only for timing")
+
+TokenKind = Literal["api", "session"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +35,7 @@ class Principal:
     id: int
     email: str
     role: str
-    token_kind: Literal["api", "session"] = "api"
+    token_kind: TokenKind = "api"
     csrf_token: str | None = None
 
     @property
@@ -81,12 +84,12 @@ def authenticate(db: Session, email: str, password: str) -> User:
 
 
 def issue_token(
-    db: Session, user: User, kind: Literal["api", "session"], hours: float
+    db: Session, user: User, kind: TokenKind, hours: float
 ) -> tuple[str, AuthToken]:
     token = secrets.token_urlsafe(32)
     row = AuthToken(
         token_sha256=_sha256(token),
-        user_id=user.id,  # type: ignore[arg-type]
+        user_id=stored_id(user),
         kind=kind,
         csrf_token=secrets.token_urlsafe(32) if kind == "session" else None,
         expires_at=utcnow() + timedelta(hours=hours),
@@ -104,10 +107,10 @@ def resolve_token(db: Session, token: str) -> Principal | None:
     if user is None or user.disabled:
         return None
     return Principal(
-        id=user.id,  # type: ignore[arg-type]
+        id=stored_id(user),
         email=user.email,
         role=user.role,
-        token_kind=row.kind,  # type: ignore[arg-type]
+        token_kind=cast(TokenKind, row.kind),  # the column is a plain string; issue_token writes only these
         csrf_token=row.csrf_token,
     )
 

@@ -38,6 +38,7 @@ async def interview_page(request: web.Request) -> web.Response:
     context = await request.app[store_key].run(work)
     if isinstance(context, OpenLink):
         context.check()
+        raise AssertionError("a closed link raises")  # check() raises Gone
     settings = request.app[settings_key]
     response = render(request, "interview.html", token=token, states=state_sets(),
                       ice_servers=json.dumps(list(settings.ice_servers)), **context)

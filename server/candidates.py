@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server import audit
 from server.auth import Principal
@@ -38,7 +38,7 @@ def search_candidates(db: Session, query: str = "", limit: int = 200) -> list[Ca
                 func.lower(Candidate.resume_text).like(like, escape="\\"),
             )
         )
-    return list(db.exec(stmt.order_by(Candidate.id.desc()).limit(limit)))  # type: ignore[union-attr]
+    return list(db.exec(stmt.order_by(col(Candidate.id).desc()).limit(limit)))
 
 
 def get_candidate(db: Session, candidate_id: int) -> Candidate:

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server import auth
 from server.invitations import FINISHED_STATES
@@ -15,6 +15,7 @@ from server.interview_templates import create_template
 from server.invitations import create_invitations
 from server.candidates import create_candidate
 from server.schemas import CandidateIn, InvitationIn, JobIn, TemplateIn
+from server.store import stored_id
 from server.tables import Candidate, Interview, Invitation, Job, Template, User, utcnow
 
 DEMO_HR_EMAIL = "hr@demo.candor.example"
@@ -61,12 +62,12 @@ def seed(db: Session, language: str, boost: float, reset_password: bool = True) 
         password = secrets.token_urlsafe(12)
         user.password_hash = auth._hasher.hash(password)
         db.add(user)
-    who = auth.Principal(id=user.id, email=user.email, role=user.role)  # type: ignore[arg-type]
+    who = auth.Principal(id=stored_id(user), email=user.email, role=user.role)
 
     job = db.exec(select(Job).where(Job.title == DEMO_JOB_TITLE, Job.created_by == user.id)).first()
     if job is None:
         job = create_job(db, who, _job_body(language), language)
-    dims = {d.name: d.id for d in dimensions_of(db, job.id)}  # type: ignore[arg-type]
+    dims = {d.name: d.id for d in dimensions_of(db, stored_id(job))}
     template = db.exec(select(Template).where(Template.job_id == job.id)).first()
     if template is None:
         template = create_template(db, who, TemplateIn.model_validate({
@@ -97,16 +98,16 @@ def seed(db: Session, language: str, boost: float, reset_password: bool = True) 
         ))
     row = db.exec(
         select(Invitation, Interview)
-        .join(Interview, Interview.invitation_id == Invitation.id)  # type: ignore[arg-type]
+        .join(Interview, col(Interview.invitation_id) == Invitation.id)
         .where(Invitation.candidate_id == candidate.id, Invitation.template_id == template.id)
         .where(Invitation.deadline > utcnow())
-        .where(Interview.state.not_in(FINISHED_STATES))  # type: ignore[attr-defined]
+        .where(col(Interview.state).not_in(FINISHED_STATES))
     ).first()
     if row is None:
         row = create_invitations(db, who, InvitationIn(
-            template_id=template.id, candidate_ids=[candidate.id],  # type: ignore[list-item]
+            template_id=stored_id(template), candidate_ids=[stored_id(candidate)],
             deadline=utcnow() + timedelta(days=14),
         ), boost=boost)[0]
     invitation, interview = row
-    return DemoLogin(DEMO_HR_EMAIL, password, job.id, template.id, candidate.id,  # type: ignore[arg-type]
-                     interview.id, invitation.token)  # type: ignore[arg-type]
+    return DemoLogin(DEMO_HR_EMAIL, password, stored_id(job), stored_id(template), stored_id(candidate),
+                     stored_id(interview), invitation.token)

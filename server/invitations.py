@@ -143,7 +143,8 @@ def open_link(db: Session, token: str) -> OpenLink:
         except Refused:
             pass  # begun before the deadline: the candidate may finish it
         else:
-            return OpenLink(invitation, interview, "the deadline of this interview has passed; the link no longer works")
+            return OpenLink(invitation, interview,
+                            "the deadline of this interview has passed; the link no longer works")
     return OpenLink(invitation, interview)
 
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, or_, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from server import audit
 from server.auth import Principal
 from server.errors import Invalid, NotFound
 from server.schemas import JobIn
+from server.store import stored_id
 from server.tables import Dimension, Job, JobAccess, ScoringRule, User
 
 
@@ -38,7 +39,7 @@ def create_job(db: Session, who: Principal, body: JobIn, default_language: str,
     db.flush()
     for position, dim_in in enumerate(body.dimensions):
         dim = Dimension(
-            job_id=job.id,  # type: ignore[arg-type]
+            job_id=stored_id(job),
             position=position,
             name=dim_in.name,
             description=dim_in.description,
@@ -49,7 +50,7 @@ def create_job(db: Session, who: Principal, body: JobIn, default_language: str,
         for rule_pos, rule in enumerate(dim_in.rules):
             db.add(
                 ScoringRule(
-                    dimension_id=dim.id,  # type: ignore[arg-type]
+                    dimension_id=stored_id(dim),
                     position=rule_pos,
                     signal=rule.signal,
                     op=rule.op,
@@ -66,12 +67,13 @@ def visible_jobs_query(who: Principal) -> Any:
     query = select(Job)
     if not who.is_admin:
         granted = select(JobAccess.job_id).where(JobAccess.user_id == who.id)
-        query = query.where(or_(Job.created_by == who.id, Job.id.in_(granted)))  # type: ignore[union-attr]
+        query = query.where(or_(Job.created_by == who.id, col(Job.id).in_(granted)))
     return query
 
 
 def list_jobs(db: Session, who: Principal) -> list[Job]:
-    return list(db.exec(visible_jobs_query(who).order_by(Job.id.desc())))  # type: ignore[union-attr]
+    query: SelectOfScalar[Job] = visible_jobs_query(who)
+    return list(db.exec(query.order_by(col(Job.id).desc())))
 
 
 def can_see_job(db: Session, who: Principal, job: Job) -> bool:
@@ -90,7 +92,7 @@ def get_job(db: Session, who: Principal, job_id: int) -> Job:
 
 def dimensions_of(db: Session, job_id: int) -> list[Dimension]:
     return list(
-        db.exec(select(Dimension).where(Dimension.job_id == job_id).order_by(Dimension.position))
+        db.exec(select(Dimension).where(Dimension.job_id == job_id).order_by(col(Dimension.position)))
     )
 
 
@@ -99,8 +101,8 @@ def rules_of(db: Session, dimension_ids: list[int]) -> dict[int, list[ScoringRul
     if dimension_ids:
         query = (
             select(ScoringRule)
-            .where(ScoringRule.dimension_id.in_(dimension_ids))  # type: ignore[attr-defined]
-            .order_by(ScoringRule.position)
+            .where(col(ScoringRule.dimension_id).in_(dimension_ids))
+            .order_by(col(ScoringRule.position))
         )
         for rule in db.exec(query):
             out[rule.dimension_id].append(rule)
@@ -108,8 +110,8 @@ def rules_of(db: Session, dimension_ids: list[int]) -> dict[int, list[ScoringRul
 
 
 def job_detail(db: Session, job: Job) -> dict[str, Any]:
-    dims = dimensions_of(db, job.id)  # type: ignore[arg-type]
-    rules = rules_of(db, [d.id for d in dims])  # type: ignore[misc]
+    dims = dimensions_of(db, stored_id(job))
+    rules = rules_of(db, [stored_id(d) for d in dims])
     return {
         "id": job.id,
         "title": job.title,
@@ -127,7 +129,7 @@ def job_detail(db: Session, job: Job) -> dict[str, Any]:
                 "keywords": d.keywords,
                 "rules": [
                     {"signal": r.signal, "op": r.op, "value": r.value, "points": r.points}
-                    for r in rules[d.id]  # type: ignore[index]
+                    for r in rules[stored_id(d)]
                 ],
             }
             for d in dims
@@ -142,6 +144,6 @@ def grant_access(db: Session, who: Principal, job: Job, email: str) -> User:
     if user is None:
         raise NotFound(f"no HR user with email {email}")
     if db.get(JobAccess, (job.id, user.id)) is None and user.id != job.created_by:
-        db.add(JobAccess(job_id=job.id, user_id=user.id, granted_by=who.id))  # type: ignore[arg-type]
+        db.add(JobAccess(job_id=stored_id(job), user_id=stored_id(user), granted_by=who.id))
         audit.record(db, "hr", who.id, "job.grant", "job", job.id, user_id=user.id)
     return user

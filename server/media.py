@@ -57,6 +57,8 @@ class AudioPump:
             while True:
                 frame = await self.track.recv()
                 self.counters.last_audio_at = time.monotonic()
+                if not isinstance(frame, av.AudioFrame):
+                    continue  # an audio track yields audio frames; anything else is not ours to read
                 for out in self._resampler.resample(frame):
                     self._pending += bytes(out.planes[0])[: out.samples * 2]
                 while len(self._pending) >= BATCH_BYTES:
@@ -108,6 +110,8 @@ class VideoPump(Generic[T]):
                 now = time.monotonic()
                 self.counters.frames_received += 1
                 self.counters.last_video_at = now
+                if not isinstance(frame, av.VideoFrame):
+                    continue
                 if self._latest is not None:
                     self.counters.frames_dropped += 1  # never analysed: a newer one came
                 self._latest = (frame, now)

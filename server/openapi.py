@@ -72,6 +72,7 @@ def build(routes: list[ApiRoute], version: str) -> dict[str, Any]:
                 "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{r.body.__name__}"}}},
             }
         responses: dict[str, Any] = {}
+        content: dict[str, Any] | None
         if isinstance(r.response, type):
             content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{r.response.__name__}"}}}
         elif isinstance(r.response, dict):

@@ -212,7 +212,7 @@ def restrict_host_addresses(addresses: tuple[str, ...]) -> None:
     import aioice.ice
 
     chosen = list(addresses)
-    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [  # type: ignore[assignment]
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [
         a for a in chosen if (":" in a and use_ipv6) or (":" not in a and use_ipv4)
     ]
     logger.info("ICE host candidates restricted to %s", ", ".join(chosen))

@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 
 from server.interview_templates import questions_of
 from server.jobs import dimensions_of, rules_of
+from server.store import stored_id
 from server.tables import Candidate, Interview, InterviewWeight, Job
 
 
@@ -75,8 +76,8 @@ def load_plan(db: Session, interview_id: int) -> InterviewPlan:
     job = db.get(Job, interview.job_id)
     candidate = db.get(Candidate, interview.candidate_id)
     assert job is not None and candidate is not None
-    dims = dimensions_of(db, job.id)  # type: ignore[arg-type]
-    rules = rules_of(db, [d.id for d in dims])  # type: ignore[misc]
+    dims = dimensions_of(db, stored_id(job))
+    rules = rules_of(db, [stored_id(d) for d in dims])
     weights: dict[tuple[int, int], float] = {
         (w.question_id, w.dimension_id): w.weight
         for w in db.exec(select(InterviewWeight).where(InterviewWeight.interview_id == interview_id))
@@ -84,26 +85,26 @@ def load_plan(db: Session, interview_id: int) -> InterviewPlan:
     questions = tuple(
         QuestionPlan(
             index=q.position,
-            question_id=q.id,  # type: ignore[arg-type]
+            question_id=stored_id(q),
             text=q.text,
             time_limit_s=q.time_limit_s,
             weights=tuple(
-                (l.dimension_id, weights.get((q.id, l.dimension_id), l.weight))  # type: ignore[arg-type]
-                for l in links
+                (link.dimension_id, weights.get((stored_id(q), link.dimension_id), link.weight))
+                for link in links
             ),
         )
         for q, links in questions_of(db, interview.template_id)
     )
     return InterviewPlan(
         interview_id=interview_id,
-        job_id=job.id,  # type: ignore[arg-type]
+        job_id=stored_id(job),
         job_title=job.title,
         language=job.language,
         candidate_name=candidate.name,
         questions=questions,
         dimensions=tuple(
-            DimensionPlan(d.id, d.name, tuple(d.keywords),  # type: ignore[arg-type]
-                          tuple(Rule(r.signal, r.op, r.value, r.points) for r in rules[d.id]))  # type: ignore[index]
+            DimensionPlan(stored_id(d), d.name, tuple(d.keywords),
+                          tuple(Rule(r.signal, r.op, r.value, r.points) for r in rules[stored_id(d)]))
             for d in dims
         ),
         analyze_expression=job.analyze_expression,

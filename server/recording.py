@@ -38,7 +38,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import av
 import numpy as np
@@ -322,7 +322,7 @@ class FrameRef:
 _STREAM = re.compile(r"^(audio|video)-(\d+)\.json$")
 
 
-def _headers(directory: Path, kind: str) -> Iterator[tuple[Path, dict[str, object]]]:
+def _headers(directory: Path, kind: str) -> Iterator[tuple[Path, dict[str, Any]]]:
     if not directory.is_dir():
         return
     found = []
@@ -343,7 +343,7 @@ def audio_spans(root: Path, interview_id: int) -> list[AudioSpan]:
         pcm = header_path.with_suffix(".pcm")
         size = pcm.stat().st_size if pcm.exists() else 0
         if size >= 2:
-            out.append(AudioSpan(pcm, float(header["start_s"]), size // 2))  # type: ignore[arg-type]
+            out.append(AudioSpan(pcm, float(header["start_s"]), size // 2))
     return out
 
 
@@ -355,7 +355,7 @@ def video_frames(root: Path, interview_id: int) -> list[FrameRef]:
         if not (data.exists() and index.exists()):
             continue
         size = data.stat().st_size
-        start = float(header["start_s"])  # type: ignore[arg-type]
+        start = float(header["start_s"])
         for line in index.read_text().splitlines():
             parts = line.split()
             if len(parts) != 3:
@@ -478,15 +478,15 @@ def _encode_clip(path: Path, spans: list[AudioSpan], frames: list[FrameRef], sta
             continue
         if not decoded:
             continue
-        pic = decoded[0]
+        picture = decoded[0]
         if not width:
-            width, height = pic.width, pic.height
+            width, height = picture.width, picture.height
         t = max(0.0, ref.t_s - start)
         if pictures and pictures[-1][1] is not None and t - pictures[-1][0] > VIDEO_HOLD_S:
             pictures.append((pictures[-1][0] + VIDEO_HOLD_S, None))  # video stopped: black
         elif not pictures and t > VIDEO_HOLD_S:
             pictures.append((0.0, None))
-        pictures.append((t, pic))
+        pictures.append((t, picture))
     if not width:
         width, height = VIDEO_WIDTH, VIDEO_WIDTH * 3 // 4
     if not pictures:
@@ -520,7 +520,7 @@ def _encode_clip(path: Path, spans: list[AudioSpan], frames: list[FrameRef], sta
             if timeline and pts <= timeline[-1][0]:
                 continue
             timeline.append((pts, pic))
-        lasts = {pts: nxt - pts for (pts, _), (nxt, _) in zip(timeline, [*timeline[1:], (end_ms, None)])}
+        lasts = {pts: nxt - pts for (pts, _), (nxt, _) in zip(timeline, [*timeline[1:], (end_ms, None)], strict=True)}
         for pts, pic in [*timeline, (-1, None)]:
             if pts < 0:
                 packets = vs.encode(None)

@@ -12,13 +12,13 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from analyzers.speech import Word
 from server.errors import Conflict, NotFound
 from server.plan import load_plan
 from server.question_signals import Segment, language_signals
-from server.scoring import DimensionScore, QuestionResult, score_interview, score_question
+from server.scoring import QuestionResult, score_interview, score_question
 from server.tables import (
     Candidate, Decision, Intervention, Interview, QuestionSignals, Report, TranscriptSegment, User, utcnow,
 )
@@ -99,7 +99,8 @@ def _merge(clips: list[Clip]) -> list[Clip]:
     out: list[Clip] = []
     for clip in sorted(clips, key=lambda c: (c.question_index, c.kind, c.start_s)):
         last = out[-1] if out else None
-        if last and last.kind == clip.kind and last.question_index == clip.question_index and clip.start_s <= last.end_s:
+        if (last and last.kind == clip.kind and last.question_index == clip.question_index
+                and clip.start_s <= last.end_s):
             reasons = last.reason if clip.reason in last.reason else f"{last.reason}; {clip.reason}"
             texts = last.text if clip.text in last.text else f"{last.text} … {clip.text}"
             out[-1] = Clip(last.id, last.kind, last.question_index, last.start_s, max(last.end_s, clip.end_s),
@@ -219,9 +220,9 @@ def build_report(db: Session, interview_id: int, base_url: str,
         raise Conflict(f"the report is made when the interview is completed; it is {interview.state}")
     plan = load_plan(db, interview_id)
     rows = db.exec(select(QuestionSignals).where(QuestionSignals.interview_id == interview_id)
-                   .order_by(QuestionSignals.question_index, QuestionSignals.attempt)).all()
+                   .order_by(col(QuestionSignals.question_index), col(QuestionSignals.attempt))).all()
     segments = db.exec(select(TranscriptSegment).where(TranscriptSegment.interview_id == interview_id)
-                       .order_by(TranscriptSegment.start_s)).all()
+                       .order_by(col(TranscriptSegment.start_s))).all()
     results: list[QuestionResult] = []
     questions: list[dict[str, Any]] = []
     evidence_by_q: dict[int, list[dict[str, Any]]] = {}
@@ -257,8 +258,9 @@ def build_report(db: Session, interview_id: int, base_url: str,
             end = max(s.end_s for s in said)
             spans.append(QuestionSpan(q.index, start, end, " ".join(s.text for s in said if s.live)))
     dims = score_interview(plan.dimensions, results) if interview.consent else []
-    dimensions = [{"id": d.dimension_id, "name": plan.dimension(d.dimension_id).name, "score": d.score,
-                   "evidence": list(d.evidence)} for d in dims]
+    dimensions: list[dict[str, Any]] = [
+        {"id": d.dimension_id, "name": plan.dimension(d.dimension_id).name, "score": d.score,
+         "evidence": list(d.evidence)} for d in dims]
     overall = overall_of(dimensions)
 
     others = _job_overalls(db, interview.job_id, exclude=interview_id)
@@ -266,12 +268,13 @@ def build_report(db: Session, interview_id: int, base_url: str,
     hires = _hire_profiles(db, interview.job_id, exclude=interview_id)
     rec = recommend({d["name"]: d["score"] for d in dimensions}, hires, thresholds)
     clips = select_clips(spans, evidence_by_q, signals_by_q, plan.analyze_eye_contact) if interview.consent else []
-    interventions = db.exec(select(Intervention, User).join(User, User.id == Intervention.user_id)  # type: ignore[arg-type]
-                            .where(Intervention.interview_id == interview_id).order_by(Intervention.id)).all()
+    interventions = db.exec(select(Intervention, User).join(User, col(User.id) == Intervention.user_id)
+                            .where(Intervention.interview_id == interview_id).order_by(col(Intervention.id))).all()
     candidate = db.get(Candidate, interview.candidate_id)
+    assert candidate is not None, "a foreign key"
     report = {
         "interview_id": interview_id,
-        "candidate": {"id": candidate.id, "name": candidate.name, "status": candidate.status},  # type: ignore[union-attr]
+        "candidate": {"id": candidate.id, "name": candidate.name, "status": candidate.status},
         "job": {"id": plan.job_id, "title": plan.job_title},
         "consent": interview.consent,
         "completed_at": interview.completed_at,
@@ -311,8 +314,9 @@ def _job_overalls(db: Session, job_id: int, exclude: int) -> list[float]:
                                              Interview.consent == True, Interview.id != exclude)).all()  # noqa: E712
     out: list[float] = []
     for iid in ids:
+        assert iid is not None, "a primary key"
         report = db.get(Report, iid)
-        value = report.data.get("overall_score") if report else _overall_only(db, iid)  # type: ignore[arg-type]
+        value = report.data.get("overall_score") if report else _overall_only(db, iid)
         if value is not None:
             out.append(float(value))
     return out
@@ -327,7 +331,7 @@ def _overall_only(db: Session, interview_id: int) -> float | None:
 
 
 def _hire_profiles(db: Session, job_id: int, exclude: int) -> list[dict[str, float]]:
-    hired = db.exec(select(Interview.id).join(Decision, Decision.interview_id == Interview.id)  # type: ignore[arg-type]
+    hired = db.exec(select(Interview.id).join(Decision, col(Decision.interview_id) == Interview.id)
                     .where(Interview.job_id == job_id, Decision.decision == "hire", Interview.id != exclude)).all()
     profiles = []
     for iid in hired:

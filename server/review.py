@@ -10,7 +10,7 @@ from typing import Any, AsyncIterator, Literal
 
 from aiohttp import web
 from pydantic import Field
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server import audit
 from server.api import router
@@ -20,8 +20,10 @@ from server.errors import Conflict, Invalid, NotFound
 from server.invitations import visible_interview
 from server.reports import Thresholds, build_report
 from server.schemas import Body, Created
-from server.tables import Candidate, ClipView, Decision, Interview, Report, ReviewNote, utcnow
+from server.store import stored_id
+from server.tables import Candidate, ClipView, Decision, Report, ReviewNote, utcnow
 from server.web import base_url, settings_key, store_key
+from server.sessions import sessions_key
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ def review_status(db: Session, who: Principal, interview_id: int, clip_ids: list
     seen = set(db.exec(select(ClipView.clip_id).where(ClipView.interview_id == interview_id,
                                                       ClipView.user_id == who.id)).all())
     notes = db.exec(select(ReviewNote).where(ReviewNote.interview_id == interview_id)
-                    .order_by(ReviewNote.id)).all()
+                    .order_by(col(ReviewNote.id))).all()
     decision = db.exec(select(Decision).where(Decision.interview_id == interview_id)).first()
     return {
         "clips_seen": sorted(seen & set(clip_ids)),
@@ -110,12 +112,16 @@ def decide(db: Session, who: Principal, interview_id: int, body: DecisionIn, bas
                  note=body.note.strip(), recommendation=report["recommendation"]["decision"])
     return {"decision": body.decision, "candidate_status": candidate.status, "decided_at": utcnow()}
 
+# A report read right after the interview waits this long for the last answers' scores.
+REPORT_WAIT_S = 60.0
+
 
 @router.route("GET", "/api/interviews/{interview_id}/report", summary="The report of a completed interview",
               errors=(404, 409), tag="reports")
 async def get_report(call: Call) -> dict[str, Any]:
     iid = call.int_param("interview_id")
     base = base_url(call.request)
+    await call.request.app[sessions_key].settled(iid, REPORT_WAIT_S)  # the last answers' scores
 
     def work(db: Session) -> dict[str, Any]:
         visible_interview(db, call.who, iid)
@@ -172,7 +178,7 @@ async def post_note(call: Call) -> Created:
         raise Invalid("text: the note is empty")
 
     return await call.request.app[store_key].run(
-        lambda db: Created(id=add_note(db, call.who, iid, body.text).id))  # type: ignore[arg-type]
+        lambda db: Created(id=stored_id(add_note(db, call.who, iid, body.text))))
 
 
 @router.route("POST", "/api/interviews/{interview_id}/decision",

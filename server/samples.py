@@ -90,7 +90,8 @@ class SampleRouter:
         plan = self.plan
         vision = attempt.vision.signals(plan.analyze_eye_contact, plan.analyze_expression, plan.analyze_posture)
         last = self.last_signals or {}
-        base = {k: v for k, v in last.items() if k != "question_index"} if last.get("question_index") == attempt.index else {}
+        same = last.get("question_index") == attempt.index
+        base = {k: v for k, v in last.items() if k != "question_index"} if same else {}
         frame = {"faces": sample.faces, "eye_contact": sample.eye_contact, "smile": sample.smile,
                  "upright": sample.upright, "clock_s": round(clock_s, 2)}
         self.bus.publish("signals", self.id, question_index=attempt.index, final=False,

@@ -9,13 +9,15 @@ from typing import Any
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.schema import Column
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlmodel import SQLModel
 
 logger = logging.getLogger(__name__)
 
 
 def _default_sql(column: Column[Any], engine: Engine) -> str:
-    default = column.default.arg if column.default is not None and column.default.is_scalar else None
+    scalar = column.default if isinstance(column.default, ScalarElementColumnDefault) else None
+    default = scalar.arg if scalar is not None else None
     if default is None:
         if column.nullable:
             return ""

@@ -86,7 +86,8 @@ class RuleIn(Body):
 class DimensionIn(Body):
     name: Annotated[Text, Field(max_length=100)]
     description: str = Field(default="", max_length=2000)
-    keywords: Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=200), AfterValidator(_keywords)] = []
+    keywords: Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=200),
+                        AfterValidator(_keywords)] = []
     rules: list[RuleIn] = Field(default=[], max_length=50)
 
 

@@ -270,7 +270,8 @@ class InterviewSession:
         if old is not None and old is not link:
             old.close("opened_elsewhere")
         link.send({"type": "state", "state": self.state.value, "code": "joined", "reason": TEXT["joined"]})
-        if self.state in (State.LIVE, State.PAUSED, State.INTERRUPTED) and (msg := session_views.question_message(self)):
+        msg = session_views.question_message(self)
+        if self.state in (State.LIVE, State.PAUSED, State.INTERRUPTED) and msg is not None:
             link.send(msg)
 
     def detach_candidate(self, link: CandidateLink) -> None:

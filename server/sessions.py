@@ -6,18 +6,17 @@ import asyncio
 import logging
 import time
 from dataclasses import replace
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator
 
-import av
 from sqlmodel import col, select
 from aiohttp import web
 from aiortc import RTCPeerConnection
 
 from analyzers.speech import Final, Partial, SpeechRecognizer
 from server.bus import Bus
-from server.errors import ApiError, NotFound
+from server.errors import ApiError, Conflict, NotFound
 from server.executors import analysis_executor
-from server.model_bank import ModelBank, models_key
+from server.model_bank import ModelBank
 from server.peer import PeerLink, rtc_configuration
 from server.plan import load_plan
 from server.question_signals import language_signals
@@ -30,7 +29,6 @@ from server.settings import Settings
 from server.speech_stream import SpeechStream
 from server.store import Store
 from server.tables import Interview, Invitation, StateChange, utcnow
-from server.web import settings_key, store_key
 
 logger = logging.getLogger(__name__)
 
@@ -116,14 +114,22 @@ class SessionManager:
                 if s.state == State.LIVE and s.peer is not None and s.peer.speech is not None]
         return bool(lags) and max(lags) > OVERLOAD_ASR_LAG_S
 
-    async def settled(self, interview_id: int) -> None:
-        """Wait until the interview's answers are all stored (the report needs them)."""
-        session = self.sessions.get(interview_id)
-        if session is not None:
-            await session.settled()
-        pending = [t for t in self._finishing if t.get_name() == f"finish-{interview_id}"]
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+    async def settled(self, interview_id: int, wait_s: float | None = None) -> None:
+        """Wait until the interview's answers are all stored (the report needs them); raises
+        Conflict when that takes longer than `wait_s` (recognition is far behind)."""
+        async def wait() -> None:
+            session = self.sessions.get(interview_id)
+            if session is not None:
+                await session.settled()
+            pending = [t for t in self._finishing if t.get_name() == f"finish-{interview_id}"]
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+        try:
+            await asyncio.wait_for(wait(), wait_s)
+        except asyncio.TimeoutError:
+            raise Conflict("the report is being prepared: speech recognition is finishing the last answers; "
+                           "try again in a minute") from None
 
     async def _finished(self, session: InterviewSession) -> None:
         task = asyncio.current_task()

@@ -126,7 +126,8 @@ class _Socket:
         await asyncio.gather(self.task, return_exceptions=True)
 
 
-@router.raw("GET", "/i/{token}/ws", summary="The candidate's control websocket (start, next; questions, captions, state)",
+@router.raw("GET", "/i/{token}/ws",
+            summary="The candidate's control websocket (start, next; questions, captions, state)",
             auth="candidate", content_type="", status=101, errors=(404, 410, 503), tag="candidate")
 async def candidate_ws(request: web.Request) -> web.StreamResponse:
     link = await _link(request)

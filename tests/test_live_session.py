@@ -17,7 +17,7 @@ from sqlmodel import select
 from conftest import login
 from server.app import create_app
 from server.model_bank import models_key
-from server.sessions import bus_key
+from server.sessions import bus_key, sessions_key
 from server.settings import Settings
 from server.store import Store
 from server.tables import Interview, QuestionSignals, Score, StateChange, TranscriptSegment
@@ -117,6 +117,7 @@ async def _interview(client: Any, store: Store, speech_48k: Path) -> None:
         await asyncio.sleep(3.0)
         await ws.send_json({"type": "next"})
         await wait_for(lambda: any(m.get("type") == "done" for m in received), 30, "done")
+        await client.app[sessions_key].settled(interview_id)  # answers are stored once recognised
     finally:
         await pc.close()
         await ws.close()
@@ -190,6 +191,7 @@ async def test_a_camera_that_sends_nothing(aiohttp_client: Any, live_settings: S
         await ws.send_json({"type": "next"})
         await ws.send_json({"type": "next"})
         await wait_for(lambda: store.run_sync(lambda db: db.get(Interview, iid).state) == "completed", 20, "completed")
+        await client.app[sessions_key].settled(iid)  # answers are stored once recognised
     finally:
         await pc.close()
         await ws.close()

@@ -81,7 +81,7 @@ async def reviewed_interview(client: Any, hr: Api, *, consent: bool = True, emai
     await session.attach_candidate(link)
     await session.start(consent=consent)
     peer.media()
-    await session.attach_peer(peer)
+    await session.offer(peer)
     await session.media_up()
     assert session.state == State.LIVE
     t = session.clock()
@@ -97,7 +97,7 @@ async def reviewed_interview(client: Any, hr: Api, *, consent: bool = True, emai
                   expect=200)
     peer.media()
     await session.drain_writes()
-    await session.next_question()
+    await session.candidate_next()
     await hr.call("POST", f"/api/interviews/{iid}/intervene", json={"action": "skip", "note": "out of time"},
                   expect=200)
     for _ in range(50):

@@ -99,8 +99,9 @@ async def completed_interview(client: Any, hr: Api, *, eye_contact_q1: bool = Tr
             session.on_vision(Sample(eye_contact=eye_contact_q1 or q == 0, smile=i % 2 == 0), base + 0.5 * i)
         peer.media()
         await session.drain_writes()
-        await session.next_question()
+        await session.candidate_next()
     assert session.state == State.COMPLETED
+    await session.settled()  # the answers' scores are stored in the background
     return iid
 
 

@@ -22,6 +22,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -76,13 +77,15 @@ def download_wheel(dest: Path) -> Path:
 
 # --- densify -----------------------------------------------------------------------------
 
-def _index_vector(kind: int, vec: object) -> np.ndarray:
+# The TFLite schema objects (tensorflow.lite.python.schema_py_generated) are untyped: Any.
+
+def _index_vector(kind: int, vec: Any) -> np.ndarray:
     if kind == 0 or vec is None:
         raise ValueError("sparse dimension without an index vector")
-    return np.asarray(vec.values, dtype=np.int64)  # type: ignore[attr-defined]
+    return np.asarray(vec.values, dtype=np.int64)
 
 
-def densify_values(values: np.ndarray, shape: list[int], sparsity: object) -> np.ndarray:
+def densify_values(values: np.ndarray, shape: list[int], sparsity: Any) -> np.ndarray:
     """Dense array from TFLite SparsityParameters (traversal order, block map, CSR levels).
 
     Walks the traversal levels breadth-first with numpy: each level maps every parent
@@ -91,9 +94,9 @@ def densify_values(values: np.ndarray, shape: list[int], sparsity: object) -> np
     """
     from tensorflow.lite.python import schema_py_generated as schema
 
-    order = [int(x) for x in sparsity.traversalOrder]  # type: ignore[attr-defined]
-    block_map = [int(x) for x in (sparsity.blockMap if sparsity.blockMap is not None else [])]  # type: ignore[attr-defined]
-    levels = sparsity.dimMetadata  # type: ignore[attr-defined]
+    order = [int(x) for x in sparsity.traversalOrder]
+    block_map = [int(x) for x in (sparsity.blockMap if sparsity.blockMap is not None else [])]
+    levels = sparsity.dimMetadata
     n = len(shape)
     if len(order) != n + len(block_map) or len(levels) != len(order):
         raise ValueError("inconsistent sparsity parameters")
@@ -186,7 +189,7 @@ def convert(tflite: Path, onnx_out: Path) -> None:
     onnx_out.write_bytes(proto.SerializeToString(deterministic=True))
 
 
-def canonical_names(proto: object) -> None:
+def canonical_names(proto: Any) -> None:
     """Renumber tf2onnx's generated names (`conv2d_1__536`) in order of appearance.
 
     tf2onnx numbers the names it makes from a process-wide counter, so two runs give
@@ -194,7 +197,7 @@ def canonical_names(proto: object) -> None:
     """
     import re
 
-    graph = proto.graph  # type: ignore[attr-defined]
+    graph = proto.graph
     pattern = re.compile(r"__\d+")
     mapping: dict[str, str] = {}
 
@@ -239,9 +242,9 @@ def compare_random(tflite: Path, onnx_file: Path, lo: float, hi: float) -> float
     ref = [interp.get_tensor(d["index"]) for d in interp.get_output_details()]
     sess = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
     names = [o.name for o in sess.get_outputs()]
-    got = dict(zip(names, sess.run(None, {sess.get_inputs()[0].name: x})))
+    got = dict(zip(names, sess.run(None, {sess.get_inputs()[0].name: x}), strict=True))
     worst = 0.0
-    for detail, r in zip(interp.get_output_details(), ref):
+    for detail, r in zip(interp.get_output_details(), ref, strict=True):
         g = got[detail["name"]].reshape(r.shape)
         worst = max(worst, float(np.abs(r - g).max() / max(float(np.abs(r).max()), 1.0)))
     return worst
@@ -258,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir: Path = args.out
     (out_dir / "onnx").mkdir(parents=True, exist_ok=True)
     manifest_path = out_dir / "manifest.json"
-    manifest = (json.loads(manifest_path.read_text()) if manifest_path.exists()
+    manifest: dict[str, Any] = (json.loads(manifest_path.read_text()) if manifest_path.exists()
                 else {"format": 1, "models": []})
     entries = {m["name"]: m for m in manifest["models"]}
 

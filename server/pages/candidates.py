@@ -49,8 +49,9 @@ async def candidate_add(call: PageCall) -> web.Response:
               "resume_text": call.text("resume_text").replace("\r\n", "\n")}
     body = build_candidate(values)
     if not isinstance(body, FormErrors):
+        valid = body
         try:
-            candidate = await call.store.run(lambda db: create_candidate(db, call.who, body))
+            candidate = await call.store.run(lambda db: create_candidate(db, call.who, valid))
         except ApiError as exc:
             body = FormErrors(status=exc.status)
             body.add(exc.message, "add")

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server.api_router import QueryParam
 from server.candidates import search_candidates
@@ -164,7 +164,7 @@ async def _template_page(call: PageCall, *, q: str, values: dict[str, Any],
         ticked = [int(v) for v in values["candidate_ids"] if v.isdigit() and 0 < int(v) <= MAX_ID]
         missing = [i for i in ticked if i not in shown]
         if missing:
-            extra = db.exec(select(Candidate).where(Candidate.id.in_(missing))).all()  # type: ignore[union-attr]
+            extra = db.exec(select(Candidate).where(col(Candidate.id).in_(missing))).all()
             candidates = list(extra) + candidates
         return {
             "template": template_detail(db, template),

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server.api_router import QueryParam
 from server.errors import ApiError, Malformed
@@ -17,6 +17,7 @@ from server.pages.common import (
     MAX_ID, FormErrors, PageCall, form_texts, hr_page, see_other, validation_errors,
 )
 from server.schemas import InvitationIn
+from server.store import stored_id
 from server.tables import Candidate, Interview, Invitation, Job, Template, utcnow
 from server.web import base_url
 
@@ -39,18 +40,19 @@ def interview_rows(db: Session, who: Any, *, job_id: int | None = None,
     """Interviews of the jobs this user may see, newest first, with the names a page shows."""
     visible = visible_jobs_query(who).with_only_columns(Job.id)
     query = (
-        select(Interview, Candidate, Template, Job, Invitation)
-        .join(Candidate, Candidate.id == Interview.candidate_id)  # type: ignore[arg-type]
-        .join(Template, Template.id == Interview.template_id)  # type: ignore[arg-type]
-        .join(Job, Job.id == Interview.job_id)  # type: ignore[arg-type]
-        .join(Invitation, Invitation.id == Interview.invitation_id)  # type: ignore[arg-type]
-        .where(Interview.job_id.in_(visible))  # type: ignore[attr-defined]
+        # sqlmodel's select() is typed for at most four entities; this query is untyped.
+        select(Interview, Candidate, Template, Job, Invitation)  # type: ignore[call-overload]
+        .join(Candidate, col(Candidate.id) == Interview.candidate_id)
+        .join(Template, col(Template.id) == Interview.template_id)
+        .join(Job, col(Job.id) == Interview.job_id)
+        .join(Invitation, col(Invitation.id) == Interview.invitation_id)
+        .where(col(Interview.job_id).in_(visible))
     )
     if job_id is not None:
         query = query.where(Interview.job_id == job_id)
     if candidate_id is not None:
         query = query.where(Interview.candidate_id == candidate_id)
-    rows = db.exec(query.order_by(Interview.id.desc()).limit(1000))  # type: ignore[union-attr]
+    rows = db.exec(query.order_by(col(Interview.id).desc()).limit(1000))
     now = utcnow()
     return [
         {
@@ -127,7 +129,7 @@ async def send_invitations(call: PageCall, body: InvitationIn) -> web.Response |
     boost = call.settings.resume_boost
 
     def work(db: Session) -> list[int]:
-        return [itv.id for _, itv in create_invitations(db, call.who, body, boost)]  # type: ignore[misc]
+        return [stored_id(itv) for _, itv in create_invitations(db, call.who, body, boost)]
 
     try:
         interview_ids = await call.store.run(work)
@@ -193,11 +195,12 @@ async def invitation_links(call: PageCall) -> web.Response:
             detail = interview_detail(db, call.who, iid, base)
             job_id = detail["job"]["id"]
             if job_id not in names_by_job:
-                names_by_job[job_id] = {d.id: d.name for d in dimensions_of(db, job_id)}  # type: ignore[misc]
+                names_by_job[job_id] = {stored_id(d): d.name for d in dimensions_of(db, job_id)}
             tid = detail["template_id"]
             if tid not in templates:
                 templates[tid] = db.get(Template, tid)
-            detail["template_name"] = templates[tid].name if templates[tid] else ""
+            template = templates[tid]
+            detail["template_name"] = template.name if template else ""
             detail["boosts"] = boosts_of(detail, names_by_job[job_id])
             detail["state_label"] = STATE_LABELS.get(detail["state"], detail["state"])
             out.append(detail)

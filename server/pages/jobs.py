@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server.errors import ApiError
 from server.interview_templates import list_templates
@@ -19,6 +19,7 @@ from server.pages.common import (
 )
 from server.pages.interviews import interview_rows
 from server.schemas import JobIn
+from server.store import stored_id
 from server.tables import Dimension, Interview, Template
 
 DIMENSION_ROWS = 5
@@ -46,16 +47,16 @@ async def jobs_list(call: PageCall) -> web.Response:
         jobs = list_jobs(db, call.who)
         ids = [j.id for j in jobs]
         counts: dict[str, dict[int, int]] = {}
-        for name, table, column in (("dimensions", Dimension, Dimension.job_id),
-                                    ("templates", Template, Template.job_id),
-                                    ("interviews", Interview, Interview.job_id)):
+        for name, column in (("dimensions", col(Dimension.job_id)),
+                             ("templates", col(Template.job_id)),
+                             ("interviews", col(Interview.job_id))):
             rows = db.exec(
-                select(column, func.count()).where(column.in_(ids)).group_by(column)  # type: ignore[attr-defined]
+                select(column, func.count()).where(column.in_(ids)).group_by(column)
             ).all() if ids else []
             counts[name] = {job_id: count for job_id, count in rows}
         return [
             {"id": j.id, "title": j.title, "language": j.language, "created_at": j.created_at,
-             **{name: counts[name].get(j.id, 0) for name in counts}}  # type: ignore[arg-type]
+             **{name: counts[name].get(stored_id(j), 0) for name in counts}}
             for j in jobs
         ]
 

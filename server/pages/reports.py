@@ -26,6 +26,8 @@ from server.reports import Thresholds, build_report
 from server.review import DecisionIn, add_note, decide, review_status, visible_interview
 from server.tables import User
 from server.web import base_url
+from server.review import REPORT_WAIT_S
+from server.sessions import sessions_key
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +183,9 @@ async def _render(call: PageCall, interview_id: int, *, status: int = 200, error
 @hr_page("GET", "/interviews/{interview_id}/report",
          summary="HR: a completed interview's report, key clips and review (notes, decision)", errors=(404, 409))
 async def report_page(call: PageCall) -> web.Response:
-    return await _render(call, call.id_param("interview_id", "interview"))
+    iid = call.id_param("interview_id", "interview")
+    await call.request.app[sessions_key].settled(iid, REPORT_WAIT_S)  # the last answers' scores
+    return await _render(call, iid)
 
 
 def _back(interview_id: int) -> web.Response:

@@ -167,6 +167,12 @@ class InterviewSession:
                 await self._do(effect, ctx)
         if step.to is not None:
             await self._record(step.to, step.code or "", ctx)
+        elif step.code:  # no new state, but the candidate and HR are told why (e.g. connect_timeout)
+            self.bus.publish("state", self.id, state=self.state.value, previous=self.state.value,
+                             reason=TEXT.get(step.code, step.code) + (f": {ctx.note}" if ctx.note else ""),
+                             code=step.code)
+            self.send({"type": "state", "state": self.state.value, "code": step.code,
+                       "reason": TEXT.get(step.code, "")})
         for effect in step.effects:
             if effect in AFTER_RECORD:
                 await self._do(effect, ctx)

@@ -2,7 +2,7 @@
 `python -m server.state_doc` prints it)."""
 from __future__ import annotations
 
-from server.interview_machine import EXITS, FINISHED, TABLE, Effect, State
+from server.interview_machine import EXITS, FINISHED, TABLE, Effect
 
 _GUARDS = {"_last": "last question", "_not_last": "not the last question", "_no_room": "no free media slot",
            "_media": "media arriving", "_started_no_media": "a question was shown, no media",

@@ -48,6 +48,10 @@ class ModelBank:
     def speech_ready(self, language: str) -> bool:
         return language in self.vosk
 
+    def speech_loading(self, language: str) -> bool:
+        """The language's model may still come: start-up loading or a new language loading."""
+        return self.enabled and language not in self.vosk and (not self._ready.is_set() or language in self._loading)
+
     def analyzers(self) -> dict[str, Any]:
         """Each analyser's own status: ready, loading, off, or what is wrong."""
         def one(errors: list[str], ok: bool) -> dict[str, Any]:

@@ -30,6 +30,7 @@ def rtc_configuration(ice_servers: tuple[dict[str, Any], ...]) -> RTCConfigurati
 
 
 THUMBNAIL_EVERY_S = 1.0
+MAX_WAITING_BATCHES = 5 * 600  # 10 minutes of 200 ms batches kept while a speech model loads
 THUMBNAIL_WIDTH = 192
 
 
@@ -46,6 +47,7 @@ class PeerLink:
     def __init__(self, pc: RTCPeerConnection, name: str, *, analyse: Callable[[], bool],
                  vision_ready: Callable[[], bool],
                  make_speech: Callable[[float], SpeechStream | None],
+                 speech_loading: Callable[[], bool] = lambda: False,
                  process_frame: Callable[[av.VideoFrame], Any],
                  on_vision: Callable[[Any, float], None], vision_executor: Executor, fps: float,
                  on_connected: Callable[[], None], on_lost: Callable[[str], None],
@@ -60,6 +62,10 @@ class PeerLink:
         self.counters = MediaCounters()
         self.created = time.monotonic()
         self._make_speech = make_speech
+        self._speech_loading = speech_loading
+        # Audio to recognise while the speech model is still loading (e.g. right after a restart).
+        self._waiting_pcm: list[bytes] = []
+        self._waiting_since: float | None = None
         self._process_frame = process_frame
         self._on_vision = on_vision
         self._vision_executor = vision_executor
@@ -102,15 +108,30 @@ class PeerLink:
             self.recording.on_pcm(pcm)  # recorded whatever the consent to analysis
         if self.speech_missing or not self.analyse():
             return  # no consent (yet), or no model: audio is received and counted, not recognised
-        if self.speech is None:
+        if self.speech is not None:
+            self.speech.push(pcm)
+            return
+        if self._waiting_since is None:
             # The first batch is already complete: its first sample was taken that much earlier.
-            self.speech = self._make_speech(len(pcm) / (2 * ASR_RATE))
-            if self.speech is None:
-                self.speech_missing = True  # say so once; vision goes on
-                logger.error("%s: no speech model for this language; this stream is not transcribed "
-                             "(vision analysis continues)", self.name)
-                return
-        self.speech.push(pcm)
+            self._waiting_since = time.monotonic() - len(pcm) / (2 * ASR_RATE)
+        self._waiting_pcm.append(pcm)
+        self.speech = self._make_speech(time.monotonic() - self._waiting_since)
+        if self.speech is not None:
+            for batch in self._waiting_pcm:  # what arrived while the model loaded, in order
+                self.speech.push(batch)
+            self._waiting_pcm.clear()
+        elif self._speech_loading():
+            if len(self._waiting_pcm) == 1:
+                logger.info("%s: speech model still loading; audio is kept until it is ready", self.name)
+            if len(self._waiting_pcm) > MAX_WAITING_BATCHES:
+                self._waiting_pcm.pop(0)  # still in the recording; a model this late is a fault
+                logger.warning("%s: speech model not ready after %d s; oldest audio not transcribed",
+                               self.name, MAX_WAITING_BATCHES // 5)
+        else:
+            self.speech_missing = True  # say so once; vision goes on
+            self._waiting_pcm.clear()
+            logger.error("%s: no speech model for this language; this stream is not transcribed "
+                         "(vision analysis continues)", self.name)
 
     def _analyse_frame(self, frame: av.VideoFrame) -> Any:
         """On the vision executor. None when analysis is off: the frame is only counted (and

@@ -202,6 +202,7 @@ class SessionManager:
             session.clock, lambda: session.consent is not None)
         peer = PeerLink(pc, name, analyse=analyse, vision_ready=lambda: self.bank.vision_ready,
                         make_speech=make_speech,
+                        speech_loading=lambda: self.bank.speech_loading(session.plan.language),
                         process_frame=process, on_vision=on_vision,
                         vision_executor=self.vision_executor, fps=self.settings.analysis_fps,
                         on_connected=on_connected, on_lost=on_lost, recording=recording)
@@ -244,8 +245,9 @@ class SessionManager:
         elif state in (State.INVITED, State.CONSENTED, State.CONNECTING):
             if session.deadline is not None and session.deadline <= utcnow() and state != State.CONNECTING:
                 await session.dispatch(Event.DEADLINE)
-            elif session.peer is not None and not session.media_connected \
+            elif session.peer is not None and (not session.media_connected or state == State.INVITED) \
                     and now - max(session.state_since, session.peer.created) > s.connect_timeout_s:
+                # Media that never arrived, or media from a page that never gave its consent.
                 cause = session.peer.connection_problem()
                 logger.warning("interview %d: camera and microphone did not connect within %.0f s (%s)",
                                session.id, s.connect_timeout_s, cause)

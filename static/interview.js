@@ -20,10 +20,23 @@
   const NEXT_LOCK_MS = 3000;
   const CAPTION_LINES = 4;
   const KEEP = 500; // bounded logs in window.candor
-  const RESUMABLE = new Set(["consented", "connecting", "live", "paused", "interrupted"]);
-  const SERVER_FINISHED = new Set(["completed", "abandoned", "expired"]);
+  // An answered offer gets this long to bring media before the page offers again on the
+  // server's say-so (the server's "interrupted" may still be on its way for the old connection).
+  const MEDIA_PATIENCE_MS = 3000;
+  // ...and a connection still being set up (ICE, DTLS) gets this long before it is replaced.
+  const NEGOTIATE_MS = 10000;
+  // A passing remark in the status line (next question, connected again...) fades after this.
+  const DETAIL_FADE_MS = 15000;
+
+  // The state sets are defined once, by the server (server/interview_machine.py), and come in the
+  // page's config: finished, holds_media, started, resumable.
+  const STATE_SETS = config.states || {};
+  const FINISHED = new Set(STATE_SETS.finished || []);
+  const RESUMABLE = new Set(STATE_SETS.resumable || []);
+  const HOLDS_MEDIA = new Set(STATE_SETS.holds_media || []);
   const TERMINAL = new Set(["finished", "closed", "error"]);
 
+  // The page's own states, as the status line names them.
   const STATUS_TEXT = {
     connecting: "Connecting…",
     live: "Live: you are being recorded",
@@ -34,11 +47,49 @@
     error: "Cannot continue",
   };
 
+  // What the server's codes (server/interview_machine.py TEXT) mean to the candidate: the one place
+  // that turns a code into words. The page never shows the server's own "reason" text (and never
+  // anything but these words for a state change); "" says nothing beyond the status line.
+  const CODE_TEXT = {
+    joined: "",
+    consented: "",
+    connecting: "",
+    live: "",
+    next_question: "",
+    time_up: "The time for the last question ran out, so the next one started.",
+    completed: "All questions are done.",
+    network_lost: "The connection was lost. Your time for this question has stopped; the page reconnects by itself.",
+    media_back: "You are connected again: the same question continues.",
+    paused_by_interviewer: "The interviewer paused the interview. Please wait: it continues when they resume it.",
+    resumed_by_interviewer: "The interviewer resumed the interview.",
+    resumed_waiting_for_media: "The interviewer resumed the interview. Reconnecting your camera and microphone…",
+    skipped_by_interviewer: "The interviewer moved on to the next question.",
+    redo_by_interviewer: "The interviewer asked you to answer this question again. Its time starts again.",
+    ended_by_interviewer: "The interviewer ended the interview. Your answers have been sent to the hiring team.",
+    connect_timeout: "Your camera and microphone could not reach the interview server. This is usually the network: a company or school network, a VPN or a firewall can block video calls. The page keeps trying by itself. If it does not connect, try another network (for example your phone's hotspot), another browser (a current Chrome, Edge, Firefox or Safari), or contact the company that invited you.",
+    pause_timeout: "The interview was paused for too long, so it was closed. Contact the company that invited you if you want to continue.",
+    abandoned: "No camera or microphone signal arrived for too long, so the interview was closed. Contact the company that invited you if you want to try again.",
+    expired: "The deadline for this interview has passed. Contact the company that invited you.",
+    reopened: "The interviewer reopened your interview. Reconnecting…",
+    server_restarted: "The interview server restarted. The page reconnects by itself; the interview continues where it stopped.",
+    opened_elsewhere: "You opened the interview in another window or tab, so this one stopped. Continue there, or reload this page to continue here.",
+    capacity: "The interview server is busy right now. Please keep this page open: it keeps trying by itself, and the interview starts as soon as there is room.",
+    finished: "This interview has ended. If you think this is a mistake, contact the company that invited you.",
+    too_many_messages: "This window sent too many messages, so its connection was reset. Reconnecting…",
+    not_reading: "Your connection was too slow to keep up, so it was reset. Reconnecting…",
+    refused: "",
+  };
+  // Codes that need the candidate's attention (the alert above the interview), not a remark.
+  const ALERT_CODES = new Set(["capacity", "connect_timeout", "too_many_messages", "not_reading"]);
+  // Several problems may be known at once: the alert shows the most important one.
+  const NOTICE_ORDER = ["track", "connect", "busy", "socket", "media", "server"];
+
   // Everything a test (or a curious developer) may read; the page never reads it back.
   const candor = {
     state: "consent", // consent | devices | connecting | live | paused | reconnecting | finished | closed | error
     serverState: config.state || null, // the last session state the server sent
-    serverReason: null,
+    serverCode: null, // the last machine code the server sent (see CODE_TEXT)
+    serverReason: null, // kept for debugging only: never shown
     consent: null,
     rawAudio,
     question: null, // the last {type:"question", ...} message
@@ -63,6 +114,7 @@
     wsConnects: 0, // websockets opened
     reconnects: 0, // reconnect attempts (websocket or media)
     closedReason: null,
+    notices: {}, // what the alert knows about now, by kind (see NOTICE_ORDER)
     events: [], // [{t, what}] for debugging
   };
   window.candor = candor;
@@ -77,7 +129,7 @@
     preview: $("preview"), deviceStatus: $("device-status"), deviceError: $("device-error"),
     deviceErrorText: $("device-error-text"), retry: $("device-retry"), meter: $("mic-meter"),
     meterBar: $("mic-meter-bar"), join: $("join"),
-    status: $("status"), statusText: $("status-text"), hrMessage: $("hr-message"),
+    status: $("status"), statusText: $("status-text"), statusDetail: $("status-detail"), hrMessage: $("hr-message"),
     hrMessageText: $("hr-message-text"), progress: $("question-progress"), countdown: $("countdown"),
     questionText: $("question-text"), next: $("next"), selfView: $("self-view"),
     captions: $("captions"), partial: $("caption-partial"),
@@ -104,9 +156,35 @@
     else node.removeAttribute("lang");
   }
 
-  function showNotice(text) {
-    el.notice.textContent = text || "";
-    el.notice.hidden = !text;
+  // The alert above the interview: one text per kind of problem, the most important one shown.
+  function notice(kind, text) {
+    if (text) candor.notices[kind] = text;
+    else delete candor.notices[kind];
+    const shown = NOTICE_ORDER.find((k) => candor.notices[k]);
+    const value = shown ? candor.notices[shown] : "";
+    el.notice.textContent = value;
+    el.notice.hidden = !value;
+    if (shown) el.notice.dataset.kind = shown;
+    else delete el.notice.dataset.kind;
+  }
+
+  function clearNotices(...kinds) {
+    for (const kind of kinds.length ? kinds : Object.keys(candor.notices)) delete candor.notices[kind];
+    notice("", "");
+  }
+
+  // A remark under the status line: what the server's last code means (CODE_TEXT). Cleared when
+  // the page's state changes for another reason; remarks made while live fade after a while.
+  let detailTimer = null;
+
+  function setDetail(text) {
+    if (detailTimer) clearTimeout(detailTimer);
+    detailTimer = null;
+    el.statusDetail.textContent = text || "";
+    el.statusDetail.hidden = !text;
+    if (text && candor.state === "live") {
+      detailTimer = setTimeout(() => { detailTimer = null; if (candor.state === "live") setDetail(""); }, DETAIL_FADE_MS);
+    }
   }
 
   // --- screens -----------------------------------------------------------------------------
@@ -124,6 +202,7 @@
     document.body.dataset.state = state;
     el.status.dataset.state = state;
     el.statusText.textContent = STATUS_TEXT[state] || state;
+    setDetail("");
     updateNextButton();
   }
 
@@ -275,7 +354,7 @@
     if (candor.state === "devices") {
       showDeviceError("missing", `Your ${track.kind === "video" ? "camera" : "microphone"} stopped (unplugged or taken by another program). Reconnect it, then press "Try again".`, "Ended");
     } else if (joined && !TERMINAL.has(candor.state)) {
-      showNotice(`Your ${track.kind === "video" ? "camera" : "microphone"} stopped. Reload this page to continue: your interview resumes where it stopped.`);
+      notice("track", `Your ${track.kind === "video" ? "camera" : "microphone"} stopped. Reload this page to continue: your interview resumes where it stopped.`);
     }
   }
 
@@ -342,20 +421,34 @@
     connectMedia();
   });
 
-  // Reconnect scheduling: one timer per channel, backoff 1, 2, 4, 8, 10, 10... s.
+  // Reconnect scheduling: one timer per channel. After a failure the delays back off 1, 2, 4, 8,
+  // 10, 10... s; when the server says it needs a new connection now, `scheduleIn` plans an earlier
+  // try (an earlier timer replaces a later one, never the other way round).
   const retry = {
-    ws: { attempt: 0, timer: null },
-    media: { attempt: 0, timer: null },
+    ws: { attempt: 0, timer: null, due: 0 },
+    media: { attempt: 0, timer: null, due: 0 },
   };
+
+  function scheduleIn(channel, fn, delayMs, why, countIt = true) {
+    const r = retry[channel];
+    if (TERMINAL.has(candor.state)) return;
+    const due = performance.now() + delayMs;
+    if (r.timer) {
+      if (r.due <= due) return; // an earlier try is already planned
+      clearTimeout(r.timer);
+    }
+    r.due = due;
+    if (countIt) candor.reconnects += 1;
+    log(`${channel}: retry in ${(delayMs / 1000).toFixed(1)} s (${why})`);
+    r.timer = setTimeout(() => { r.timer = null; if (!TERMINAL.has(candor.state)) fn(); }, delayMs);
+  }
 
   function schedule(channel, fn, why) {
     const r = retry[channel];
     if (r.timer || TERMINAL.has(candor.state)) return;
     const delay = BACKOFF_S[Math.min(r.attempt, BACKOFF_S.length - 1)];
     r.attempt += 1;
-    candor.reconnects += 1;
-    log(`${channel}: retry in ${delay} s (${why})`);
-    r.timer = setTimeout(() => { r.timer = null; if (!TERMINAL.has(candor.state)) fn(); }, delay * 1000);
+    scheduleIn(channel, fn, delay * 1000, why);
   }
 
   function cancelRetries() {
@@ -374,7 +467,10 @@
       candor.wsOpen = true;
       retry.ws.attempt = 0;
       log("ws open");
-      startSent = send({ type: "start", consent: candor.consent === true });
+      clearNotices("socket");
+      // Every new socket says start again: the server may be a new process that must hear the
+      // candidate is back (it keeps the first consent choice).
+      startSent = sendStart();
       refreshLiveState();
     });
     ws.addEventListener("message", (event) => {
@@ -388,7 +484,8 @@
       candor.wsOpen = false;
       log(`ws closed ${event.code} ${event.reason || ""}`);
       if (TERMINAL.has(candor.state)) return;
-      if (/another window/i.test(event.reason || "")) {
+      // The close frame's reason is a code (the same as the last state message's).
+      if (event.reason === "opened_elsewhere") {
         closeForGood(event.reason);
         return;
       }
@@ -398,6 +495,7 @@
   }
 
   let startSent = false;
+  let lastStartAt = -Infinity;
 
   function send(msg) {
     const ws = candor.ws;
@@ -405,6 +503,12 @@
     ws.send(JSON.stringify(msg));
     pushBounded(candor.sent, msg);
     return true;
+  }
+
+  function sendStart() {
+    const ok = send({ type: "start", consent: candor.consent === true });
+    if (ok) lastStartAt = performance.now();
+    return ok;
   }
 
   // The server answers "start" with a state message. The first offer waits for it (at most a few
@@ -429,8 +533,12 @@
 
   // The media: a new RTCPeerConnection with a new offer each time (the server replaces the old
   // one); the local stream stays.
-  let connecting = false;
-  let lastPcCreated = 0;
+  let connecting = false; // an offer is being made (from creating the pc to applying the answer)
+  let lastAnswered = -Infinity; // when the current pc's offer was answered
+  // Server states in which it has no media from this page and waits for a new connection:
+  // "consented" (it gave up on the last one, or restarted before media came) and "interrupted"
+  // (media lost, or the server restarted mid-interview).
+  const NEEDS_MEDIA = new Set(["consented", "interrupted"]);
 
   function waitForIce(pc) {
     return new Promise((resolve) => {
@@ -469,7 +577,6 @@
       pc = new RTCPeerConnection({ iceServers: Array.isArray(config.ice_servers) ? config.ice_servers : [] });
       candor.pc = pc;
       candor.pcState = "new";
-      lastPcCreated = performance.now();
       for (const track of candor.stream.getTracks()) {
         if (track.kind === "video" && "contentHint" in track) track.contentHint = "detail";
         pc.addTransceiver(track, { direction: "sendonly", streams: [candor.stream] });
@@ -478,6 +585,10 @@
       await pc.setLocalDescription(await pc.createOffer());
       await Promise.all([waitForIce(pc), waitForStartAck()]);
       if (candor.pc !== pc) return;
+      // Not in yet (the server was busy, gave up on the last connection, or restarted): say
+      // start again with this try, so the server takes the candidate as soon as it has room.
+      if ((candor.serverState === "consented" || candor.serverState === "invited")
+          && performance.now() - lastStartAt > 1000) sendStart();
       const local = pc.localDescription;
       candor.offers += 1;
       let response;
@@ -490,7 +601,7 @@
           credentials: "same-origin",
         });
       } catch (err) {
-        throw Object.assign(new Error("The server could not be reached."), { retry: true });
+        throw Object.assign(new Error("the server could not be reached"), { retry: true, unreachable: true });
       }
       let body = null;
       try { body = await response.json(); } catch (_) { /* not JSON */ }
@@ -500,7 +611,10 @@
       }
       if (candor.pc !== pc) return;
       await pc.setRemoteDescription({ type: body.type, sdp: body.sdp });
+      lastAnswered = performance.now();
+      wantedDuringOffer = false;
       candor.offerError = null;
+      clearNotices("busy"); // the server took the connection: it had room
       await preferResolution(pc);
       log("answer applied");
     } catch (err) {
@@ -510,24 +624,91 @@
     }
   }
 
+  // The server said, on the socket that is open now, that it has no media from this page (a
+  // busy server is retried with backoff instead, see onMediaError).
+  function serverLacksMedia() {
+    return candor.wsOpen && NEEDS_MEDIA.has(candor.serverState) && candor.serverCode !== "capacity";
+  }
+
+  // Whether a new offer is needed now (the timers ask when they fire: things may have mended).
+  function mediaNeeded() {
+    if (!joined || TERMINAL.has(candor.state) || !candor.stream) return false;
+    if (!candor.pc || candor.offerError) return true; // no connection, or the last offer got no answer
+    const s = candor.pcState;
+    if (s === "failed" || s === "closed" || s === "disconnected") return true;
+    // Our side may look fine while the server has nothing from us (it restarted, or gave up).
+    if (!serverLacksMedia()) return false;
+    const since = performance.now() - lastAnswered;
+    if (since < MEDIA_PATIENCE_MS) return false; // just answered: the media is on its way
+    if ((s === "new" || s === "connecting") && since < NEGOTIATE_MS) return false; // still setting up
+    return true;
+  }
+
+  function retryMedia() {
+    if (mediaNeeded()) connectMedia();
+    else if (serverLacksMedia() && !connecting) {
+      // The new connection is still being set up: look again shortly.
+      scheduleIn("media", retryMedia, 1000, "waiting for the media to reach the server", false);
+    }
+  }
+
+  // The server says it has no media from us: offer a new connection promptly (unless an offer
+  // is on its way, or the last one was answered moments ago and may still bring media).
+  let wantedDuringOffer = false; // the server asked while an offer was on its way
+
+  function serverWantsMedia(why) {
+    if (!joined || TERMINAL.has(candor.state)) return;
+    if (connecting) { wantedDuringOffer = true; return; } // if that offer fails, the next comes soon
+    const wait = Math.max(1000, MEDIA_PATIENCE_MS - (performance.now() - lastAnswered));
+    scheduleIn("media", retryMedia, wait, why);
+  }
+
   function onMediaError(err, pc) {
     const text = (err && err.message) || String(err);
-    candor.offerError = { status: (err && err.status) || null, error: text };
+    const status = (err && err.status) || null;
+    candor.offerError = { status, error: text };
     log(`media error ${text}`);
     if (TERMINAL.has(candor.state)) return;
-    if (err && err.status === 409 && /completed/i.test(text)) { finish(); return; }
-    if (err && (err.status === 404 || err.status === 410)) {
-      fail("This interview link no longer works", `${text}. If you think this is a mistake, contact the company that invited you.`);
+    if (pc && candor.pc === pc) candor.pcState = "failed";
+    if (status === 409 || status === 410) { offerGone(status, text); return; }
+    if (status === 404) {
+      fail("This interview link no longer works", `The server said: ${text}. If you think this is a mistake, contact the company that invited you.`);
       return;
     }
-    if (err && err.status && !err.retry) {
+    if (status && !err.retry) {
       fail("The video connection could not be set up", `The server said: ${text}. Please reload the page; if it happens again, try another browser.`);
       return;
     }
-    showNotice(`The video connection could not be set up (${text}). Trying again…`);
-    if (pc && candor.pc === pc) candor.pcState = "failed";
+    if (status === 503) notice("busy", CODE_TEXT.capacity);
+    else if (err && err.unreachable) notice("media", "The interview server cannot be reached right now. The page keeps trying by itself…");
+    else notice("media", `The video connection could not be set up (${text}). Trying again…`);
     refreshLiveState();
-    schedule("media", connectMedia, text);
+    schedule("media", retryMedia, text);
+    // The server (on a socket that works) asked for a connection while this offer was out:
+    // the backoff is for a server that is away or busy, not for this one.
+    if (wantedDuringOffer && status !== 503 && serverLacksMedia()) scheduleIn("media", retryMedia, 1000, "the server asked for media");
+    wantedDuringOffer = false;
+  }
+
+  // 409 or 410 from /offer: the interview takes no more media. Why comes from the server's state
+  // (the socket says it), not from the words of the error.
+  let goneTimer = null;
+
+  function offerGone(status, text) {
+    if (FINISHED.has(candor.serverState)) { endedByServer(candor.serverState, candor.serverCode); return; }
+    if (status === 410) {
+      fail("This interview link no longer works", `The server said: ${text}. If you think this is a mistake, contact the company that invited you.`);
+      return;
+    }
+    // 409: the server refuses an offer only for a finished interview; its socket says how in a
+    // moment (and ends the page); if it does not, the page ends by itself.
+    if (goneTimer) return;
+    goneTimer = setTimeout(() => {
+      goneTimer = null;
+      if (TERMINAL.has(candor.state)) return;
+      if (FINISHED.has(candor.serverState)) endedByServer(candor.serverState, candor.serverCode);
+      else fail("This interview has ended", CODE_TEXT.finished, "closed");
+    }, 3000);
   }
 
   function onPcState(pc) {
@@ -537,13 +718,10 @@
     if (pc.connectionState === "connected") {
       everConnected = true;
       retry.media.attempt = 0;
-      showNotice("");
+      clearNotices("media");
     } else if (pc.connectionState === "disconnected" || pc.connectionState === "failed") {
       // "disconnected" often heals by itself: the first retry waits a second and checks again.
-      schedule("media", () => {
-        if (candor.pc === pc && pc.connectionState === "connected") return;
-        connectMedia();
-      }, `pc ${pc.connectionState}`);
+      schedule("media", retryMedia, `pc ${pc.connectionState}`);
     }
     refreshLiveState();
   }
@@ -554,43 +732,49 @@
     candor.lastMessage = msg;
     pushBounded(candor.messages, msg);
     switch (msg.type) {
-      case "state": onServerState(msg.state, msg.reason); break;
+      case "state": onServerState(msg); break;
       case "question": onQuestion(msg); break;
       case "caption": onCaption(msg.text || "", !!msg.final); break;
       case "message": onHrMessage(msg.text || ""); break;
-      case "done": finish(); break;
-      case "error": showNotice(`The server said: ${msg.error || "error"}`); break;
+      case "done": finish(candor.serverCode); break;
+      case "error": notice("server", `The server said: ${msg.error || "error"}`); break;
       default: break;
     }
   }
 
-  function onServerState(state, reason) {
-    log(`server state ${state} (${reason || ""})`);
-    candor.serverReason = reason || null;
+  // {type: "state", state, code, reason}: the page acts on the state and the code; the reason
+  // (English for logs) is kept for debugging and never shown.
+  function onServerState(msg) {
+    const state = msg.state;
+    const code = typeof msg.code === "string" ? msg.code : "";
+    log(`server state ${state} (${code})`);
+    candor.serverCode = code || null;
+    candor.serverReason = msg.reason || null;
     if (state === "closed") {
-      // The server closed this window's socket and says why; another window means stop here.
-      if (/another window/i.test(reason || "")) closeForGood(reason);
+      // The server is closing this window's socket and says why; the socket reconnects unless
+      // the interview went on in another window.
+      if (code === "opened_elsewhere") closeForGood(code);
+      else if (CODE_TEXT[code]) notice("socket", CODE_TEXT[code]);
       return;
     }
     candor.serverState = state;
     if (startSent && state !== "invited") onStartAcked();
-    if (state === "live") everConnected = true;
-    if (state === "completed") { finish(); return; }
-    if (state === "abandoned") {
-      fail("This interview was closed", "No camera or microphone signal arrived for too long, so the interview was closed. Contact the company that invited you if you want to try again.", "closed");
-      return;
+    if (FINISHED.has(state)) { endedByServer(state, code); return; }
+    if (state === "live") {
+      everConnected = true;
+      clearNotices("busy", "connect", "media", "socket", "server");
+    } else if (HOLDS_MEDIA.has(state)) {
+      clearNotices("busy"); // the server holds a place for this interview now
     }
-    if (state === "expired") {
-      fail("This interview link has expired", "The deadline for this interview has passed. Contact the company that invited you.", "closed");
-      return;
+    if (code === "capacity") {
+      notice("busy", CODE_TEXT.capacity);
+      if (joined && !connecting) schedule("media", retryMedia, "the server is busy");
+    } else if (code === "connect_timeout") {
+      notice("connect", CODE_TEXT.connect_timeout);
     }
-    if (state === "interrupted" && joined && !connecting && performance.now() - lastPcCreated > 3000) {
-      // The server lost our media although our side may not know yet: offer a fresh connection.
-      schedule("media", () => {
-        if (candor.serverState === "interrupted") connectMedia();
-      }, "server says media was lost");
-    }
+    if (NEEDS_MEDIA.has(state) && code !== "capacity") serverWantsMedia(`the server is ${state} (${code})`);
     refreshLiveState();
+    setDetail(ALERT_CODES.has(code) ? "" : CODE_TEXT[code] || "");
   }
 
   let nextLockTimer = null;
@@ -613,6 +797,11 @@
     const last = msg.index + 1 >= msg.count;
     el.next.textContent = last ? "Finish" : "Next";
     el.next.dataset.last = String(last);
+    // HR's message belongs to the question it came with: a new question takes it away.
+    if (candor.hrMessage) {
+      if (hrMessageFor === null) hrMessageFor = msg.index; // it came before any question
+      else if (msg.index !== hrMessageFor) onHrMessage("");
+    }
     if (changed) {
       unlockNext();
       clearCaptionLines();
@@ -685,8 +874,12 @@
     }
   }
 
+  // HR's message to the candidate (meant to be shown; HR's private notes never come here).
+  let hrMessageFor = null; // the question index the message came with (null: none on screen yet)
+
   function onHrMessage(text) {
-    candor.hrMessage = text;
+    candor.hrMessage = text || null;
+    hrMessageFor = text && candor.question ? candor.question.index : null;
     el.hrMessageText.textContent = text;
     setLangFor(el.hrMessageText, text);
     el.hrMessage.hidden = !text;
@@ -701,6 +894,8 @@
     countdownTimer = null;
     if (nextLockTimer) clearTimeout(nextLockTimer);
     nextLockTimer = null;
+    if (goneTimer) clearTimeout(goneTimer);
+    goneTimer = null;
     el.next.disabled = true;
     if (candor.pc) { try { candor.pc.close(); } catch (_) { /* already */ } }
     candor.pcState = "closed";
@@ -711,27 +906,34 @@
     audioContext = null;
   }
 
-  function finish() {
+  // The server's finished states (config.states.finished) end the page; the code says why.
+  function endedByServer(state, code) {
+    if (state === "completed") { finish(code); return; }
+    if (state === "expired") { fail("This interview link has expired", CODE_TEXT.expired, "closed"); return; }
+    const text = code === "pause_timeout" || code === "abandoned" ? CODE_TEXT[code] : CODE_TEXT.finished;
+    fail("This interview was closed", text, "closed");
+  }
+
+  function finish(code) {
     if (TERMINAL.has(candor.state)) return;
     setState("finished");
     teardown();
-    showNotice("");
+    clearNotices();
+    if (code === "ended_by_interviewer") el.finishedText.textContent = CODE_TEXT.ended_by_interviewer;
     showStep("finished", "h2");
   }
 
-  function closeForGood(reason) {
+  function closeForGood(code) {
     if (TERMINAL.has(candor.state)) return;
-    candor.closedReason = reason || "closed";
-    fail("This interview is open in another window",
-      "You opened the interview in another window or tab, so this one stopped. Continue there, or reload this page to continue here.",
-      "closed");
+    candor.closedReason = code || "closed";
+    fail("This interview is open in another window", CODE_TEXT.opened_elsewhere, "closed");
   }
 
   function fail(title, text, state = "error") {
     if (TERMINAL.has(candor.state)) return;
     setState(state);
     teardown();
-    showNotice("");
+    clearNotices();
     el.closedTitle.textContent = title;
     el.closedText.textContent = text;
     showStep("closed", "h2");
@@ -757,9 +959,8 @@
     setState("devices");
     showStep("devices");
     checkDevices();
-  } else if (SERVER_FINISHED.has(config.state)) {
-    if (config.state === "completed") finish();
-    else fail("This interview is closed", "This interview can no longer be taken. Contact the company that invited you.", "closed");
+  } else if (FINISHED.has(config.state)) {
+    endedByServer(config.state, null);
   } else {
     showStep("consent");
   }

@@ -15,8 +15,10 @@
   }, config.state_labels || {});
   // Card order: what needs HR's attention first.
   const RANK = { interrupted: 0, live: 1, paused: 2, connecting: 3, consented: 4, invited: 5 };
-  const FINISHED = new Set(["completed", "abandoned", "expired"]);
-  const MEDIA_STATES = new Set(["connecting", "live", "paused", "interrupted"]);
+  // The state sets come from the server (server/interview_machine.py), defined there once.
+  const STATES = config.states || {};
+  const FINISHED = new Set(STATES.finished || []);
+  const MEDIA_STATES = new Set(STATES.holds_media || []);
   const TRANSCRIPT_KEEP = 20; // finals kept per interview
   const TRANSCRIPT_SHOWN = 5; // finals shown
   const HISTORY_KEEP = 120; // score points kept per dimension (about 2 minutes at 1/s)

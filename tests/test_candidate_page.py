@@ -12,17 +12,22 @@ What a test can rely on (static/interview.js, server/templates/interview.html):
   "Question i of n", ``#question-text``, ``#countdown[data-remaining]``, ``#next`` "Next"/"Finish",
   ``#captions`` with ``.iv-caption-final`` lines and ``#caption-partial``, ``#hr-message-text``),
   ``#step-finished``, ``#step-closed`` (``#closed-title``, ``#closed-text``); ``#notice`` for
-  transient errors.
-- ``window.candor``: ``state, serverState, serverReason, consent, question, remaining, captions,
-  partial, lastMessage, messages, hrMessage, sent, pc, ws, stream, pcState, wsOpen, level,
-  levelPeak, deviceError, deviceErrorName, offerError, offers, wsConnects, reconnects,
-  closedReason, events``.
+  problems (``data-kind`` = track|connect|busy|socket|media|server, the most important shown).
+  ``#status`` holds ``#status-text`` (the page's state) and ``#status-detail`` (what the server's
+  last code means, from the page's own ``CODE_TEXT`` table: the server's ``reason`` text is never
+  shown).
+- ``window.candor``: ``state, serverState, serverCode, serverReason, consent, question,
+  remaining, captions, partial, lastMessage, messages, hrMessage, sent, pc, ws, stream, pcState,
+  wsOpen, level, levelPeak, deviceError, deviceErrorName, offerError, offers, wsConnects,
+  reconnects, closedReason, notices, events``.
+- The server's messages: ``{"type": "state", "state", "code", "reason"}`` with the codes of
+  server/interview_machine.py; the state sets (finished, resumable...) come in the page config.
 - ``?raw_audio=1`` asks getUserMedia for unprocessed audio (no echo cancellation, noise
   suppression or gain control).
 
 Tests that need the live path (offer and websocket) fake the browser's WebSocket and
-RTCPeerConnection (an init script) and Playwright answers ``POST /offer``; one test runs the
-whole interview for real when the server has the live path.
+RTCPeerConnection (an init script) and Playwright answers ``POST /offer`` (a scripted server:
+the test says what the server says); the real-interview tests run everything for real.
 """
 from __future__ import annotations
 
@@ -40,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from server.interview_machine import TEXT
 from tests.support.browser import CHROMIUM_ARGS, chromium_executable
 from tests.support.media import face_y4m, speech_wav
 from tests.support.server import REPO_ROOT, RunningServer, running_server
@@ -280,6 +286,16 @@ def test_unknown_token_shows_the_not_found_page(page: Page, invitation: Invitati
     assert page.locator("#step-consent").count() == 0
 
 
+def test_the_page_has_words_for_every_server_code() -> None:
+    # The page turns the server's codes into words (CODE_TEXT in static/interview.js): every code
+    # of server/interview_machine.py has an entry, so no state change falls back to server text.
+    script = (REPO_ROOT / "static" / "interview.js").read_text(encoding="utf-8")
+    table = script[script.index("const CODE_TEXT = {"):]
+    table = table[:table.index("\n  };")]
+    keys = set(re.findall(r"^\s+(\w+):", table, re.M))
+    assert keys == set(TEXT), (set(TEXT) - keys, keys - set(TEXT))
+
+
 # --- the live interview against a scripted server (fake WebSocket and RTCPeerConnection) ------
 
 FAKES = r"""
@@ -291,9 +307,17 @@ FAKES = r"""
       super();
       this.url = url; this.readyState = 0; this.sent = [];
       sockets.push(this);
-      setTimeout(() => { this.readyState = 1; this.dispatchEvent(new Event("open")); }, 20);
+      // A dead server (window.__fake.dead): the socket never opens.
+      if (window.__fake.dead) setTimeout(() => this._closed(1006, ""), 20);
+      else setTimeout(() => { this.readyState = 1; this.dispatchEvent(new Event("open")); }, 20);
     }
-    send(data) { this.sent.push(JSON.parse(data)); }
+    send(data) {
+      const msg = JSON.parse(data);
+      this.sent.push(msg);
+      // window.__fake.reply(msg) -> a message the server answers with at once (or null).
+      const answer = window.__fake.reply && window.__fake.reply(msg);
+      if (answer) setTimeout(() => this.receive(answer), 5);
+    }
     close(code = 1000, reason = "") { this._closed(code, reason); }
     _closed(code, reason) {
       if (this.readyState === 3) return;
@@ -334,26 +358,59 @@ FAKES = r"""
     close() { this.connectionState = "closed"; }
   }
   window.RTCPeerConnection = FakePC;
-  window.__fake = { sockets, pcs, ws: () => sockets[sockets.length - 1], pc: () => pcs[pcs.length - 1] };
+  window.__fake = { sockets, pcs, ws: () => sockets[sockets.length - 1], pc: () => pcs[pcs.length - 1],
+                    reply: null, dead: false };
 })();
 """
 
 
+ANSWER = {"type": "answer", "sdp": "v=0\r\nfake answer\r\n"}
+# What the real server answers an offer with when it has no room (server/interview_machine.py).
+BUSY = {"error": "the interview server is busy right now; your page will try again by itself"}
+
+
 def scripted_page(browser: Browser, url: str, offer_status: int = 200,
-                  offer_body: dict[str, Any] | None = None) -> Page:
+                  offer_body: dict[str, Any] | None = None,
+                  offer_replies: list[tuple[int, dict[str, Any]]] | None = None) -> Page:
+    """The page against a scripted server. ``POST /offer`` is answered with ``offer_status`` and
+    ``offer_body``, or with ``offer_replies`` in turn (the last one repeats); while the test says
+    the server is dead (``server_dead(page, True)``) the offer's connection is refused."""
     page = new_page(browser)
     page.add_init_script(FAKES)
     offers: list[dict[str, Any]] = []
+    replies = list(offer_replies or [(offer_status, offer_body if offer_body is not None else ANSWER)])
+    dead = {"on": False}
 
     def answer(route: Any) -> None:
+        if dead["on"]:
+            route.abort("connectionrefused")
+            return
         offers.append(json.loads(route.request.post_data or "null"))
-        body = offer_body if offer_body is not None else {"type": "answer", "sdp": "v=0\r\nfake answer\r\n"}
-        route.fulfill(status=offer_status, content_type="application/json", body=json.dumps(body))
+        status, body = replies[min(len(offers), len(replies)) - 1]
+        route.fulfill(status=status, content_type="application/json", body=json.dumps(body))
 
     page.route(re.compile(r".*/offer$"), answer)
     page._candor_offers = offers  # type: ignore[attr-defined]
+    page._candor_dead = dead  # type: ignore[attr-defined]
     page.goto(url)
+    page.evaluate("window.__samePage = true")  # gone if the page reloads
     return page
+
+
+def server_dead(page: Page, dead: bool) -> None:
+    """The scripted server is away (sockets do not open, offers are refused) or back."""
+    page._candor_dead["on"] = dead  # type: ignore[attr-defined]
+    page.evaluate("d => { window.__fake.dead = d; }", dead)
+
+
+def offers_sent(page: Page) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = page._candor_offers  # type: ignore[attr-defined]
+    return found
+
+
+def server_state(state: str, code: str, reason: str | None = None) -> dict[str, Any]:
+    """A state message as server/session.py sends it (the reason is the neutral TEXT)."""
+    return {"type": "state", "state": state, "code": code, "reason": TEXT.get(code, "") if reason is None else reason}
 
 
 def server_says(page: Page, message: dict[str, Any]) -> None:
@@ -395,7 +452,8 @@ def test_live_interview_flow_with_a_scripted_server(browser: Browser, invitation
         assert page.evaluate("window.candor.pc === window.__fake.pc()")
 
         # Live, question 1 of 3 with a running countdown.
-        server_says(page, {"type": "state", "state": "live", "reason": "media connected"})
+        server_says(page, server_state("connecting", "connecting"))
+        server_says(page, server_state("live", "live"))
         server_says(page, {"type": "question", "index": 0, "count": 3, "text": "자기소개를 해 주세요.",
                            "time_limit_s": 60, "remaining_s": 42})
         wait_state(page, "live")
@@ -417,23 +475,29 @@ def test_live_interview_flow_with_a_scripted_server(browser: Browser, invitation
         assert page.inner_text("#caption-partial") == ""
         assert page.evaluate("candor.captions.length") == 6
 
-        # A message from HR is shown prominently.
+        # A message from HR is shown prominently, and stays while the question does (the
+        # server sends the same question again after a reconnect).
         server_says(page, {"type": "message", "text": "Please speak a little louder."})
         assert page.locator("#hr-message").is_visible()
         assert page.inner_text("#hr-message-text") == "Please speak a little louder."
         page.screenshot(path=str(screenshots / "live.png"), full_page=True)
 
-        # Paused by HR: the timer stops, Next is off.
-        server_says(page, {"type": "state", "state": "paused", "reason": "HR paused"})
+        # Paused by HR: the timer stops, Next is off, the page says so in its own words.
+        server_says(page, server_state("paused", "paused_by_interviewer"))
         wait_state(page, "paused")
         frozen = page.evaluate("candor.remaining")
         time.sleep(1.2)
         assert page.evaluate("candor.remaining") == frozen
         assert page.locator("#next").is_disabled()
         assert "Paused" in page.inner_text("#status")
+        assert "The interviewer paused the interview" in page.inner_text("#status-detail")
         page.screenshot(path=str(screenshots / "paused.png"), full_page=True)
-        server_says(page, {"type": "state", "state": "live", "reason": "resumed"})
+        server_says(page, server_state("live", "resumed_by_interviewer"))
         wait_state(page, "live")
+        assert page.inner_text("#status-detail") == "The interviewer resumed the interview."
+        server_says(page, {"type": "question", "index": 0, "count": 3, "text": "자기소개를 해 주세요.",
+                           "time_limit_s": 60, "remaining_s": 30})
+        assert page.locator("#hr-message").is_visible()
 
         # Next: sent once, even on a double click; the button waits for the next question.
         page.locator("#next").dblclick()
@@ -445,6 +509,9 @@ def test_live_interview_flow_with_a_scripted_server(browser: Browser, invitation
         assert page.inner_text("#next") == "Finish"
         assert page.locator("#next").is_enabled()
         assert page.locator("#captions .iv-caption-final").count() == 0  # fresh for a new question
+        # HR's message was about the last question: it goes with it.
+        assert page.locator("#hr-message").is_hidden()
+        assert page.evaluate("candor.hrMessage") is None
 
         # Done: the thank-you screen, media stopped, connections closed.
         server_says(page, {"type": "done"})
@@ -463,7 +530,7 @@ def test_reconnects_the_socket_and_the_media_keeping_the_camera(browser: Browser
     page = scripted_page(browser, invitation.url)
     try:
         join(page, consent=False)
-        server_says(page, {"type": "state", "state": "live", "reason": "media connected"})
+        server_says(page, server_state("live", "live"))
         wait_state(page, "live")
         track_id = page.evaluate("candor.stream.getVideoTracks()[0].id")
 
@@ -472,7 +539,7 @@ def test_reconnects_the_socket_and_the_media_keeping_the_camera(browser: Browser
         wait_state(page, "reconnecting")
         page.wait_for_function("window.__fake.sockets.length === 2 && window.candor.wsOpen", timeout=5000)
         assert page.evaluate("window.__fake.ws().sent") == [{"type": "start", "consent": False}]
-        server_says(page, {"type": "state", "state": "live", "reason": "joined"})
+        server_says(page, server_state("live", "joined"))
         wait_state(page, "live")
 
         # The media fails: a NEW peer connection with a new offer, the same camera track.
@@ -486,11 +553,13 @@ def test_reconnects_the_socket_and_the_media_keeping_the_camera(browser: Browser
         assert page.evaluate("candor.stream.getVideoTracks()[0].readyState") == "live"
         wait_state(page, "live")
 
-        # Opened in another window: the server says so and closes; no reconnect.
-        server_says(page, {"type": "state", "state": "closed", "reason": "the interview was opened in another window"})
-        page.evaluate("window.__fake.ws()._closed(1001, 'the interview was opened in another window')")
+        # Opened in another window: the server says so (a code) and closes with that code as the
+        # reason; no reconnect.
+        server_says(page, server_state("closed", "opened_elsewhere"))
+        page.evaluate("window.__fake.ws()._closed(1001, 'opened_elsewhere')")
         wait_state(page, "closed")
         assert "another window" in page.inner_text("#closed-title")
+        assert page.evaluate("candor.closedReason") == "opened_elsewhere"
         time.sleep(1.5)
         assert page.evaluate("window.__fake.sockets.length") == 2
         assert not page_errors(page)
@@ -513,17 +582,185 @@ def test_offer_refused_is_shown(browser: Browser, invitation: Invitation, screen
         page.context.close()
 
 
-def test_server_busy_is_retried(browser: Browser, invitation: Invitation) -> None:
-    page = scripted_page(browser, invitation.url, offer_status=503,
-                         offer_body={"error": "the server is at capacity"})
+def starts_sent(page: Page) -> int:
+    return sum(1 for m in sent(page) if m["type"] == "start")
+
+
+def test_server_busy_the_page_keeps_trying_and_gets_in_by_itself(browser: Browser, invitation: Invitation,
+                                                                  screenshots: Path) -> None:
+    # The server has no room: `start` is answered with code "capacity" and the offer with 503,
+    # twice; the third offer gets in.
+    page = scripted_page(browser, invitation.url, offer_replies=[(503, BUSY), (503, BUSY), (200, ANSWER)])
     try:
+        page.evaluate("""() => { window.__fake.reply = (m) => m.type === 'start'
+            ? {type: 'state', state: 'consented', code: 'capacity', reason: 'the interview server is busy; retrying'}
+            : null; }""")
         page.click("#consent-yes")
         page.wait_for_function("window.candor.stream !== null")
         page.click("#join")
+        # Plain words: busy, and the page keeps trying by itself.
         page.wait_for_selector("#notice:not([hidden])")
-        assert "at capacity" in page.inner_text("#notice")
-        page.wait_for_function("window.candor.offers >= 2", timeout=5000)  # retried after ~1 s
-        assert state(page) in ("connecting", "reconnecting")
+        notice = page.inner_text("#notice")
+        assert "busy" in notice and "keeps trying by itself" in notice, notice
+        assert page.get_attribute("#notice", "data-kind") == "busy"
+        assert state(page) == "connecting"
+        page.screenshot(path=str(screenshots / "server-busy.png"), full_page=True)
+        # It retries the offer with backoff (about 1 s, then 2 s) and says start again each time.
+        page.wait_for_function("window.candor.offers >= 2", timeout=5000)
+        assert page.is_visible("#notice") and "busy" in page.inner_text("#notice")
+        page.wait_for_function("window.candor.offers >= 3 && window.candor.pcState === 'connected'", timeout=10_000)
+        assert len(offers_sent(page)) == 3
+        assert starts_sent(page) >= 3, sent(page)
+        assert all(m == {"type": "start", "consent": True} for m in sent(page) if m["type"] == "start")
+        # In: the busy message goes; the server takes it from there.
+        page.wait_for_selector("#notice", state="hidden")
+        page.evaluate("window.__fake.reply = null")
+        server_says(page, server_state("connecting", "connecting"))
+        server_says(page, server_state("live", "live"))
+        server_says(page, {"type": "question", "index": 0, "count": 2, "text": "Tell us about yourself.",
+                           "time_limit_s": 60, "remaining_s": 60})
+        wait_state(page, "live")
+        assert page.evaluate("window.__samePage") is True  # no reload
+        assert page.evaluate("window.__fake.sockets.length") == 1
+        assert page.locator("#notice").is_hidden()
+        assert not page_errors(page)
+    finally:
+        page.context.close()
+
+
+def test_connect_timeout_says_what_to_try_and_keeps_retrying(browser: Browser, invitation: Invitation,
+                                                            screenshots: Path) -> None:
+    page = scripted_page(browser, invitation.url)
+    try:
+        join(page)
+        server_says(page, server_state("connecting", "connecting"))
+        assert len(offers_sent(page)) == 1
+        starts = starts_sent(page)
+        # ~20 s without media: the server gives up on this connection and goes back to consented.
+        server_says(page, server_state("consented", "connect_timeout"))
+        page.wait_for_selector("#notice:not([hidden])")
+        notice = page.inner_text("#notice")
+        for words in ("could not reach", "another network", "another browser",
+                      "contact the company that invited you", "keeps trying"):
+            assert words in notice, (words, notice)
+        assert page.get_attribute("#notice", "data-kind") == "connect"
+        assert state(page) == "connecting"
+        page.screenshot(path=str(screenshots / "connect-timeout.png"), full_page=True)
+        # A new connection (a new peer connection and offer), and start again, by itself.
+        page.wait_for_function("window.__fake.pcs.length === 2 && window.candor.pcState === 'connected'",
+                               timeout=8000)
+        assert len(offers_sent(page)) == 2
+        assert starts_sent(page) == starts + 1
+        assert page.evaluate("window.__fake.pcs[0].connectionState") == "closed"
+        # Our side connected, but until the server has media the advice stays.
+        server_says(page, server_state("connecting", "connecting"))
+        time.sleep(0.5)
+        assert page.is_visible("#notice") and "another network" in page.inner_text("#notice")
+        # Still nothing: the server gives up again, the page tries again.
+        server_says(page, server_state("consented", "connect_timeout"))
+        page.wait_for_function("window.__fake.pcs.length === 3", timeout=8000)
+        page.wait_for_function("window.candor.pcState === 'connected'")
+        assert len(offers_sent(page)) == 3
+        # Media arrives: the advice goes.
+        server_says(page, server_state("connecting", "connecting"))
+        server_says(page, server_state("live", "live"))
+        wait_state(page, "live")
+        assert page.locator("#notice").is_hidden()
+        assert page.evaluate("window.__samePage") is True
+        assert not page_errors(page)
+    finally:
+        page.context.close()
+
+
+def test_paused_shows_the_pages_own_words_never_the_servers_text(browser: Browser, invitation: Invitation) -> None:
+    page = scripted_page(browser, invitation.url)
+    try:
+        join(page)
+        server_says(page, server_state("live", "live"))
+        server_says(page, {"type": "question", "index": 0, "count": 2, "text": "Tell us about yourself.",
+                           "time_limit_s": 60, "remaining_s": 60})
+        wait_state(page, "live")
+        # The server sends a code and neutral text; even if a reason carried anything else (it
+        # never carries HR's notes), the page shows only its own words for the code.
+        secret = "NOTE-7731 candidate looks nervous"
+        server_says(page, server_state("paused", "paused_by_interviewer",
+                                       reason=f"paused by the interviewer: {secret}"))
+        wait_state(page, "paused")
+        status = page.inner_text("#status")
+        assert page.inner_text("#status-text") == "Paused by the interviewer: the timer has stopped"
+        assert page.inner_text("#status-detail") == (
+            "The interviewer paused the interview. Please wait: it continues when they resume it.")
+        assert status.split() == ("Paused by the interviewer: the timer has stopped "
+                                  "The interviewer paused the interview. Please wait: it continues when they resume it."
+                                  ).split()
+        body = page.inner_text("body")
+        assert "NOTE-7731" not in body and "nervous" not in body
+        assert TEXT["paused_by_interviewer"] not in body  # the server's wording is not the page's
+        assert page.locator("#notice").is_hidden()
+        # A code the page does not know: nothing from the server's text either.
+        server_says(page, server_state("paused", "some_new_code", reason=f"something else: {secret}"))
+        time.sleep(0.2)
+        assert page.inner_text("#status-detail") == ""
+        assert "NOTE-7731" not in page.inner_text("body")
+        assert page.evaluate("candor.serverCode") == "some_new_code"
+        assert not page_errors(page)
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("old_connection", ["stays-connected", "fails"])
+def test_server_gone_then_back_the_page_recovers_by_itself(browser: Browser, invitation: Invitation,
+                                                           old_connection: str) -> None:
+    # The server process is killed and, some seconds later, a fresh one listens again: it has
+    # marked the interview interrupted. The old peer connection may still look connected (the
+    # browser notices late) or fail; either way the page reconnects without a reload.
+    page = scripted_page(browser, invitation.url)
+    try:
+        join(page)
+        server_says(page, server_state("live", "live"))
+        server_says(page, {"type": "question", "index": 0, "count": 2, "text": "Tell us about yourself.",
+                           "time_limit_s": 60, "remaining_s": 50})
+        wait_state(page, "live")
+
+        server_dead(page, True)
+        page.evaluate("window.__fake.ws()._closed(1006, '')")
+        if old_connection == "fails":
+            page.evaluate("window.__fake.pc().setState('failed')")
+        wait_state(page, "reconnecting")
+        time.sleep(6)  # away for a while: sockets do not open, offers are refused
+        assert page.evaluate("window.__fake.sockets.length") >= 3
+        if old_connection == "fails":
+            assert page.evaluate("window.candor.offerError") is not None
+            assert "cannot be reached" in page.inner_text("#notice")
+        else:
+            assert len(offers_sent(page)) == 1  # nothing told the page its connection is gone
+        assert state(page) == "reconnecting"
+
+        # A fresh server: the next socket opens and says start again; the server says where the
+        # interview stands (interrupted: it has no media), and sends the same question.
+        server_dead(page, False)
+        page.wait_for_function("window.candor.wsOpen", timeout=15_000)
+        assert page.evaluate("window.__fake.ws().sent") == [{"type": "start", "consent": True}]
+        before = len(offers_sent(page))
+        told_at = time.monotonic()
+        server_says(page, server_state("interrupted", "joined"))
+        server_says(page, {"type": "question", "index": 0, "count": 2, "text": "Tell us about yourself.",
+                           "time_limit_s": 60, "remaining_s": 40})
+        # A new offer promptly (not after the long backoff), a new connection.
+        page.wait_for_function("n => window.candor.offers > n && window.candor.pcState === 'connected'",
+                               arg=before, timeout=6000)
+        assert time.monotonic() - told_at < 5
+        assert len(offers_sent(page)) == before + 1
+        server_says(page, server_state("live", "media_back"))
+        wait_state(page, "live")
+        assert page.inner_text("#status-detail") == "You are connected again: the same question continues."
+        assert page.locator("#notice").is_hidden()
+        assert page.evaluate("candor.question.index") == 0
+        assert page.evaluate("window.__samePage") is True
+        # Settled: no more offers while the server has media.
+        time.sleep(4)
+        assert len(offers_sent(page)) == before + 1
+        assert not page_errors(page)
     finally:
         page.context.close()
 

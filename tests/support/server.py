@@ -117,18 +117,28 @@ def running_server(
     args: Sequence[str] = (),
     command: Sequence[str] | None = None,
     timeout: float = START_TIMEOUT_S,
+    port: int | None = None,
+    data_dir: Path | None = None,
 ) -> Iterator[RunningServer]:
     """Run the server until the ``with`` ends; yield its base URL.
 
     ``env`` adds to (and overrides) the environment, e.g. ``CANDOR_DATABASE_URL``; ``args``
     go after ``serve --host 127.0.0.1 --port N``. ``command`` replaces
-    ``[python, run.py, serve]`` (the helper's own tests use it).
+    ``[python, run.py, serve]`` (the helper's own tests use it). ``port`` (default: a free one)
+    and ``data_dir`` (default: ``tmp_path / "server-data"``) let a test start a second server
+    where a first one was, e.g. after killing it; a second log on the same port gets its own
+    file (``server-PORT.2.log``, ...).
     """
-    port = free_port()
+    explicit_port = port is not None
+    port = free_port() if port is None else port
     base_url = f"http://127.0.0.1:{port}"
-    data_dir = tmp_path / "server-data"
+    data_dir = tmp_path / "server-data" if data_dir is None else data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = tmp_path / f"server-{port}.log"
+    n = 1
+    while explicit_port and log_path.exists():
+        n += 1
+        log_path = tmp_path / f"server-{port}.{n}.log"
     argv = [
         *(command or [sys.executable, str(REPO_ROOT / "run.py"), "serve"]),
         "--host", "127.0.0.1",

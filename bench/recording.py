@@ -25,9 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from server.peer import jpeg_thumbnail  # noqa: E402
-from server.recording import (  # noqa: E402
-    RATE, PeerRecording, Recorder, disk_usage, encode_jpeg, recording_dir, render_clip,
-)
+from server.clips import disk_usage, render_clip  # noqa: E402
+from server.recording import RATE, PeerRecording, Recorder, encode_jpeg, recording_dir  # noqa: E402
 
 BATCH = RATE // 5
 ANALYSIS_FPS = 5

@@ -156,11 +156,11 @@ async def clip_media(call: Call) -> web.StreamResponse:
 
     store = call.request.app[store_key]
     clip = await store.run(find)
-    from server import recording
+    from server import clips, recording
 
     loop = asyncio.get_running_loop()
     try:
-        path = await loop.run_in_executor(call.request.app[renderer_key], recording.render_clip,
+        path = await loop.run_in_executor(call.request.app[renderer_key], clips.render_clip,
                                           recording.recordings_root(settings.data_dir), iid,
                                           clip["start_s"], clip["end_s"])
     except ValueError as exc:

@@ -17,10 +17,8 @@ import av
 import numpy as np
 import pytest
 
-from server.recording import (
-    RATE, PeerRecording, Recorder, audio_spans, clip_audio, disk_usage, encode_jpeg,
-    recorded_range, recording_dir, render_clip, video_frames,
-)
+from server.clips import audio_spans, clip_audio, disk_usage, recorded_range, render_clip, video_frames
+from server.recording import RATE, PeerRecording, Recorder, encode_jpeg, recording_dir
 
 BATCH = RATE // 5  # the audio pump's 200 ms batches
 REPO = Path(__file__).resolve().parents[1]

@@ -22,6 +22,10 @@ T = TypeVar("T")
 
 ASR_RATE = 16000
 BATCH_BYTES = ASR_RATE * 2 // 5  # 200 ms of s16 mono
+# Audio gaps (lost packets, a network outage) filled with silence: from one lost 20 ms packet
+# on; longer than MAX_FILL_S is not a gap but a jump in the sender's timestamps.
+MIN_GAP_S = 0.015
+MAX_FILL_S = 300.0
 
 
 @dataclass(slots=True)
@@ -30,6 +34,7 @@ class MediaCounters:
     frames_analysed: int = 0
     frames_dropped: int = 0
     audio_seconds: float = 0.0
+    audio_filled_s: float = 0.0  # silence put where packets were lost (part of audio_seconds)
     last_audio_at: float | None = None  # time.monotonic() of the last audio frame
     last_video_at: float | None = None
     video_size: tuple[int, int] | None = None
@@ -37,7 +42,11 @@ class MediaCounters:
 
 class AudioPump:
     """track -> 16 kHz mono s16 batches -> sink(pcm). The sink must be quick (it enqueues); it
-    gets every sample, in order."""
+    gets every sample, in order.
+
+    Sample time is media time: where packets were lost (a gap in the frames' RTP timestamps),
+    silence of the same length is put in, so that a transcript's times, counted in samples,
+    stay on the interview clock (answers are told apart by time) and recordings stay in sync."""
 
     def __init__(self, track: MediaStreamTrack, sink: Callable[[bytes], None],
                  counters: MediaCounters) -> None:
@@ -47,6 +56,7 @@ class AudioPump:
         self._resampler = av.AudioResampler(format="s16", layout="mono", rate=ASR_RATE)
         self._pending = bytearray()
         self._emitted_samples = 0
+        self._next_pts: int | None = None  # where the next frame should start, in its time base
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -59,6 +69,7 @@ class AudioPump:
                 self.counters.last_audio_at = time.monotonic()
                 if not isinstance(frame, av.AudioFrame):
                     continue  # an audio track yields audio frames; anything else is not ours to read
+                self._fill_gap(frame)
                 for out in self._resampler.resample(frame):
                     self._pending += bytes(out.planes[0])[: out.samples * 2]
                 while len(self._pending) >= BATCH_BYTES:
@@ -70,6 +81,19 @@ class AudioPump:
             if self._pending:
                 self._emit(bytes(self._pending))
                 self._pending.clear()
+
+    def _fill_gap(self, frame: av.AudioFrame) -> None:
+        if frame.pts is None or frame.time_base is None or not frame.sample_rate:
+            return
+        step = round(frame.samples / frame.sample_rate / frame.time_base)
+        expected, self._next_pts = self._next_pts, frame.pts + step
+        if expected is None:
+            return
+        gap_s = float((frame.pts - expected) * frame.time_base)
+        if MIN_GAP_S <= gap_s <= MAX_FILL_S:
+            silence = int(gap_s * ASR_RATE)
+            self._pending += bytes(2 * silence)
+            self.counters.audio_filled_s += silence / ASR_RATE
 
     def _emit(self, pcm: bytes) -> None:
         self._emitted_samples += len(pcm) // 2

@@ -84,6 +84,7 @@ class InterviewSession:
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
         self.background = Background(store, f"interview {self.id}")
+        self._retiring: set[asyncio.Task[Any]] = set()  # peer connections closing (speech finishing)
         self.answers = Answers(plan, language_signals, self.attempts, self.clock, store=store, bus=bus,
                                background=self.background, on_stored=self._answer_stored)
         self._paused_at: float | None = time.monotonic() if self.state == State.PAUSED else None
@@ -211,7 +212,7 @@ class InterviewSession:
         elif effect == Effect.CLOSE_PEER:
             peer, self.peer, self.media_connected = self.peer, None, False
             if peer is not None:
-                self.spawn(peer.close())  # recognises its audio to the end, in the background
+                self._retire(peer)
         elif effect == Effect.BEGIN_PAUSE:
             self._paused_at = now
         elif effect == Effect.END_PAUSE:
@@ -316,7 +317,7 @@ class InterviewSession:
             old, self.peer = self.peer, peer
             self.media_connected = False
             if old is not None:
-                self.spawn(old.close())
+                self._retire(old)
 
     async def media_up(self, peer: Any = None) -> None:
         async with self._lock:
@@ -428,6 +429,13 @@ class InterviewSession:
         except Refused as refused:
             logger.debug("interview %d: %s refused (%s)", self.id, event.value, refused.reason)
 
+    def _retire(self, peer: Any) -> None:
+        """Close a replaced or finished peer connection in the background; its audio is still
+        recognised to the end (close() waits for that, it never cancels it)."""
+        task = self.spawn(peer.close())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
     def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         return self.background.spawn(coro)
 
@@ -440,6 +448,8 @@ class InterviewSession:
         if self.peer is not None:
             peer, self.peer = self.peer, None
             await peer.close()
+        while self._retiring:  # older connections still recognising their audio
+            await asyncio.gather(*list(self._retiring), return_exceptions=True)
         await self.settled()
         await self.background.cancel()  # close() may run in one of its tasks: that one is spared
         self.slots.release(self.id)

@@ -177,9 +177,13 @@ class InterviewSession:
         for effect in step.effects:
             if effect in AFTER_RECORD:
                 await self._do(effect, ctx)
+        if event != Event.OFFER:  # an accepted offer's peer is attached by offer(), right after
+            self._release_slot_if_idle()
+        return step
+
+    def _release_slot_if_idle(self) -> None:
         if self.state not in HOLDS_MEDIA and self.peer is None:
             self.slots.release(self.id)
-        return step
 
     async def _record(self, new: State, code: str, ctx: _Context) -> None:
         old = self.state
@@ -190,7 +194,7 @@ class InterviewSession:
         now = time.monotonic()
         qi = self.question_index
         # HR's note is for the panel, the audit log and the report; the candidate gets the code.
-        reason = TEXT.get(code, code) + (f": {ctx.note}" if ctx.note and ctx.actor == "hr" else "")
+        reason = TEXT.get(code, code) + (f": {ctx.note}" if ctx.note else "")
         used, extra = self.question_time.elapsed_s(qi, now), self.question_time.extra_s.get(qi, 0.0)
         await self.store.run(lambda db: session_store.record_transition(
             db, self.id, old, new, code, reason, ctx.actor, ctx.actor_id, question_index=qi,

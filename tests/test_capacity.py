@@ -160,3 +160,21 @@ async def test_restart_interrupts_and_resumes_with_the_time_it_had(aiohttp_clien
     assert question["index"] == 0 and question["remaining_s"] <= 60 - used + 1
     await pc2.close()
     await ws2.close()
+
+
+async def test_media_before_consent_holds_a_slot_until_it_times_out(aiohttp_client: Any, tmp_path: Path) -> None:
+    """The offer may come before `start`: that media holds a slot too, and a page that never
+    consents gives it back after the connect timeout."""
+    client, store = await app(aiohttp_client, tmp_path, max_sessions=1, connect_timeout_s=1.5)
+    hr = await login(client, store, "hr@example.com")
+    (a_token, a_id), (b_token, _) = [await invite(hr, f"C{i}", f"c{i}@example.com") for i in range(2)]
+    manager = client.app[sessions_key]
+    pc = await connect(str(client.make_url("")).rstrip("/"), a_token, client.session, tracks())
+    assert manager.slots.held == {a_id} and manager.sessions[a_id].state.value == "invited"
+    ws_b = await candidate(client, b_token)
+    assert (await messages(ws_b, lambda m: m.get("code") in ("connecting", "capacity")))[-1]["code"] == "capacity"
+    await wait_for(lambda: a_id not in manager.slots.held, 6, "the unconsented media's slot")
+    await ws_b.send_json({"type": "start", "consent": True})
+    assert (await messages(ws_b, lambda m: m.get("code") in ("connecting", "capacity")))[-1]["code"] == "connecting"
+    await pc.close()
+    await ws_b.close()

@@ -531,6 +531,10 @@ def test_hr_watches_pauses_and_resumes_a_real_interview(launch_browser: Any, tmp
             hr.click("#action-submit")
             wait_state(candidate, "paused", timeout=10_000)
             expect(ada).to_have_attribute("data-state", "paused")
+            # HR's note is HR's: the candidate's socket and page never carry it.
+            seen_by_candidate = candidate.content() + candidate.evaluate("JSON.stringify(window.candor.messages)")
+            assert "checking the audio" not in seen_by_candidate
+            assert "paused" in candidate.inner_text("#status").lower()
             expect(ada.locator("button[data-action=resume]")).to_be_visible()
             expect(ada.locator("[data-part=error]")).to_be_hidden()
             hr.screenshot(path=str(screenshots / "monitor-real-paused.png"), full_page=True)

@@ -548,8 +548,24 @@
     }
   }
 
+  // Each analyser runs or fails on its own; say which is down (the interview goes on without it).
+  function showAnalyzers(analyzers) {
+    const box = document.getElementById("mon-analyzers");
+    if (!box || !analyzers) return;
+    const down = [];
+    const vision = analyzers.vision || {};
+    if (vision.status === "failed") down.push("Video analysis (face, eye contact, posture) is off: its models did not load.");
+    for (const [lang, one] of Object.entries(analyzers.speech || {})) {
+      if (one && one.status === "failed") down.push(`Speech recognition for "${lang}" is off: its model did not load.`);
+    }
+    box.textContent = down.length ? `${down.join(" ")} Interviews continue; ask the operator to run "run.py models obtain".` : "";
+    box.hidden = !down.length;
+    box.dataset.down = String(down.length);
+  }
+
   function onSnapshot(msg) {
     stats.snapshots++;
+    showAnalyzers(msg.analyzers);
     const seen = new Set();
     for (const d of msg.interviews || []) {
       const id = d.interview_id;

@@ -414,9 +414,15 @@ def test_reconnects_after_too_slow_and_takes_a_fresh_snapshot(browser: Browser, 
         assert page.evaluate("window.candorMonitor.stats.closes[0].code") == 1013
         retry = page.evaluate("window.candorMonitor.stats.retries[0]")
         assert retry["code"] == 1013 and retry["delay"] <= 400 and "fell behind" in retry["text"]
-        # The fresh snapshot is the truth: Bob is gone, Ada's state is new.
-        feed.send({"type": "snapshot", "interviews": [live_interview(41, "Ada Lovelace", state="paused")]})
+        assert page.locator("#mon-analyzers").is_hidden()  # every analyser was ready
+        # The fresh snapshot is the truth: Bob is gone, Ada's state is new; and the speech model
+        # is down (vision still runs), which HR is told in words.
+        feed.send({"type": "snapshot", "interviews": [live_interview(41, "Ada Lovelace", state="paused")],
+                   "analyzers": {"vision": {"status": "ready"},
+                                 "speech": {"ko": {"status": "failed", "errors": ["missing"]}}}})
         expect(card(page, 41)).to_have_attribute("data-state", "paused")
+        expect(page.locator("#mon-analyzers")).to_contain_text('Speech recognition for "ko" is off')
+        assert "Video analysis" not in page.inner_text("#mon-analyzers")
         assert page.evaluate("window.candorMonitor.ids()") == [41]
         assert page.evaluate("window.candorMonitor.stats.connects") == 2
         # Ada finishes; with ?linger=1 her card leaves after a second; then the empty state.

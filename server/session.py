@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, Awaitable, Callable, Protocol
 
 from server import session_store, session_views
+from server.session_effects import carry_out
 from server.answers import Answers, LanguageSignals
 from server.attempts import Attempt, AttemptLog
 from server.background import Background
@@ -67,7 +68,7 @@ class InterviewSession:
         self.state = State(interview.state)
         self.question_index = interview.question_index
         self.consent: bool | None = interview.consent
-        self._pending_consent: bool | None = None
+        self.pending_consent: bool | None = None
         self.candidate: CandidateLink | None = None
         self.media_connected = False
         self.peer: Any = None  # server.peer.PeerLink
@@ -87,7 +88,7 @@ class InterviewSession:
         self._retiring: set[asyncio.Task[Any]] = set()  # peer connections closing (speech finishing)
         self.answers = Answers(plan, language_signals, self.attempts, self.clock, store=store, bus=bus,
                                background=self.background, on_stored=self._answer_stored)
-        self._paused_at: float | None = time.monotonic() if self.state == State.PAUSED else None
+        self.paused_at: float | None = time.monotonic() if self.state == State.PAUSED else None
         self.state_since = time.monotonic()  # when the current state began (timeouts count from it)
         self.touched_at = time.monotonic()  # last sign of life from the candidate (idle sessions go)
         self.interrupted_at: float | None = time.monotonic() if self.state == State.INTERRUPTED else None
@@ -162,10 +163,10 @@ class InterviewSession:
         step = handle(self.state, event, self.facts())
         if Effect.TAKE_SLOT in step.effects or step.to in HOLDS_MEDIA:
             self.slots.take(self.id)  # synchronously with the check: no other event in between
-        ctx = _Context(event, actor, actor_id, note, user, seconds)
+        ctx = Context(event, actor, actor_id, note, user, seconds)
         for effect in step.effects:
             if effect not in AFTER_RECORD:
-                await self._do(effect, ctx)
+                await carry_out(self, effect, ctx)
         if step.to is not None:
             await self._record(step.to, step.code or "", ctx)
         elif step.code:  # no new state, but the candidate and HR are told why (e.g. connect_timeout)
@@ -176,7 +177,7 @@ class InterviewSession:
                        "reason": TEXT.get(step.code, "")})
         for effect in step.effects:
             if effect in AFTER_RECORD:
-                await self._do(effect, ctx)
+                await carry_out(self, effect, ctx)
         if event != Event.OFFER:  # an accepted offer's peer is attached by offer(), right after
             self._release_slot_if_idle()
         return step
@@ -185,7 +186,7 @@ class InterviewSession:
         if self.state not in HOLDS_MEDIA and self.peer is None:
             self.slots.release(self.id)
 
-    async def _record(self, new: State, code: str, ctx: _Context) -> None:
+    async def _record(self, new: State, code: str, ctx: Context) -> None:
         old = self.state
         started = new == State.LIVE and not self._started
         if started:
@@ -203,69 +204,6 @@ class InterviewSession:
         self.interrupted_at = (self.interrupted_at or now) if new == State.INTERRUPTED else None
         self.bus.publish("state", self.id, state=new.value, previous=old.value, reason=reason, code=code)
         self.send({"type": "state", "state": new.value, "code": code, "reason": TEXT.get(code, "")})
-
-    async def _do(self, effect: Effect, ctx: _Context) -> None:
-        now = time.monotonic()
-        qi = self.question_index
-        attempt = self.current_attempt()
-        if effect == Effect.SAVE_CONSENT:
-            if self.consent is None:
-                self.consent = self._pending_consent
-        elif effect == Effect.TAKE_SLOT:
-            pass  # taken in _apply, before any await
-        elif effect == Effect.CLOSE_PEER:
-            peer, self.peer, self.media_connected = self.peer, None, False
-            if peer is not None:
-                self._retire(peer)
-        elif effect == Effect.BEGIN_PAUSE:
-            self._paused_at = now
-        elif effect == Effect.END_PAUSE:
-            if self._paused_at is not None and attempt is not None:
-                attempt.paused_s += now - self._paused_at
-            self._paused_at = None
-        elif effect == Effect.STOP_CLOCK:
-            self.question_time.stop(now)
-            if attempt is not None:
-                attempt.close_span(self.clock())
-            self._cancel_timer()
-        elif effect == Effect.CREDIT_LOST_TIME:
-            lost = self.media_gap_s()
-            self.question_time.credit(qi, lost)
-            self.interrupted_at = now - lost
-        elif effect == Effect.MARK_FAULT:
-            if attempt is not None:
-                attempt.fault = True
-        elif effect in (Effect.FINISH_ATTEMPT, Effect.SKIP_ATTEMPT, Effect.SUPERSEDE_ATTEMPT):
-            if attempt is not None and not attempt.closed:
-                attempt.skipped = effect == Effect.SKIP_ATTEMPT
-                attempt.superseded = effect == Effect.SUPERSEDE_ATTEMPT
-                self._close_attempt(attempt)
-        elif effect == Effect.RESET_CLOCK:
-            self.question_time.reset(qi)
-        elif effect == Effect.NEXT_QUESTION:
-            self.question_index += 1
-        elif effect == Effect.OPEN_ATTEMPT:
-            self.attempts.open(qi)
-        elif effect == Effect.ADD_TIME:
-            self.question_time.add(qi, ctx.seconds or 0.0)
-        elif effect == Effect.RECORD_INTERVENTION:
-            await self._record_intervention(ctx)
-        elif effect == Effect.START_CLOCK:
-            self.question_time.start(qi, now)
-            if attempt is not None:
-                attempt.open_span(self.clock())
-            self._arm_timer()
-        elif effect == Effect.SEND_QUESTION:
-            if (msg := session_views.question_message(self)) is not None:
-                self.send(msg)
-            self.bus.publish("progress", self.id, **session_views.progress(self))
-        elif effect == Effect.SEND_MESSAGE:
-            self.send({"type": "message", "text": ctx.note})
-        elif effect == Effect.SEND_DONE:
-            self.send({"type": "done"})
-        elif effect == Effect.FINISHED:
-            if self.on_finished is not None:
-                self.spawn(self.on_finished(self))
 
     # --- candidate ------------------------------------------------------------------------
 
@@ -294,7 +232,7 @@ class InterviewSession:
         """The candidate's `start`: their choice (the first one is kept), then ready to begin."""
         async with self._lock:
             self.touched_at = time.monotonic()
-            self._pending_consent = consent
+            self.pending_consent = consent
             try:
                 await self._apply(Event.CONSENT, "candidate")
                 await self._apply(Event.JOIN, "candidate")
@@ -321,7 +259,7 @@ class InterviewSession:
             old, self.peer = self.peer, peer
             self.media_connected = False
             if old is not None:
-                self._retire(old)
+                self.retire(old)
 
     async def media_up(self, peer: Any = None) -> None:
         async with self._lock:
@@ -351,7 +289,7 @@ class InterviewSession:
 
     # --- answers: closed at once, finished in the background (server/answers.py) ----------
 
-    def _close_attempt(self, attempt: Attempt) -> None:
+    def close_attempt(self, attempt: Attempt) -> None:
         speech = self.peer.speech if self.peer is not None else None
         # Everything received so far is recognised before the answer is scored; audio after
         # this moment belongs to the next question and waits behind it in the same queue.
@@ -388,7 +326,7 @@ class InterviewSession:
 
     # --- HR -------------------------------------------------------------------------------
 
-    async def _record_intervention(self, ctx: _Context) -> None:
+    async def record_intervention(self, ctx: Context) -> None:
         assert ctx.actor_id is not None
         qi = self.question_index
         action, user_id = ctx.event.value, ctx.actor_id
@@ -413,12 +351,12 @@ class InterviewSession:
 
     # --- timers and housekeeping ----------------------------------------------------------
 
-    def _arm_timer(self) -> None:
-        self._cancel_timer()
+    def arm_timer(self) -> None:
+        self.cancel_timer()
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(self.remaining_s(), self._time_up, self.question_index)
 
-    def _cancel_timer(self) -> None:
+    def cancel_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -433,7 +371,7 @@ class InterviewSession:
         except Refused as refused:
             logger.debug("interview %d: %s refused (%s)", self.id, event.value, refused.reason)
 
-    def _retire(self, peer: Any) -> None:
+    def retire(self, peer: Any) -> None:
         """Close a replaced or finished peer connection in the background; its audio is still
         recognised to the end (close() waits for that, it never cancels it)."""
         task = self.spawn(peer.close())
@@ -448,7 +386,7 @@ class InterviewSession:
 
     async def close(self) -> None:
         """Stop timers and media (recognising what was received), finish answers, stop tasks."""
-        self._cancel_timer()
+        self.cancel_timer()
         if self.peer is not None:
             peer, self.peer = self.peer, None
             await peer.close()
@@ -460,7 +398,7 @@ class InterviewSession:
 
 
 @dataclass(frozen=True, slots=True)
-class _Context:
+class Context:
     """One event's details, for its effects."""
 
     event: Event

@@ -37,7 +37,7 @@ def fuzz(base: str, report: Path, *headers: str, examples: int = EXAMPLES_PER_OP
             "--report", "junit", "--report-junit-path", str(report)]
     for header in headers:
         args += ["--header", header]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+    done = subprocess.run(args, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, cwd=report.parent,
                           env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin", "HOME": str(report.parent)})
     return done.returncode, done.stdout + done.stderr
 

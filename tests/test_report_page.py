@@ -22,7 +22,7 @@ import pytest
 from sqlmodel import select
 
 from conftest import PASSWORD, Api, invite, login
-from server import clips, recording
+from server import clips as clip_files, recording
 from server.session import State
 from server.tables import Candidate, ClipView, Decision, Interview, ReviewNote
 from server.web import SESSION_COOKIE
@@ -256,7 +256,7 @@ async def test_decision_refused_until_every_clip_is_open_and_a_note_written(
     resp = await client.get(f"/api/interviews/{iid}/clips/{clips[0]}/media")
     body = await resp.read()
     assert resp.status == 200 and body[:4] == b"\x1a\x45\xdf\xa3", resp.headers  # EBML: WebM
-    with av.open(str(clips.clip_path(recording.recordings_root(settings.data_dir), iid,
+    with av.open(str(clip_files.clip_path(recording.recordings_root(settings.data_dir), iid,
                                          report["clips"][0]["start_s"], report["clips"][0]["end_s"]))) as c:
         assert c.streams.video and c.streams.audio
     page = await (await client.get(f"/interviews/{iid}/report")).text()

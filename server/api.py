@@ -20,7 +20,7 @@ from server.schemas import (
     TemplateIn, TokenOut, UserIn, UserOut,
 )
 from server.tables import Interview, Job
-from server.web import base_url, bearer_token, settings_key, store_key
+from server.web import SESSION_COOKIE, base_url, bearer_token, json_response, settings_key, store_key
 
 router = ApiRouter()
 
@@ -60,13 +60,20 @@ async def openapi(call: Call) -> dict[str, Any]:
 
 
 @router.route("POST", "/api/login", summary="Log in; returns a bearer token", auth="public",
-              body=LoginIn, response=TokenOut, errors=(401,), tag="auth")
-async def login(call: Call) -> TokenOut:
+              body=LoginIn, response=TokenOut, errors=(401, 429), tag="auth")
+async def login(call: Call) -> TokenOut | web.Response:
     body: LoginIn = call.body
-    hours = call.request.app[settings_key].session_hours
+    request = call.request
+    hours = request.app[settings_key].session_hours
+    try:
+        # Throttled before any hashing; argon2 runs on its own executor, not the store thread.
+        finish = await auth.check_login(_store(call), auth.login_throttle(request.app),
+                                        body.email, body.password, request.remote)
+    except auth.TooManyAttempts as exc:
+        return auth.too_many_attempts_response(exc)
 
     def work(db: Session) -> TokenOut:
-        user = auth.authenticate(db, body.email, body.password)
+        user = finish(db)
         token, row = auth.issue_token(db, user, "api", hours)
         audit.record(db, "hr", user.id, "login", "user", user.id, via="api")
         return TokenOut(token=token, expires_at=row.expires_at, role=user.role)
@@ -76,12 +83,22 @@ async def login(call: Call) -> TokenOut:
 
 # --- users ----------------------------------------------------------------------------------
 
-@router.route("POST", "/api/logout", summary="Revoke this bearer token", tag="auth")
-async def logout(call: Call) -> dict[str, bool]:
-    token = bearer_token(call.request)
+@router.route("POST", "/api/logout", summary="Revoke the credential of this request (bearer token or page session)",
+              tag="auth")
+async def logout(call: Call) -> web.Response:
+    request = call.request
+    # The credential that authenticated this call (principal_of tries the bearer token first).
+    token = bearer_token(request)
+    from_cookie = token is None
+    if from_cookie:
+        token = request.cookies.get(SESSION_COOKIE)
     if token:
-        await _store(call).run(lambda db: auth.revoke_token(db, token))
-    return {"ok": True}
+        revoked = token
+        await _store(call).run(lambda db: auth.revoke_token(db, revoked))
+    response = json_response({"ok": True})
+    if from_cookie:
+        response.del_cookie(SESSION_COOKIE, path="/")
+    return response
 
 
 @router.route("GET", "/api/me", summary="The logged-in HR user", response=UserOut, tag="auth")

@@ -19,11 +19,15 @@ from server import session_views
 from server.model_bank import models_key
 from server.sessions import bus_key, sessions_key
 from server.tables import Job
-from server.web import principal_of, store_key
+from server.auth import TokenKind, resolve_token
+from server.store import Store
+from server.web import SESSION_COOKIE, bearer_token, principal_of, store_key
 
 logger = logging.getLogger(__name__)
 # Close code for a feed without a valid login (4000-4999 are the application's).
 AUTH_REQUIRED_CLOSE = 4401
+# How often an open feed re-checks its login (logout or expiry close it within this time).
+LOGIN_CHECK_EVERY_S = 5.0
 
 
 def _same_origin(request: web.Request) -> bool:
@@ -36,7 +40,10 @@ def _same_origin(request: web.Request) -> bool:
             auth="hr", content_type="", status=101, errors=(401,), tag="monitor")
 async def monitor_ws(request: web.Request) -> web.StreamResponse:
     who = await principal_of(request)
-    if who is None:
+    credential = _credential(request)
+    if who is not None and (credential is None or who.token_kind != credential[1]):
+        who = None  # a token on the wrong carrier (an API token in the cookie, a session as ?token=)
+    if who is None or credential is None:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             # A browser cannot read the status of a refused upgrade: accept, say why, close.
             ws = web.WebSocketResponse()
@@ -67,12 +74,19 @@ async def monitor_ws(request: web.Request) -> web.StreamResponse:
         await ws.send_str(json.dumps({"type": "snapshot", "interviews": snapshot, "analyzers": analyzers},
                                      ensure_ascii=False))
         reader = asyncio.create_task(_drain_incoming(ws))
+        # The feed lives only as long as its login: logout, expiry or a disabled user end it.
+        watcher = asyncio.create_task(_login_ends(store, *credential))
         try:
             while not ws.closed:
                 getter = asyncio.create_task(subscription.get())
-                done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait({getter, reader, watcher}, return_when=asyncio.FIRST_COMPLETED)
                 if reader in done:
                     getter.cancel()
+                    break
+                if watcher in done:
+                    getter.cancel()
+                    await ws.send_str(json.dumps({"type": "error", "error": "logged out: log in again"}))
+                    await ws.close(code=AUTH_REQUIRED_CLOSE, message=b"logged out")
                     break
                 event = getter.result()
                 if event is None:
@@ -81,10 +95,34 @@ async def monitor_ws(request: web.Request) -> web.StreamResponse:
                 await ws.send_str(json.dumps(event.to_json(), ensure_ascii=False, default=str))
         finally:
             reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+            watcher.cancel()
+            await asyncio.gather(reader, watcher, return_exceptions=True)
     finally:
         bus.unsubscribe(subscription)
     return ws
+
+
+def _credential(request: web.Request) -> tuple[str, TokenKind] | None:
+    """The token that authenticates this request and the kind its carrier allows (the same
+    order as principal_of: a bearer token first, then the page cookie)."""
+    token = bearer_token(request)
+    if token is not None:
+        return token, "api"
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return cookie, "session"
+    return None
+
+
+async def _login_ends(store: Store, token: str, kind: TokenKind) -> None:
+    """Returns once the feed's login is no longer valid (checked every LOGIN_CHECK_EVERY_S)."""
+    while True:
+        await asyncio.sleep(LOGIN_CHECK_EVERY_S)
+        try:
+            if await store.run(lambda db: resolve_token(db, token, kind)) is None:
+                return
+        except Exception:  # a database hiccup is not a logout: check again next time
+            logger.warning("could not re-check a monitor feed's login", exc_info=True)
 
 
 async def _drain_incoming(ws: web.WebSocketResponse) -> None:

@@ -24,6 +24,13 @@ logger = logging.getLogger(__name__)
 WRONG_LOGIN = "Wrong email or password. Please try again."
 
 
+def throttled_message(exc: auth.TooManyAttempts) -> str:
+    if exc.busy:
+        return "Too many people are logging in right now. Please try again in a few seconds."
+    return (f"Too many failed attempts to log in. For your security, please wait "
+            f"{auth.describe_wait(exc.retry_after)} before trying again.")
+
+
 def _same_origin(request: web.Request) -> bool:
     """A login form posted from another site is refused (login CSRF). Browsers send Origin on
     POST; a client that sends none is not a browser acting for someone else."""
@@ -60,7 +67,7 @@ async def login_page(request: web.Request) -> web.Response:
 
 
 @router.raw("POST", "/login", summary="Log in to the HR pages (sets the session cookie)",
-            auth="public", errors=(401, 403))
+            auth="public", errors=(401, 403, 429))
 async def login_submit(request: web.Request) -> web.Response:
     if not _same_origin(request):
         return error_page(request, None, 403, "this login form was sent from another site")
@@ -77,8 +84,21 @@ async def login_submit(request: web.Request) -> web.Response:
     except ValidationError:
         return _login_form(request, 401, email=email, next_path=next_path, error=WRONG_LOGIN)
 
+    try:
+        # Throttled before any hashing; argon2 runs on its own executor, not the store thread.
+        finish = await auth.check_login(request.app[store_key], auth.login_throttle(request.app),
+                                        body.email, body.password, request.remote)
+    except auth.TooManyAttempts as exc:
+        logger.info("throttled page login for %s", body.email)
+        response = _login_form(request, 429, email=email, next_path=next_path, error=throttled_message(exc))
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except Unauthorized:
+        logger.info("failed page login for %s", body.email)
+        return _login_form(request, 401, email=email, next_path=next_path, error=WRONG_LOGIN)
+
     def work(db: Session) -> str:
-        user = auth.authenticate(db, body.email, body.password)
+        user = finish(db)
         token, _ = auth.issue_token(db, user, "session", hours)
         audit.record(db, "hr", user.id, "login", "user", user.id, via="page")
         return token
@@ -86,7 +106,6 @@ async def login_submit(request: web.Request) -> web.Response:
     try:
         token = await request.app[store_key].run(work)
     except Unauthorized:
-        logger.info("failed page login for %s", body.email)
         return _login_form(request, 401, email=email, next_path=next_path, error=WRONG_LOGIN)
     response = see_other(next_path or "/jobs")
     response.set_cookie(

@@ -175,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from server import log_redaction
+
+    log_redaction.install()  # candidates' link tokens never reach the log
     return args.fn(args)
 
 

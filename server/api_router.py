@@ -3,6 +3,7 @@ wrapper enforces them and server/openapi.py describes exactly what runs."""
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Literal, cast
 
@@ -10,12 +11,45 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from server.auth import Principal, csrf_matches
-from server.errors import Forbidden, Malformed, Unauthorized, from_validation_error
+from server.errors import Forbidden, Invalid, Malformed, NotFound, Unauthorized, from_validation_error
+from server.schemas import MAX_ID
 from server.web import CSRF_HEADER, SAFE_METHODS, json_response, principal_of
 
 logger = logging.getLogger(__name__)
 
 Auth = Literal["public", "hr", "admin"]
+
+# An integer in a path or query: ASCII digits only (int() would also take "\u0661" or "1_0").
+INTEGER_RE = re.compile(r"-?[0-9]+", re.ASCII)
+
+
+def parse_int(raw: str, what: str) -> int:
+    """A path or query integer; 400 when it is not one."""
+    if not INTEGER_RE.fullmatch(raw):
+        raise Malformed(f"{what} must be an integer, got {raw[:50]!r}")
+    if len(raw.lstrip("-0")) > 19:  # beyond any 64-bit id (and int()'s 4300-digit limit)
+        return -(MAX_ID + 1) if raw.startswith("-") else MAX_ID + 1
+    return int(raw)
+
+
+def path_id(raw: str, name: str) -> int:
+    """A row id in a path: 400 when not an integer, 404 when outside 1..2^63-1 (it cannot
+    name a row; the database would refuse to bind it)."""
+    value = parse_int(raw, name)
+    if not 1 <= value <= MAX_ID:
+        raise NotFound(f"{name.removesuffix('_id')} {raw[:50]} not found")
+    return value
+
+
+def query_id(raw: str | None, name: str) -> int | None:
+    """A row id in a query string (absent or empty: None): 400 when not an integer, 422 when
+    outside 1..2^63-1."""
+    if raw is None or raw == "":
+        return None
+    value = parse_int(raw, f"query parameter {name}")
+    if not 1 <= value <= MAX_ID:
+        raise Invalid(f"query parameter {name} must be an id between 1 and {MAX_ID}")
+    return value
 
 
 @dataclass(slots=True)
@@ -32,11 +66,12 @@ class Call:
         return self.principal
 
     def int_param(self, name: str) -> int:
-        raw = self.request.match_info[name]
-        try:
-            return int(raw)
-        except ValueError:
-            raise Malformed(f"{name} must be an integer, got {raw!r}") from None
+        """A row id in the path: 400 when not an integer, 404 when out of range."""
+        return path_id(self.request.match_info[name], name)
+
+    def query_int(self, name: str) -> int | None:
+        """A row id in the query string: None when absent, 400/422 when bad."""
+        return query_id(self.request.query.get(name), name)
 
 
 Handler = Callable[[Call], Awaitable[web.StreamResponse | Any]]
@@ -142,6 +177,10 @@ def _wrap(route: ApiRoute) -> RawHandler:
                 raise Forbidden(f"a page session needs the {CSRF_HEADER} header for this request")
             if route.auth == "admin" and not principal.is_admin:
                 raise Forbidden("this needs the admin role")
+        # Declared integer query parameters are ids: checked here, whoever reads them.
+        for param in route.query:
+            if param.type == "integer":
+                query_id(request.query.get(param.name), param.name)
         body = None
         if route.body is not None:
             raw = await request.read()

@@ -8,7 +8,7 @@ from aiohttp import web
 from sqlmodel import select
 
 from server import (  # noqa: F401  (they register routes)
-    api, candidate_page, interview_controls, monitor, pages, review, signaling,
+    api, auth, candidate_page, interview_controls, monitor, pages, review, signaling,
 )
 from server.bus import Bus
 from server.model_bank import ModelBank, model_bank_ctx, models_key
@@ -18,6 +18,7 @@ from server.rendering import jinja_key, make_environment
 from server.settings import REPO_ROOT, Settings
 from server.store import Store
 from server.tables import Job
+from server.security_headers import on_response_prepare, security_headers
 from server.web import error_middleware, settings_key, store_key
 
 logger = logging.getLogger(__name__)
@@ -27,7 +28,10 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 
 
 def create_app(settings: Settings, store: Store | None = None) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    # security_headers first: it sees the final response, error pages included.
+    app = web.Application(middlewares=[security_headers, error_middleware],
+                          client_max_size=MAX_BODY_BYTES)
+    app.on_response_prepare.append(on_response_prepare)
     app[settings_key] = settings
     app[store_key] = store or Store(settings.db_url)
     app[jinja_key] = make_environment()
@@ -36,6 +40,7 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     app[api.routes_key] = api.router.routes
     app[bus_key] = Bus()
     app[interview_controls.throttle_key] = interview_controls.Throttle()
+    app[auth.login_throttle_key] = auth.LoginThrottle()
     app[sessions_key] = SessionManager(settings, app[store_key], app[bus_key], app[models_key])
     restrict_host_addresses(settings.ice_host_addresses)
     api.router.install(app)

@@ -21,7 +21,6 @@ import logging
 import math
 import secrets
 import time
-import weakref
 from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,7 +33,6 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
 from server.errors import ApiError, Conflict, Invalid, Unauthorized
-from server.executors import analysis_executor
 from server.store import stored_id
 from server.tables import AuthToken, User, utcnow
 
@@ -159,9 +157,9 @@ def csrf_matches(principal: Principal, submitted: str | None) -> bool:
 
 # --- logging in: throttle, then lookup (store thread), then argon2 (its own executor) ------------
 
-# argon2 is deliberately slow (~0.1-0.3 s of CPU): it gets its own two threads, niced like the
-# analysis pools, so a flood of wrong passwords neither holds the store's single thread (every
-# database-backed request waited behind it) nor starves the event loop.
+# argon2 is deliberately slow (~0.1-0.3 s of CPU): it gets its own thread, so a flood of wrong
+# passwords never holds the store's single thread (every database-backed request waited behind
+# it). Normal priority: a niced one could keep a real HR login waiting while interviews run.
 PASSWORD_WORKERS = 1
 # Verifications queued or running at once, over all clients; more are refused at once (429).
 MAX_PENDING_VERIFICATIONS = 16
@@ -171,7 +169,7 @@ _password_pool: ThreadPoolExecutor | None = None
 def _password_executor() -> ThreadPoolExecutor:
     global _password_pool
     if _password_pool is None:
-        _password_pool = analysis_executor(PASSWORD_WORKERS, "argon2")
+        _password_pool = ThreadPoolExecutor(max_workers=PASSWORD_WORKERS, thread_name_prefix="argon2")
     return _password_pool
 
 
@@ -343,18 +341,10 @@ class LoginThrottle:
 
 
 login_throttle_key = web.AppKey("login_throttle", LoginThrottle)
-# Until create_app sets login_throttle_key, each app gets its throttle here on first use (a
-# started app cannot take new keys without a deprecation warning).
-_fallback_throttles: weakref.WeakKeyDictionary[web.Application, LoginThrottle] = weakref.WeakKeyDictionary()
 
 
 def login_throttle(app: web.Application) -> LoginThrottle:
-    throttle = app.get(login_throttle_key)
-    if throttle is None:
-        throttle = _fallback_throttles.get(app)
-        if throttle is None:
-            throttle = _fallback_throttles[app] = LoginThrottle()
-    return throttle
+    return app[login_throttle_key]
 
 
 @dataclass(frozen=True, slots=True)

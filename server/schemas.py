@@ -3,7 +3,7 @@ generated from these)."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -15,6 +15,14 @@ SIGNAL_RE = re.compile(
     r"|gesture_activity|coherence)$"
 )
 LANGUAGE_RE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
+
+# Largest id SQLite/PostgreSQL can hold (signed 64-bit); bigger ones cannot name a row, and the
+# database driver refuses to bind them (a 500 if they got that far).
+MAX_ID = 2**63 - 1
+# How far ahead an invitation's deadline may be.
+# Far enough for any real invitation (a test or an old client may still say 2099), and far from
+# the calendar's end, where time-zone conversion overflows.
+LATEST_DEADLINE = datetime(3000, 1, 1, tzinfo=timezone.utc)
 
 
 def _email(value: str) -> str:
@@ -42,12 +50,33 @@ def _keywords(values: list[str]) -> list[str]:
     return out
 
 
+def _deadline(value: datetime) -> datetime:
+    """An aware UTC time in the future and before the year 3000 (a time without zone is UTC).
+    A far-off date whose zone conversion overflows is an invalid value, not a crash."""
+    try:
+        value = (value.replace(tzinfo=timezone.utc) if value.tzinfo is None
+                 else value.astimezone(timezone.utc))
+    except (OverflowError, ValueError):
+        raise ValueError("is out of range (must be in the future and before the year 3000)") from None
+    now = datetime.now(timezone.utc)
+    if value <= now:
+        raise ValueError("must be in the future")
+    if value >= LATEST_DEADLINE:
+        raise ValueError("must be before the year 3000")
+    return value
+
+
 Email = Annotated[str, Field(max_length=320), AfterValidator(_email)]
 Text = Annotated[str, AfterValidator(_stripped)]
+# A row id: anything outside 1..2^63-1 cannot name a row (422 in a body, 404 in a path).
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Deadline = Annotated[datetime, AfterValidator(_deadline)]
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # allow_inf_nan=False: every float of every request body is finite (NaN would be stored as
+    # NULL, Infinity would go back out as non-standard JSON).
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class LoginIn(Body):
@@ -111,7 +140,7 @@ class JobCreated(BaseModel):
 
 
 class QuestionDimensionIn(Body):
-    dimension_id: int
+    dimension_id: Id
     weight: float = Field(gt=0, le=100)
 
 
@@ -122,7 +151,7 @@ class QuestionIn(Body):
 
 
 class TemplateIn(Body):
-    job_id: int
+    job_id: Id
     name: Annotated[Text, Field(max_length=200)]
     questions: list[QuestionIn] = Field(min_length=1, max_length=50)
 
@@ -138,9 +167,10 @@ class CandidateIn(Body):
 
 
 class InvitationIn(Body):
-    template_id: int
-    candidate_ids: list[int] = Field(min_length=1, max_length=500)
-    deadline: datetime = Field(description="ISO 8601; a time without zone is taken as UTC")
+    template_id: Id
+    candidate_ids: list[Id] = Field(min_length=1, max_length=500)
+    deadline: Deadline = Field(description="ISO 8601; a time without zone is taken as UTC; in the "
+                                           "future and before the year 3000")
 
 
 class InvitationOut(BaseModel):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -21,6 +22,13 @@ class Settings:
     database_url: str | None = None
     redis_url: str | None = None
     public_url: str | None = None
+    # Without public_url, links (invitations, report clips) are built from the request's Host
+    # header only when it names one of these: "name" allows any port, "name:port" that port.
+    # The serve host:port is allowed too (see allowed_host).
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost")
+    # The session cookie's Secure flag; None: on when public_url is https (request.scheme is
+    # http behind a TLS-terminating proxy, so it cannot decide).
+    secure_cookies: bool | None = None
     ice_servers: tuple[dict[str, Any], ...] = ()
     ice_host_addresses: tuple[str, ...] = ()
     max_sessions: int = 16
@@ -54,6 +62,27 @@ class Settings:
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
+    def cookies_secure(self) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return (self.public_url or "").lower().startswith("https://")
+
+    def allowed_host(self, host: str | None) -> bool:
+        """Whether a Host header may be used to build links (when public_url is unset)."""
+        parsed = _split_host(host or "")
+        if parsed is None:
+            return False
+        name, port = parsed
+        entries = list(self.allowed_hosts)
+        if self.host not in ("", "0.0.0.0", "::"):
+            entries.append(f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}")
+        for entry in entries:
+            allowed = _split_host(entry.strip())
+            if allowed is not None and allowed[0] == name and allowed[1] in (None, port):
+                return True
+        return False
+
+    @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "candor.sqlite3"
 
@@ -78,6 +107,13 @@ class Settings:
         values["redis_url"] = get("REDIS_URL")
         if (v := get("PUBLIC_URL")) is not None:
             values["public_url"] = v.rstrip("/")
+        if (v := get("ALLOWED_HOSTS")) is not None:
+            values["allowed_hosts"] = tuple(h.strip().lower() for h in v.split(",") if h.strip())
+        if (v := get("SECURE_COOKIES")) is not None:
+            flag = v.strip().lower()
+            if flag not in _BOOLEANS:
+                raise SettingsError(f"CANDOR_SECURE_COOKIES={v!r}: use 1/0, true/false, yes/no or on/off")
+            values["secure_cookies"] = _BOOLEANS[flag]
         if (v := get("ICE_SERVERS")) is not None:
             values["ice_servers"] = _parse_ice_servers(v)
         if (v := get("ICE_HOST_ADDRESSES")) is not None:
@@ -132,6 +168,28 @@ class Settings:
                 raise SettingsError(f"CANDOR_{name} must be a number of seconds > 0")
         if self.resume_boost < 1:
             raise SettingsError("CANDOR_RESUME_BOOST must be >= 1")
+        for entry in self.allowed_hosts:
+            if _split_host(entry) is None:
+                raise SettingsError(
+                    f"CANDOR_ALLOWED_HOSTS: {entry!r} is not a host name or host:port"
+                )
+
+
+_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
+             "0": False, "false": False, "no": False, "off": False}
+# A Host header: a name or IPv4 address, or a bracketed IPv6 address, with an optional port.
+_HOST_RE = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?)(?::([0-9]{1,5}))?$")
+
+
+def _split_host(host: str) -> tuple[str, int | None] | None:
+    """(name, port or None) of a Host header value or allow-list entry; None if malformed."""
+    match = _HOST_RE.match(host.strip().lower().rstrip("."))
+    if match is None:
+        return None
+    name, port = match.group(1), match.group(3)
+    if port is not None and not 0 < int(port) < 65536:
+        return None
+    return name.rstrip("."), int(port) if port is not None else None
 
 
 def _parse_ice_servers(raw: str) -> tuple[dict[str, Any], ...]:

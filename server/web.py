@@ -11,7 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from server.auth import Principal, resolve_token
-from server.errors import ApiError
+from server.errors import ApiError, Malformed
 from server.settings import Settings
 from server.store import Store
 
@@ -41,7 +41,9 @@ def _default(value: Any) -> Any:
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, default=_default, ensure_ascii=False)
+    # allow_nan=False: NaN/Infinity are not JSON; a non-finite number is a bug (ValueError),
+    # never sent as a bare `NaN` that clients cannot parse.
+    return json.dumps(value, default=_default, ensure_ascii=False, allow_nan=False)
 
 
 def json_response(value: Any, status: int = 200) -> web.Response:
@@ -118,17 +120,29 @@ async def principal_of(request: web.Request) -> Principal | None:
     unsafe method must come with the session's CSRF token (header or form field, checked by the
     caller for forms)."""
     store = request.app[store_key]
+    # Each kind of token only in its own carrier: an API token put in the cookie would skip
+    # the CSRF check that cookie sessions need.
     token = bearer_token(request)
     if token is not None:
-        return await store.run(lambda db: resolve_token(db, token))
+        return await store.run(lambda db: resolve_token(db, token, kind="api"))
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        return await store.run(lambda db: resolve_token(db, cookie))
+        return await store.run(lambda db: resolve_token(db, cookie, kind="session"))
     return None
 
 
 def base_url(request: web.Request) -> str:
-    configured = request.app[settings_key].public_url
-    if configured:
-        return configured
-    return f"{request.scheme}://{request.host}"
+    """Where links (invitation links, report clips) point: CANDOR_PUBLIC_URL, or without it the
+    request's Host when CANDOR_ALLOWED_HOSTS allows it. Anyone can send any Host header, so an
+    unknown one is refused rather than written into a link sent to a candidate."""
+    settings = request.app[settings_key]
+    if settings.public_url:
+        return settings.public_url
+    host = request.host
+    if settings.allowed_host(host):
+        return f"{request.scheme}://{host}"
+    logger.warning("refused to build links for Host %r: set CANDOR_PUBLIC_URL", host[:100])
+    raise Malformed(
+        f"cannot build links for the host {host[:100]!r}: the operator must set CANDOR_PUBLIC_URL "
+        "to the address candidates use (or add this host to CANDOR_ALLOWED_HOSTS)"
+    )

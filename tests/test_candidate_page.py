@@ -180,7 +180,7 @@ def test_device_check_shows_the_camera_and_a_moving_level(launch_browser: Any, i
         page.click("#consent-no")
         wait_state(page, "devices")
         assert "human-only" in page.inner_text("#consent-summary")
-        page.wait_for_function("document.getElementById('preview').videoWidth > 0")
+        page.wait_for_function("() => (document.getElementById('preview').videoWidth > 0)")
         size = page.evaluate("[preview.videoWidth, preview.videoHeight]")
         assert size == [640, 480]
         assert page.evaluate("window.candor.consent") is False
@@ -197,7 +197,7 @@ def test_device_check_shows_the_camera_and_a_moving_level(launch_browser: Any, i
         assert page.evaluate("candor.levelPeak") >= 0.4
         assert page.locator("#join").is_enabled()
         assert page.locator("#device-error").is_hidden()
-        page.wait_for_function("window.candor.level > 0.3")  # a spoken moment, for the picture
+        page.wait_for_function("() => (window.candor.level > 0.3)")  # a spoken moment, for the picture
         page.screenshot(path=str(screenshots / "devices.png"), full_page=True)
         page.set_viewport_size({"width": 360, "height": 780})
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
@@ -222,7 +222,7 @@ def test_no_camera_or_microphone_says_so_and_offers_retry(playwright: Playwright
         page.screenshot(path=str(screenshots / "device-missing.png"), full_page=True)
         # Try again: the same clear answer (not a silent failure).
         page.click("#device-retry")
-        page.wait_for_function("window.candor.deviceError === 'missing'")
+        page.wait_for_function("() => (window.candor.deviceError === 'missing')")
         assert page.locator("#device-error").is_visible()
         assert not page_errors(page)
     finally:
@@ -271,7 +271,7 @@ def test_camera_in_use_then_retry_succeeds(browser: Browser, invitation: Invitat
         assert constraints["video"] == {"width": 640, "height": 480, "frameRate": 15}
         assert constraints["audio"] == {"echoCancellation": True, "noiseSuppression": True, "autoGainControl": True}
         page.click("#device-retry")
-        page.wait_for_function("document.getElementById('preview').videoWidth > 0")
+        page.wait_for_function("() => (document.getElementById('preview').videoWidth > 0)")
         assert page.locator("#device-error").is_hidden()
         assert page.locator("#join").is_enabled()
         assert page.evaluate("candor.deviceError") is None
@@ -423,9 +423,9 @@ def sent(page: Page) -> list[dict[str, Any]]:
 
 def join(page: Page, consent: bool = True) -> None:
     page.click("#consent-yes" if consent else "#consent-no")
-    page.wait_for_function("window.candor.stream !== null")
+    page.wait_for_function("() => (window.candor.stream !== null)")
     page.click("#join")
-    page.wait_for_function("window.candor.wsOpen && window.candor.pcState === 'connected'")
+    page.wait_for_function("() => (window.candor.wsOpen && window.candor.pcState === 'connected')")
 
 
 def test_live_interview_flow_with_a_scripted_server(browser: Browser, invitation: Invitation,
@@ -463,7 +463,7 @@ def test_live_interview_flow_with_a_scripted_server(browser: Browser, invitation
         assert page.inner_text("#next") == "Next"
         first = int(page.get_attribute("#countdown", "data-remaining") or 0)
         assert 40 <= first <= 42
-        page.wait_for_function("Number(document.getElementById('countdown').dataset.remaining) <= 40")
+        page.wait_for_function("() => (Number(document.getElementById('countdown').dataset.remaining) <= 40)")
 
         # Captions: partial in grey, finals appended, only the last few lines kept.
         server_says(page, {"type": "caption", "text": "저는 큰", "final": False})
@@ -537,7 +537,7 @@ def test_reconnects_the_socket_and_the_media_keeping_the_camera(browser: Browser
         # The socket drops: reconnecting, then a new socket that says start again, same consent.
         page.evaluate("window.__fake.ws()._closed(1006, '')")
         wait_state(page, "reconnecting")
-        page.wait_for_function("window.__fake.sockets.length === 2 && window.candor.wsOpen", timeout=5000)
+        page.wait_for_function("() => (window.__fake.sockets.length === 2 && window.candor.wsOpen)", timeout=5000)
         assert page.evaluate("window.__fake.ws().sent") == [{"type": "start", "consent": False}]
         server_says(page, server_state("live", "joined"))
         wait_state(page, "live")
@@ -545,7 +545,7 @@ def test_reconnects_the_socket_and_the_media_keeping_the_camera(browser: Browser
         # The media fails: a NEW peer connection with a new offer, the same camera track.
         page.evaluate("window.__fake.pc().setState('failed')")
         wait_state(page, "reconnecting")
-        page.wait_for_function("window.__fake.pcs.length === 2 && window.candor.pcState === 'connected'",
+        page.wait_for_function("() => (window.__fake.pcs.length === 2 && window.candor.pcState === 'connected')",
                                timeout=5000)
         assert len(page._candor_offers) == 2  # type: ignore[attr-defined]
         assert page.evaluate("window.__fake.pcs[0].connectionState") == "closed"
@@ -572,7 +572,7 @@ def test_offer_refused_is_shown(browser: Browser, invitation: Invitation, screen
                          offer_body={"error": "malformed or unsupported SDP: no media"})
     try:
         page.click("#consent-yes")
-        page.wait_for_function("window.candor.stream !== null")
+        page.wait_for_function("() => (window.candor.stream !== null)")
         page.click("#join")
         wait_state(page, "error")
         assert "malformed or unsupported SDP" in page.inner_text("#closed-text")
@@ -596,7 +596,7 @@ def test_server_busy_the_page_keeps_trying_and_gets_in_by_itself(browser: Browse
             ? {type: 'state', state: 'consented', code: 'capacity', reason: 'the interview server is busy; retrying'}
             : null; }""")
         page.click("#consent-yes")
-        page.wait_for_function("window.candor.stream !== null")
+        page.wait_for_function("() => (window.candor.stream !== null)")
         page.click("#join")
         # Plain words: busy, and the page keeps trying by itself.
         page.wait_for_selector("#notice:not([hidden])")
@@ -606,9 +606,9 @@ def test_server_busy_the_page_keeps_trying_and_gets_in_by_itself(browser: Browse
         assert state(page) == "connecting"
         page.screenshot(path=str(screenshots / "server-busy.png"), full_page=True)
         # It retries the offer with backoff (about 1 s, then 2 s) and says start again each time.
-        page.wait_for_function("window.candor.offers >= 2", timeout=5000)
+        page.wait_for_function("() => (window.candor.offers >= 2)", timeout=5000)
         assert page.is_visible("#notice") and "busy" in page.inner_text("#notice")
-        page.wait_for_function("window.candor.offers >= 3 && window.candor.pcState === 'connected'", timeout=10_000)
+        page.wait_for_function("() => (window.candor.offers >= 3 && window.candor.pcState === 'connected')", timeout=10_000)
         assert len(offers_sent(page)) == 3
         assert starts_sent(page) >= 3, sent(page)
         assert all(m == {"type": "start", "consent": True} for m in sent(page) if m["type"] == "start")
@@ -647,7 +647,7 @@ def test_connect_timeout_says_what_to_try_and_keeps_retrying(browser: Browser, i
         assert state(page) == "connecting"
         page.screenshot(path=str(screenshots / "connect-timeout.png"), full_page=True)
         # A new connection (a new peer connection and offer), and start again, by itself.
-        page.wait_for_function("window.__fake.pcs.length === 2 && window.candor.pcState === 'connected'",
+        page.wait_for_function("() => (window.__fake.pcs.length === 2 && window.candor.pcState === 'connected')",
                                timeout=8000)
         assert len(offers_sent(page)) == 2
         assert starts_sent(page) == starts + 1
@@ -658,8 +658,8 @@ def test_connect_timeout_says_what_to_try_and_keeps_retrying(browser: Browser, i
         assert page.is_visible("#notice") and "another network" in page.inner_text("#notice")
         # Still nothing: the server gives up again, the page tries again.
         server_says(page, server_state("consented", "connect_timeout"))
-        page.wait_for_function("window.__fake.pcs.length === 3", timeout=8000)
-        page.wait_for_function("window.candor.pcState === 'connected'")
+        page.wait_for_function("() => (window.__fake.pcs.length === 3)", timeout=8000)
+        page.wait_for_function("() => (window.candor.pcState === 'connected')")
         assert len(offers_sent(page)) == 3
         # Media arrives: the advice goes.
         server_says(page, server_state("connecting", "connecting"))
@@ -739,7 +739,7 @@ def test_server_gone_then_back_the_page_recovers_by_itself(browser: Browser, inv
         # A fresh server: the next socket opens and says start again; the server says where the
         # interview stands (interrupted: it has no media), and sends the same question.
         server_dead(page, False)
-        page.wait_for_function("window.candor.wsOpen", timeout=15_000)
+        page.wait_for_function("() => (window.candor.wsOpen)", timeout=15_000)
         assert page.evaluate("window.__fake.ws().sent") == [{"type": "start", "consent": True}]
         before = len(offers_sent(page))
         told_at = time.monotonic()
@@ -791,12 +791,12 @@ def test_real_interview_end_to_end(launch_browser: Any, tmp_path: Path, screensh
         try:
             page.goto(f"{server}/i/{demo['token']}?raw_audio=1")
             page.click("#consent-yes" if consent else "#consent-no")
-            page.wait_for_function("window.candor.stream !== null")
+            page.wait_for_function("() => (window.candor.stream !== null)")
             page.click("#join")
-            page.wait_for_function("window.candor.pcState === 'connected'", timeout=20_000)
+            page.wait_for_function("() => (window.candor.pcState === 'connected')", timeout=20_000)
             wait_state(page, "live", timeout=20_000)
             assert page.evaluate("candor.sent[0]") == {"type": "start", "consent": consent}
-            page.wait_for_function("window.candor.question !== null")
+            page.wait_for_function("() => (window.candor.question !== null)")
             count = page.evaluate("candor.question.count")
             assert count >= 1
             assert page.inner_text("#question-progress") == f"Question 1 of {count}"
@@ -837,11 +837,11 @@ def test_real_interview_shows_live_captions(launch_browser: Any, tmp_path: Path,
         try:
             page.goto(f"{server}/i/{demo['token']}?raw_audio=1")
             page.click("#consent-yes")
-            page.wait_for_function("window.candor.stream !== null")
+            page.wait_for_function("() => (window.candor.stream !== null)")
             page.click("#join")
             wait_state(page, "live", timeout=20_000)
             # The spoken file (about 8 s, looped by Chromium) comes back as captions.
-            page.wait_for_function("window.candor.captions.length > 0", timeout=40_000)
+            page.wait_for_function("() => (window.candor.captions.length > 0)", timeout=40_000)
             assert page.locator("#captions .iv-caption-final").count() >= 1
             page.screenshot(path=str(screenshots / "real-captions.png"), full_page=True)
         finally:

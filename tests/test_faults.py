@@ -48,7 +48,7 @@ def join(browser: Any, link: str) -> Any:
     page.goto(f"{link}?raw_audio=1")
     if page.evaluate("document.body.dataset.state") == "consent":
         page.click("#consent-yes")
-    page.wait_for_function("window.candor.stream !== null", timeout=20_000)
+    page.wait_for_function("() => (window.candor.stream !== null)", timeout=20_000)
     if page.is_visible("#join"):
         page.click("#join")
     return page
@@ -79,7 +79,7 @@ def test_killed_browser_then_udp_outage_recover_on_the_same_question(launch_brow
             page = join(launch_browser(video=video, audio=audio, extra=(marker,)), link)
             wait_state(page, "live", timeout=30_000)
             live_at = time.monotonic()
-            page.wait_for_function("window.candor.captions.length > 0", timeout=45_000)
+            page.wait_for_function("() => (window.candor.captions.length > 0)", timeout=45_000)
             time.sleep(2)
             n = len(feed.events)
             killed_at = time.monotonic()
@@ -101,7 +101,7 @@ def test_killed_browser_then_udp_outage_recover_on_the_same_question(launch_brow
             panel.wait_for_function("id => document.getElementById('interview-' + id)?.dataset.state === 'live'",
                                     arg=interview_id, timeout=10_000)
             print(f"new browser -> live again after {relive_at - back_at:.1f} s")
-            page.wait_for_function("window.candor.question !== null", timeout=15_000)
+            page.wait_for_function("() => (window.candor.question !== null)", timeout=15_000)
             question = page.evaluate("window.candor.question")
             assert question["index"] == 0
             # Only the live time is charged: before the kill, and since coming back. The outage
@@ -126,7 +126,7 @@ def test_killed_browser_then_udp_outage_recover_on_the_same_question(launch_brow
                 panel.wait_for_function(
                     "id => document.getElementById('interview-' + id)?.dataset.state === 'interrupted'",
                     arg=interview_id, timeout=5_000)
-                page.wait_for_function("['reconnecting', 'interrupted'].includes(document.body.dataset.state) "
+                page.wait_for_function("() => (['reconnecting', 'interrupted'].includes(document.body.dataset.state) )"
                                        "|| window.candor.pcState === 'disconnected'", timeout=15_000)
                 page_saw = time.monotonic() - cut_at
                 time.sleep(max(0.0, 10 - (time.monotonic() - cut_at)))
@@ -143,7 +143,7 @@ def test_killed_browser_then_udp_outage_recover_on_the_same_question(launch_brow
                   f"(reconnects by the page: {page.evaluate('window.candor.reconnects')})")
             assert page.evaluate("window.candor.question.index") == 0
             page.click("#next")
-            page.wait_for_function("window.candor.question.index === 1", timeout=20_000)
+            page.wait_for_function("() => (window.candor.question.index === 1)", timeout=20_000)
             page.click("#next")
             wait_state(page, "finished", timeout=30_000)
         finally:

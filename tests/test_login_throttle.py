@@ -282,9 +282,6 @@ async def test_monitor_refuses_a_token_on_the_wrong_carrier(client: Any, store: 
     assert resp.status == 401
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "needs server/web.py principal_of to pass the carrier's kind to resolve_token "
-    "(kind='api' for a bearer token, kind='session' for the cookie); remove this mark then"))
 async def test_an_api_token_in_the_cookie_does_not_skip_csrf(client: Any, store: Store, hr: Api) -> None:
     resp = await client.post("/api/jobs", json={"title": "x"}, headers={"Cookie": f"{SESSION_COOKIE}={hr.token}"})
     assert resp.status in (401, 403), await resp.text()

@@ -341,15 +341,15 @@ def test_hr_reviews_a_real_interview_in_chromium(browser: Any, launch_browser: A
         try:
             candidate.goto(f"{link}?raw_audio=1")
             candidate.click("#consent-yes")
-            candidate.wait_for_function("window.candor.stream !== null")
+            candidate.wait_for_function("() => (window.candor.stream !== null)")
             candidate.click("#join")
             wait_state(candidate, "live", timeout=30_000)
-            candidate.wait_for_function("window.candor.captions.length > 0", timeout=45_000)
+            candidate.wait_for_function("() => (window.candor.captions.length > 0)", timeout=45_000)
             time.sleep(1.0)
             candidate.click("#next")
-            candidate.wait_for_function("window.candor.question && window.candor.question.index === 1",
+            candidate.wait_for_function("() => (window.candor.question && window.candor.question.index === 1)",
                                         timeout=20_000)
-            candidate.wait_for_function("!document.getElementById('next').disabled")
+            candidate.wait_for_function("() => (!document.getElementById('next').disabled)")
             time.sleep(6.0)
             candidate.click("#next")
             wait_state(candidate, "finished", timeout=30_000)

@@ -89,7 +89,7 @@ def test_server_killed_mid_answer_page_reconnects_and_interview_completes(launch
               f"segment(s) of question 0 on disk")
 
         # 3. The page notices, on its own.
-        page.wait_for_function("['reconnecting', 'connecting'].includes(document.body.dataset.state)",
+        page.wait_for_function("() => (['reconnecting', 'connecting'].includes(document.body.dataset.state))",
                                timeout=30_000)
         print(f"page showed {page.evaluate('document.body.dataset.state')!r} "
               f"{time.monotonic() - killed_at:.1f} s after the kill")
@@ -168,10 +168,10 @@ def test_server_killed_mid_answer_page_reconnects_and_interview_completes(launch
               f"again: {after[0][1]!r} at {after[0][2]:.1f} s (restart at {restart_clock:.1f} s)")
 
         # 7. Next until the interview completes.
-        page.wait_for_function("!document.getElementById('next').disabled", timeout=20_000)
+        page.wait_for_function("() => (!document.getElementById('next').disabled)", timeout=20_000)
         page.click("#next")
-        page.wait_for_function("window.candor.question && window.candor.question.index === 1", timeout=20_000)
-        page.wait_for_function("!document.getElementById('next').disabled", timeout=20_000)
+        page.wait_for_function("() => (window.candor.question && window.candor.question.index === 1)", timeout=20_000)
+        page.wait_for_function("() => (!document.getElementById('next').disabled)", timeout=20_000)
         time.sleep(3.0)
         page.click("#next")
         wait_state(page, "finished", timeout=30_000)

@@ -9,6 +9,7 @@ id, invisible job...) into a clear page with the right status. Nothing reaches t
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable, Sequence
 from urllib.parse import quote, urlsplit
@@ -22,24 +23,17 @@ from server.api_router import QueryParam
 from server.auth import Principal, csrf_matches
 from server.errors import ApiError, NotFound
 from server.rendering import render
+from server.schemas import MAX_ID
 from server.settings import Settings
 from server.store import Store
 from server.web import principal_of, settings_key, store_key
 
 logger = logging.getLogger(__name__)
 
-# Largest id SQLite/PostgreSQL can hold; bigger ones cannot name a row (and would overflow).
-MAX_ID = 2**63 - 1
-
-# HR pages never belong in a shared cache or a frame, and load nothing from elsewhere.
+# HR pages never belong in a shared cache. (Content-Security-Policy, X-Frame-Options and the
+# other security headers are on every response: server/security_headers.py.)
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Content-Security-Policy": (
-        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-    ),
 }
 
 STATUS_TITLES = {
@@ -95,15 +89,37 @@ def login_location(request: web.Request) -> str:
     return "/login?next=" + quote(target, safe="/")
 
 
+# An id as a page writes it: ASCII digits (int() would also take "\u0661", "1_0" or " 1").
+ID_RE = re.compile(r"[0-9]{1,19}", re.ASCII)
+# Form fields that carry row ids (candidate_id, template_id...).
+ID_FIELD_RE = re.compile(r"(?:[a-z_]+_)?id")
+
+
+def id_or_none(raw: str | None) -> int | None:
+    """The row id `raw` names, or None when it cannot name one (not ASCII digits, 0, beyond
+    2^63-1)."""
+    if raw is None or not ID_RE.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if 1 <= value <= MAX_ID else None
+
+
 def parse_id(raw: str | None, what: str) -> int:
     """A path or form id; anything that cannot name a row is a 404 for that thing."""
-    try:
-        value = int(raw or "")
-    except ValueError:
-        raise NotFound(f"{what} {raw!r} not found") from None
-    if not 1 <= value <= MAX_ID:
-        raise NotFound(f"{what} {raw} not found")
+    value = id_or_none(raw)
+    if value is None:
+        raise NotFound(f"{what} {(raw or '')[:50]!r} not found")
     return value
+
+
+def odd_id_field(form: MultiDictProxy[Any] | MultiDict[Any]) -> str | None:
+    """The name of an id field (`candidate_id`...) holding non-ASCII text, if any. Our pages
+    only ever put ASCII digits there; anything else is a tampered form (and would reach int(),
+    which takes some non-ASCII digits and chokes on others such as "\u00b2")."""
+    for name, value in form.items():
+        if ID_FIELD_RE.fullmatch(name) and isinstance(value, str) and not value.isascii():
+            return name
+    return None
 
 
 def with_page_headers(response: web.Response) -> web.Response:
@@ -286,6 +302,9 @@ async def require_hr(request: web.Request) -> PageCall | web.Response:
         ):
             logger.info("refused %s %s: bad CSRF token (user %s)", request.method, request.path, who.id)
             return error_page(request, who, 403, CSRF_MESSAGE)
+        odd = odd_id_field(form)
+        if odd is not None:
+            return error_page(request, who, 400, f"the form's {odd} field does not hold an id")
     return PageCall(request, who, form)
 
 

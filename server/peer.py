@@ -94,7 +94,7 @@ class PeerLink:
     def _on_track(self, track: MediaStreamTrack) -> None:
         """Tracks may arrive before the candidate's consent (the offer and `start` come in
         either order), so whether to analyse is asked per batch and per frame, not here."""
-        logger.info("%s: %s track", self.name, track.kind)
+        logger.debug("%s: %s track", self.name, track.kind)
         if track.kind == "audio":
             self._audio = AudioPump(track, self._on_pcm, self.counters)
             self._audio.start()

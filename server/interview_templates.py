@@ -11,7 +11,7 @@ from server.errors import Invalid, NotFound
 from server.jobs import dimensions_of, get_job, visible_jobs_query
 from server.schemas import TemplateIn
 from server.store import stored_id
-from server.tables import Dimension, Job, Question, QuestionDimension, Template
+from server.tables import Job, Question, QuestionDimension, Template
 
 
 def create_template(db: Session, who: Principal, body: TemplateIn) -> Template:
@@ -21,11 +21,9 @@ def create_template(db: Session, who: Principal, body: TemplateIn) -> Template:
         seen: set[int] = set()
         for link in question.dimensions:
             if link.dimension_id not in job_dims:
-                if db.get(Dimension, link.dimension_id) is None:
-                    raise NotFound(f"questions.{qi}: dimension {link.dimension_id} not found")
-                raise Invalid(
-                    f"questions.{qi}: dimension {link.dimension_id} belongs to another job"
-                )
+                # The same answer whether the id exists elsewhere or not: another job's
+                # dimensions are not this user's to discover.
+                raise NotFound(f"questions.{qi}: dimension {link.dimension_id} not found in this job")
             if link.dimension_id in seen:
                 raise Invalid(f"questions.{qi}: dimension {link.dimension_id} is linked twice")
             seen.add(link.dimension_id)

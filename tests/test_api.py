@@ -154,7 +154,7 @@ async def test_bad_templates(hr: Api, store: Any, client: Any) -> None:
         (tpl([d(dims[0], 0)]), 422, "weight"),
         (tpl([d(dims[0], "heavy")]), 400, "weight"),
         (tpl([d(dims[0]), d(dims[0])]), 422, "twice"),
-        (tpl([d(foreign)]), 422, "another job"),
+        (tpl([d(foreign)]), 404, f"dimension {foreign} not found"),  # as if unknown: no probing
         (tpl([d(987654)]), 404, "987654"),
         ({**tpl([d(dims[0])]), "job_id": 987654}, 404, "job 987654"),
         ({**tpl([d(dims[0])]), "job_id": "1"}, 400, "job_id"),

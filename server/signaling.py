@@ -34,6 +34,9 @@ OFFER_READ_TIMEOUT_S = 10.0
 # Offers per link and window (-> 429 with Retry-After). A reconnecting page retries with backoff
 # 1, 2, 4, 8, 10, 10... s: at most 9 offers in its worst minute.
 OFFERS_PER_WINDOW = 12
+# From one client address, over all its links: several candidates may share an office's NAT, but
+# one host cycling through many links is refused.
+OFFERS_PER_ADDRESS_WINDOW = 60
 OFFER_WINDOW_S = 60.0
 MAX_WS_MESSAGE = 4 * 1024
 # Candidate messages are flat objects; deeper JSON is refused before it is parsed.
@@ -58,19 +61,19 @@ class _OfferGate:
     """Per app: the interviews with an offer being answered, and each one's recent offers."""
 
     in_flight: set[int] = field(default_factory=set)
-    recent: dict[int, deque[float]] = field(default_factory=dict)
+    recent: dict[tuple[str, object], deque[float]] = field(default_factory=dict)
     pruned_at: float = 0.0
 
-    def wait_s(self, interview_id: int, now: float) -> float | None:
+    def wait_s(self, key: tuple[str, object], now: float, limit: int) -> float | None:
         """None if an offer may go ahead now (and counts it), else seconds until one may."""
         if now - self.pruned_at >= OFFER_WINDOW_S:  # forget links that stopped offering
             self.pruned_at = now
             for key in [k for k, times in self.recent.items() if not times or now - times[-1] >= OFFER_WINDOW_S]:
                 del self.recent[key]
-        times = self.recent.setdefault(interview_id, deque())
+        times = self.recent.setdefault(key, deque())
         while times and now - times[0] >= OFFER_WINDOW_S:
             times.popleft()
-        if len(times) >= OFFERS_PER_WINDOW:
+        if len(times) >= limit:
             return OFFER_WINDOW_S - (now - times[0])
         times.append(now)
         return None
@@ -142,7 +145,12 @@ async def offer(request: web.Request) -> web.Response:
     if interview_id in gate.in_flight:
         return _too_many("an offer for this interview is already being answered; "
                          "wait for its answer before offering again", 1)
-    wait_s = gate.wait_s(interview_id, asyncio.get_running_loop().time())
+    now = asyncio.get_running_loop().time()
+    wait_s = gate.wait_s(("address", request.remote or ""), now, OFFERS_PER_ADDRESS_WINDOW)
+    if wait_s is not None:
+        return _too_many(f"too many offers from this address (at most {OFFERS_PER_ADDRESS_WINDOW} in "
+                         f"{OFFER_WINDOW_S:g} s); try again in {math.ceil(wait_s)} s", wait_s)
+    wait_s = gate.wait_s(("link", interview_id), now, OFFERS_PER_WINDOW)
     if wait_s is not None:
         return _too_many(f"too many offers for this interview (at most {OFFERS_PER_WINDOW} in "
                          f"{OFFER_WINDOW_S:g} s); try again in {math.ceil(wait_s)} s", wait_s)

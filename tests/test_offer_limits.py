@@ -231,6 +231,20 @@ async def test_offers_per_link_are_rate_limited(client: Any, hr: Api, monkeypatc
     assert made == []
 
 
+async def test_offers_per_address_are_rate_limited(client: Any, hr: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One host cycling through many links is refused, though each link stays under its own limit."""
+    monkeypatch.setattr(signaling, "OFFERS_PER_ADDRESS_WINDOW", 5)
+    tokens = [(await invite(hr, f"C{i}", f"c{i}@example.com"))[0] for i in range(6)]
+    made = no_aiortc(client, monkeypatch)
+    malformed = offer_body("v=0 but nothing else")
+    for token in tokens[:5]:
+        assert (await post_offer(client, token, malformed))[0] == 400
+    status, body, headers = await post_offer(client, tokens[5], malformed)
+    assert status == 429 and "from this address" in body["error"], body
+    assert int(headers["Retry-After"]) >= 1
+    assert made == []
+
+
 async def test_the_rate_limit_window_moves_on(client: Any, hr: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     token, _ = await invite(hr)
     monkeypatch.setattr(signaling, "OFFER_WINDOW_S", 0.5)

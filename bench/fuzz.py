@@ -2,7 +2,7 @@
 real server (models off: the API, not the media, is under test), as an admin and anonymously,
 and this prints how many requests were made, how many got a 5xx and how many hung.
 
-    .venv/bin/python bench/fuzz.py [--examples 60] [--out bench/results/fuzz.txt]
+    .venv/bin/python bench/fuzz.py [--examples 80] [--out bench/results/fuzz.txt]
 
 Runs inside a private network namespace (re-executes itself under ``unshare -n``; root), so
 only 127.0.0.1 is used. A hang is a request without an answer in 10 s."""
@@ -25,7 +25,7 @@ NETNS_MARK = "CANDOR_BENCH_NETNS"
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--examples", type=int, default=60, help="examples per operation and phase")
+    parser.add_argument("--examples", type=int, default=80, help="examples per operation and phase")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if os.environ.get(NETNS_MARK) != "1":

@@ -20,7 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-NETNS_MARK = "CANDOR_BENCH_NETNS"
+
+from bench.live import ensure_private_netns  # noqa: E402  (the one private-namespace re-exec)
 
 
 def main() -> int:
@@ -28,9 +29,7 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=80, help="examples per operation and phase")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    if os.environ.get(NETNS_MARK) != "1":
-        cmd = f"ip link set lo up && {NETNS_MARK}=1 exec {sys.executable} {' '.join(map(str, sys.argv))}"
-        return subprocess.call(["unshare", "-n", "bash", "-c", cmd])
+    ensure_private_netns()
 
     from tests.support.server import running_server
     from tests.test_fuzz_api import admin_token, fuzz

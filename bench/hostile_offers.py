@@ -24,7 +24,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-NETNS_MARK = "CANDOR_BENCH_NETNS"
+
+from bench.live import ensure_private_netns  # noqa: E402  (the one private-namespace re-exec)
 
 
 def sdp_with_sections(n_video: int, pad: int = 0) -> str:
@@ -160,9 +161,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    if os.environ.get(NETNS_MARK) != "1":
-        cmd = f"ip link set lo up && {NETNS_MARK}=1 exec {sys.executable} {' '.join(map(str, sys.argv))}"
-        return subprocess.call(["unshare", "-n", "bash", "-c", cmd])
+    ensure_private_netns()
     lines: list[str] = []
 
     def say(text: str) -> None:

@@ -75,9 +75,9 @@ def ensure_private_netns() -> None:
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
         return
     if os.environ.get(NETNS_MARK):
-        sys.exit("bench/live.py: still not in a private network namespace after unshare -n")
+        sys.exit(f"{sys.argv[0]}: still not in a private network namespace after unshare -n")
     if os.geteuid() != 0 or not shutil.which("unshare"):
-        sys.exit("bench/live.py needs root and unshare(1): it runs everything in a private network namespace")
+        sys.exit(f"{sys.argv[0]} needs root and unshare(1): it runs everything in a private network namespace")
     env = {**os.environ, NETNS_MARK: "1"}
     os.execvpe("unshare", ["unshare", "-n", "--", PY, *sys.argv], env)
 

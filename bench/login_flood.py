@@ -45,27 +45,14 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
-NETNS_MARK = "CANDOR_BENCH_NETNS"
+sys.path.insert(0, str(REPO))
+
+from bench.live import ensure_private_netns  # noqa: E402  (the one private-namespace re-exec)
 ADMIN = "flood-admin@example.com"
 GOAL_P95_MS = 50.0
 PROBE_EVERY_S = 0.05
 
 
-def _only_loopback() -> bool:
-    return [name for _, name in socket.if_nameindex()] == ["lo"]
-
-
-def ensure_private_netns() -> None:
-    """Re-execute under `unshare -n` unless this process already has only `lo`."""
-    if _only_loopback():
-        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-        return
-    if os.environ.get(NETNS_MARK):
-        sys.exit("bench/login_flood.py: still not in a private network namespace after unshare -n")
-    if os.geteuid() != 0 or not shutil.which("unshare"):
-        sys.exit("bench/login_flood.py needs root and unshare(1): it runs in a private network namespace")
-    env = {**os.environ, NETNS_MARK: "1"}
-    os.execvpe("unshare", ["unshare", "-n", "--", PY, *sys.argv], env)
 
 
 def free_port() -> int:

@@ -62,7 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"    log in at  {base}/login\n"
             f"    email      {email}\n"
             f"    password   {password}\n"
-            f"  Demo job '{demo.job_id}', template and candidate seeded; the candidate's link:\n"
+            f"  Demo job '{demo.job_title}', template and candidate seeded; the candidate's link:\n"
             f"    {base}/i/{demo.token}\n",
             flush=True,
         )
@@ -119,7 +119,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"HR login:       {base}/login")
     print(f"  email:        {demo.email}")
     print(f"  password:     {demo.password}")
-    print(f"Invitation URL: {base}/i/{demo.token}")
+    print(f"Invitation URL: {base}/i/{demo.token}  (new each time: earlier demo links stop working)")
     print(f"(job {demo.job_id}, template {demo.template_id}, candidate {demo.candidate_id}, interview {demo.interview_id})")
     return 0
 

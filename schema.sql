@@ -114,7 +114,8 @@ CREATE INDEX ix_templates_job_id ON templates (job_id);
 
 CREATE TABLE invitations (
 	id INTEGER NOT NULL,
-	token VARCHAR(64) NOT NULL,
+	token_sha256 VARCHAR(64) NOT NULL,
+	token_issued_at DATETIME NOT NULL,
 	template_id INTEGER NOT NULL,
 	candidate_id INTEGER NOT NULL,
 	deadline DATETIME NOT NULL,
@@ -130,7 +131,7 @@ CREATE INDEX ix_invitations_candidate_id ON invitations (candidate_id);
 
 CREATE INDEX ix_invitations_template_id ON invitations (template_id);
 
-CREATE UNIQUE INDEX ix_invitations_token ON invitations (token);
+CREATE UNIQUE INDEX ix_invitations_token_sha256 ON invitations (token_sha256);
 
 CREATE TABLE questions (
 	id INTEGER NOT NULL,

@@ -239,11 +239,11 @@ async def post_invitations(call: Call) -> InvitationsCreated:
     base = base_url(call.request)
 
     def work(db: Session) -> InvitationsCreated:
-        pairs = create_invitations(db, call.who, call.body, boost)
+        issued = create_invitations(db, call.who, call.body, boost)
         return InvitationsCreated(invitations=[
-            {"id": inv.id, "candidate_id": inv.candidate_id, "interview_id": itv.id,  # type: ignore[misc]
-             "url": f"{base}/i/{inv.token}", "deadline": inv.deadline}
-            for inv, itv in pairs
+            {"id": i.invitation.id, "candidate_id": i.invitation.candidate_id,  # type: ignore[misc]
+             "interview_id": i.interview.id, "url": i.url(base), "deadline": i.invitation.deadline}
+            for i in issued
         ])
 
     return await _store(call).run(work)
@@ -277,8 +277,7 @@ async def get_interviews(call: Call) -> dict[str, Any]:
               errors=(404,), tag="interviews")
 async def get_one_interview(call: Call) -> dict[str, Any]:
     iid = call.int_param("interview_id")
-    base = base_url(call.request)
-    return await _store(call).run(lambda db: interview_detail(db, call.who, iid, base))
+    return await _store(call).run(lambda db: interview_detail(db, call.who, iid))
 
 
 routes_key = web.AppKey("routes", list)

@@ -64,7 +64,8 @@ class Principal:
         return self.role == "admin"
 
 
-def _sha256(token: str) -> str:
+def token_digest(token: str) -> str:
+    """What is stored of a secret token (logins and invitation links): its sha256, in hex."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -111,7 +112,7 @@ def issue_token(
 ) -> tuple[str, AuthToken]:
     token = secrets.token_urlsafe(32)
     row = AuthToken(
-        token_sha256=_sha256(token),
+        token_sha256=token_digest(token),
         user_id=stored_id(user),
         kind=kind,
         csrf_token=secrets.token_urlsafe(32) if kind == "session" else None,
@@ -126,7 +127,7 @@ def resolve_token(db: Session, token: str, kind: TokenKind | None = None) -> Pri
     """The user behind `token`, or None. `kind` is what the carrier allows: "api" for a bearer
     token (header or websocket query), "session" for the page cookie; a token of the other kind
     is refused, so an API token put in the cookie cannot skip the CSRF check."""
-    row = db.exec(select(AuthToken).where(AuthToken.token_sha256 == _sha256(token))).first()
+    row = db.exec(select(AuthToken).where(AuthToken.token_sha256 == token_digest(token))).first()
     if row is None or row.expires_at <= utcnow():
         return None
     if kind is not None and row.kind != kind:
@@ -144,7 +145,7 @@ def resolve_token(db: Session, token: str, kind: TokenKind | None = None) -> Pri
 
 
 def revoke_token(db: Session, token: str) -> None:
-    row = db.exec(select(AuthToken).where(AuthToken.token_sha256 == _sha256(token))).first()
+    row = db.exec(select(AuthToken).where(AuthToken.token_sha256 == token_digest(token))).first()
     if row is not None:
         db.delete(row)
 

@@ -9,10 +9,9 @@ from datetime import timedelta
 from sqlmodel import Session, col, select
 
 from server import auth
-from server.invitations import FINISHED_STATES
 from server.jobs import create_job, dimensions_of
 from server.interview_templates import create_template
-from server.invitations import create_invitations
+from server.invitations import FINISHED_STATES, create_invitations, reissue_link
 from server.candidates import create_candidate
 from server.schemas import CandidateIn, InvitationIn, JobIn, TemplateIn
 from server.store import stored_id
@@ -32,6 +31,7 @@ class DemoLogin:
     candidate_id: int
     interview_id: int
     token: str
+    job_title: str
 
 
 def _job_body(language: str) -> JobIn:
@@ -104,10 +104,11 @@ def seed(db: Session, language: str, boost: float, reset_password: bool = True) 
         .where(col(Interview.state).not_in(FINISHED_STATES))
     ).first()
     if row is None:
-        row = create_invitations(db, who, InvitationIn(
+        issued = create_invitations(db, who, InvitationIn(
             template_id=stored_id(template), candidate_ids=[stored_id(candidate)],
             deadline=utcnow() + timedelta(days=14),
         ), boost=boost)[0]
-    invitation, interview = row
+    else:  # links are stored as hashes: printing it again means issuing a new one
+        issued = reissue_link(db, who, stored_id(row[1]))
     return DemoLogin(DEMO_HR_EMAIL, password, stored_id(job), stored_id(template), stored_id(candidate),
-                     stored_id(interview), invitation.token)
+                     stored_id(issued.interview), issued.token, job.title)

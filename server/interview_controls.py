@@ -1,4 +1,5 @@
-"""HR's controls over a live interview (pause, resume, intervene, reopen) and its thumbnail.
+"""HR's controls over a live interview (pause, resume, intervene, reopen, a new link) and its
+thumbnail.
 Each action is checked against who may see the interview, recorded (intervention row, audit log,
 `intervention` event) by the session, and refused clearly when it makes no sense."""
 from __future__ import annotations
@@ -16,12 +17,12 @@ from server.api import router
 from server.api_router import Call
 from server.errors import ApiError, Conflict, NotFound
 from server.interview_machine import FINISHED, TEXT, Event, Facts, Refused
-from server.invitations import visible_interview
-from server.schemas import Body
+from server.invitations import reissue_link, visible_interview
+from server.schemas import Body, InvitationOut
+from server.web import base_url, store_key
 from server.session import InterviewSession
 from server.sessions import bus_key, sessions_key
 from server.tables import Invitation, utcnow
-from server.web import store_key
 
 # HR commands per user per interview: a burst is fine, a flood is refused.
 COMMANDS_PER_10_S = 20
@@ -153,6 +154,25 @@ async def reopen(call: Call) -> dict[str, Any]:
                 question_index=result["question_index"])
     await manager.session_for(interview_id)  # watched again: abandoned on time unless the candidate returns
     return result
+
+
+class LinkIn(Body):
+    pass
+
+
+@router.route("POST", "/api/interviews/{interview_id}/link",
+              summary="Issue a new link for the interview; the old link stops working at once",
+              body=LinkIn, response=InvitationOut, errors=(404, 409), tag="interviews")
+async def new_link(call: Call) -> InvitationOut:
+    """Links are stored as hashes, so this is how HR shows a link again (audited)."""
+    interview_id = call.int_param("interview_id")
+    issued = await call.request.app[store_key].run(lambda db: reissue_link(db, call.who, interview_id))
+    session = call.request.app[sessions_key].sessions.get(interview_id)
+    if session is not None:
+        await session.revoke_link()  # whoever holds the old link is disconnected now
+    inv = issued.invitation
+    return InvitationOut(id=inv.id, candidate_id=inv.candidate_id, interview_id=interview_id,  # type: ignore[arg-type]
+                         url=issued.url(base_url(call.request)), deadline=inv.deadline)
 
 
 @router.route("GET", "/api/interviews/{interview_id}/thumbnail.jpg",

@@ -352,6 +352,7 @@ TEXT: dict[str, str] = {
     "reopened": "reopened by the interviewer",
     "server_restarted": "the server restarted; reconnecting",
     "opened_elsewhere": "the interview was opened in another window",
+    "link_reissued": "HR sent a new link for this interview; this one no longer works",
     "capacity": "the interview server is busy; retrying",
     "finished": "the interview is finished",
     "too_many_messages": "too many messages from this window",

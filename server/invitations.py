@@ -1,5 +1,8 @@
 """Invitations: one unguessable link per candidate and interview, valid until its deadline or
-until the interview is finished. Creating one also freezes that candidate's question weights."""
+until the interview is finished. Creating one also freezes that candidate's question weights.
+
+A link's token is shown once, when it is issued; only its hash is stored. HR who needs the link
+again re-issues it: a new token, the old link stops working at once (audited)."""
 from __future__ import annotations
 
 import secrets
@@ -10,7 +13,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from server import audit, session_store
-from server.auth import Principal
+from server.auth import Principal, token_digest
 from server.errors import Conflict, Gone, Invalid, NotFound
 from server.interview_machine import FINISHED, Event, Facts, Refused
 from server.interview_templates import get_template, questions_of
@@ -38,9 +41,26 @@ def resume_matches(resume: str, keywords: list[str]) -> list[str]:
     return [k for k in keywords if k.lower() in text]
 
 
-def create_invitations(
-    db: Session, who: Principal, body: InvitationIn, boost: float
-) -> list[tuple[Invitation, Interview]]:
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """An invitation with its link's token, which exists only here (the database has its hash)."""
+
+    invitation: Invitation
+    interview: Interview
+    token: str
+
+    def url(self, base_url: str) -> str:
+        return f"{base_url}/i/{self.token}"
+
+
+def _new_token(invitation: Invitation) -> str:
+    token = secrets.token_urlsafe(32)  # 256 bits
+    invitation.token_sha256 = token_digest(token)
+    invitation.token_issued_at = utcnow()
+    return token
+
+
+def create_invitations(db: Session, who: Principal, body: InvitationIn, boost: float) -> list[Issued]:
     template, job = get_template(db, who, body.template_id)
     deadline = to_utc(body.deadline)
     if deadline <= utcnow():
@@ -66,16 +86,17 @@ def create_invitations(
 
     questions = questions_of(db, template.id)  # type: ignore[arg-type]
     keywords = {d.id: d.keywords for d in dimensions_of(db, job.id)}  # type: ignore[arg-type]
-    created: list[tuple[Invitation, Interview]] = []
+    created: list[Issued] = []
     for cid in ids:
         candidate = candidates[cid]
         invitation = Invitation(
-            token=secrets.token_urlsafe(32),  # 256 bits
+            token_sha256="",
             template_id=template.id,  # type: ignore[arg-type]
             candidate_id=cid,
             deadline=deadline,
             created_by=who.id,
         )
+        token = _new_token(invitation)
         db.add(invitation)
         db.flush()
         interview = Interview(
@@ -107,9 +128,22 @@ def create_invitations(
             db, "hr", who.id, "invitation.create", "interview", interview.id,
             candidate_id=cid, template_id=template.id, deadline=deadline.isoformat(),
         )
-        created.append((invitation, interview))
+        created.append(Issued(invitation, interview, token))
     db.flush()
     return created
+
+
+def reissue_link(db: Session, who: Principal, interview_id: int) -> Issued:
+    """A new link for an interview that can still be taken; the old one stops working (409 when
+    the interview is finished or its deadline passed: a new link would not open either)."""
+    link = open_link_of(db, visible_interview(db, who, interview_id))
+    if link.closed:
+        raise Conflict(f"no new link: {link.closed.replace('; the link no longer works', '')}")
+    token = _new_token(link.invitation)
+    db.add(link.invitation)
+    audit.record(db, "hr", who.id, "invitation.reissue", "interview", interview_id,
+                 candidate_id=link.invitation.candidate_id)
+    return Issued(link.invitation, link.interview, token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,10 +165,18 @@ def open_link(db: Session, token: str) -> OpenLink:
     interview not yet begun becomes `expired` (the state machine's DEADLINE, recorded)."""
     if not token or len(token) > 64:
         raise NotFound("this interview link is not valid")
-    invitation = db.exec(select(Invitation).where(Invitation.token == token)).first()
+    invitation = db.exec(select(Invitation).where(Invitation.token_sha256 == token_digest(token))).first()
     if invitation is None:
-        raise NotFound("this interview link is not valid")
+        raise NotFound("this interview link is not valid (a link HR replaced by a new one no longer works)")
     interview = db.exec(select(Interview).where(Interview.invitation_id == invitation.id)).one()
+    return open_link_of(db, interview, invitation)
+
+
+def open_link_of(db: Session, interview: Interview, invitation: Invitation | None = None) -> OpenLink:
+    """Whether the interview's link opens (see `open_link`)."""
+    if invitation is None:
+        invitation = db.get(Invitation, interview.invitation_id)
+        assert invitation is not None
     if interview.state in FINISHED_STATES:
         return OpenLink(invitation, interview, f"this interview is {interview.state}; the link no longer works")
     if invitation.deadline <= utcnow():
@@ -160,7 +202,7 @@ def visible_interview(db: Session, who: Principal, interview_id: int) -> Intervi
     return interview
 
 
-def interview_detail(db: Session, who: Principal, interview_id: int, base_url: str) -> dict[str, Any]:
+def interview_detail(db: Session, who: Principal, interview_id: int) -> dict[str, Any]:
     interview = visible_interview(db, who, interview_id)
     job = get_job(db, who, interview.job_id)
     invitation = db.get(Invitation, interview.invitation_id)
@@ -177,7 +219,8 @@ def interview_detail(db: Session, who: Principal, interview_id: int, base_url: s
         "template_id": interview.template_id,
         "candidate": {"id": candidate.id, "name": candidate.name, "email": candidate.email},  # type: ignore[union-attr]
         "deadline": invitation.deadline,  # type: ignore[union-attr]
-        "url": f"{base_url}/i/{invitation.token}",  # type: ignore[union-attr]
+        # The link itself is not kept (only its hash): POST .../link issues a new one.
+        "link_issued_at": invitation.token_issued_at,  # type: ignore[union-attr]
         "created_at": interview.created_at,
         "started_at": interview.started_at,
         "completed_at": interview.completed_at,

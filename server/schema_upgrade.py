@@ -1,6 +1,7 @@
 """Bring an existing database up to the tables' columns: a column added to a table in a later
 version is added to the database with its default (SQLite and PostgreSQL both take
-`ALTER TABLE ... ADD COLUMN`). Tables are created by SQLModel; nothing is ever dropped."""
+`ALTER TABLE ... ADD COLUMN`). Tables are created by SQLModel; nothing is ever dropped, except
+secrets that an earlier version kept in clear (invitation tokens, replaced by their hashes)."""
 from __future__ import annotations
 
 import logging
@@ -11,6 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.schema import Column
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlmodel import SQLModel
+
+from server.auth import token_digest
 
 logger = logging.getLogger(__name__)
 
@@ -50,3 +53,28 @@ def add_missing_columns(engine: Engine) -> list[str]:
     for name in added:
         logger.warning("database upgraded: added column %s", name)
     return added
+
+
+def hash_invitation_tokens(engine: Engine) -> int:
+    """Versions before 0.3 stored invitation tokens in clear (`invitations.token`): rename the
+    column to `token_sha256` and replace each token by its hash, so the links sent keep working
+    and the database no longer holds them. The number of links hashed."""
+    inspector = inspect(engine)
+    if not inspector.has_table("invitations"):
+        return 0
+    have = {c["name"] for c in inspector.get_columns("invitations")}
+    if "token" not in have or "token_sha256" in have:
+        return 0
+    with engine.begin() as conn:
+        rows = conn.execute(text("SELECT id, token FROM invitations")).all()
+        conn.execute(text("DROP INDEX IF EXISTS ix_invitations_token"))
+        conn.execute(text("ALTER TABLE invitations RENAME COLUMN token TO token_sha256"))
+        for row_id, token in rows:
+            conn.execute(text("UPDATE invitations SET token_sha256 = :h WHERE id = :id"),
+                         {"h": token_digest(token), "id": row_id})
+        conn.execute(text("CREATE UNIQUE INDEX ix_invitations_token_sha256 ON invitations (token_sha256)"))
+        if "token_issued_at" not in have:
+            conn.execute(text("ALTER TABLE invitations ADD COLUMN token_issued_at TIMESTAMP"))
+            conn.execute(text("UPDATE invitations SET token_issued_at = created_at"))
+    logger.warning("database upgraded: %d invitation links now stored as hashes only", len(rows))
+    return len(rows)

@@ -223,6 +223,20 @@ class InterviewSession:
         if self.state in (State.LIVE, State.PAUSED, State.INTERRUPTED) and msg is not None:
             link.send(msg)
 
+    async def revoke_link(self) -> None:
+        """HR issued a new link: the old one's socket closes and its media stops (to the state
+        machine, media lost like any network failure); the new link's holder reconnects."""
+        async with self._lock:
+            if self.candidate is not None:
+                self.candidate.close("link_reissued")
+                self.candidate = None
+            if self.peer is not None:
+                old, self.peer = self.peer, None
+                self.media_connected = False
+                self.retire(old)
+                if self.state == State.LIVE:
+                    await self._apply(Event.MEDIA_LOST, "system", note="the link was re-issued")
+
     def detach_candidate(self, link: CandidateLink) -> None:
         if self.candidate is link:
             self.candidate = None

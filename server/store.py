@@ -70,9 +70,10 @@ def schema_ddl(dialect_engine: Engine | None = None) -> str:
 
 
 def create_schema(engine: Engine) -> None:
-    from server.schema_upgrade import add_missing_columns
+    from server.schema_upgrade import add_missing_columns, hash_invitation_tokens
 
     SQLModel.metadata.create_all(engine)
+    hash_invitation_tokens(engine)  # before columns are added: it renames one
     add_missing_columns(engine)  # a database made by an earlier version gets the new columns
 
 

@@ -128,8 +128,10 @@ class Candidate(SQLModel, table=True):
 class Invitation(SQLModel, table=True):
     __tablename__ = "invitations"
     id: Optional[int] = Field(default=None, primary_key=True)
-    # 256 random bits, url-safe; bound to one candidate and one interview.
-    token: str = Field(max_length=64, unique=True, index=True)
+    # The link's token (256 random bits, url-safe) is shown once, when it is issued; only its
+    # sha256 is stored, so a database or backup reader cannot open interviews.
+    token_sha256: str = Field(max_length=64, unique=True, index=True)
+    token_issued_at: datetime = Field(default_factory=utcnow)
     template_id: int = Field(foreign_key="templates.id", index=True)
     candidate_id: int = Field(foreign_key="candidates.id", index=True)
     deadline: datetime

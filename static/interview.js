@@ -73,6 +73,7 @@
     reopened: "The interviewer reopened your interview. Reconnecting…",
     server_restarted: "The interview server restarted. The page reconnects by itself; the interview continues where it stopped.",
     opened_elsewhere: "You opened the interview in another window or tab, so this one stopped. Continue there, or reload this page to continue here.",
+    link_reissued: "The company sent you a new link for this interview, so this one no longer works. Open the newest link you received.",
     capacity: "The interview server is busy right now. Please keep this page open: it keeps trying by itself, and the interview starts as soon as there is room.",
     finished: "This interview has ended. If you think this is a mistake, contact the company that invited you.",
     too_many_messages: "This window sent too many messages, so its connection was reset. Reconnecting…",
@@ -485,7 +486,7 @@
       log(`ws closed ${event.code} ${event.reason || ""}`);
       if (TERMINAL.has(candor.state)) return;
       // The close frame's reason is a code (the same as the last state message's).
-      if (event.reason === "opened_elsewhere") {
+      if (event.reason === "opened_elsewhere" || event.reason === "link_reissued") {
         closeForGood(event.reason);
         return;
       }
@@ -753,7 +754,7 @@
     if (state === "closed") {
       // The server is closing this window's socket and says why; the socket reconnects unless
       // the interview went on in another window.
-      if (code === "opened_elsewhere") closeForGood(code);
+      if (code === "opened_elsewhere" || code === "link_reissued") closeForGood(code);
       else if (CODE_TEXT[code]) notice("socket", CODE_TEXT[code]);
       return;
     }
@@ -926,7 +927,8 @@
   function closeForGood(code) {
     if (TERMINAL.has(candor.state)) return;
     candor.closedReason = code || "closed";
-    fail("This interview is open in another window", CODE_TEXT.opened_elsewhere, "closed");
+    if (code === "link_reissued") fail("This link was replaced", CODE_TEXT.link_reissued, "closed");
+    else fail("This interview is open in another window", CODE_TEXT.opened_elsewhere, "closed");
   }
 
   function fail(title, text, state = "error") {

@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import func, select
 
 from conftest import JOB, Api, login, make_job_and_template
+from server.auth import token_digest
 from server.tables import Interview, Invitation, Job, Question, Template
 
 
@@ -236,7 +237,7 @@ async def test_invitation_links_open_expire_and_close(hr: Api, client: Any, stor
     token = url.rsplit("/", 1)[1]
 
     def set_deadline(db: Any, delta: timedelta) -> None:
-        row = db.exec(select(Invitation).where(Invitation.token == token)).one()
+        row = db.exec(select(Invitation).where(Invitation.token_sha256 == token_digest(token))).one()
         row.deadline = datetime.now(timezone.utc) + delta
         db.add(row)
 

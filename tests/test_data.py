@@ -120,16 +120,16 @@ def test_search_by_name_email_and_resume(store: Store, who: Principal) -> None:
 
 def test_invitation_weights_and_expiry(store: Store, who: Principal) -> None:
     _, tpl_id, dims, cand_id = seed(store, who, resume="I led a Large Project.")
-    pairs = store.run_sync(lambda db: create_invitations(db, who, InvitationIn(
+    issued = store.run_sync(lambda db: create_invitations(db, who, InvitationIn(
         template_id=tpl_id, candidate_ids=[cand_id],
-        deadline=datetime.now(timezone.utc) + timedelta(days=1)), boost=1.5))
-    invitation, interview = pairs[0]
+        deadline=datetime.now(timezone.utc) + timedelta(days=1)), boost=1.5))[0]
+    invitation, interview = issued.invitation, issued.interview
     weights = store.run_sync(lambda db: db.exec(
         select(InterviewWeight).where(InterviewWeight.interview_id == interview.id)).all())
     boosted = {(w.dimension_id, w.base_weight): (w.weight, w.matched_keywords) for w in weights}
     assert boosted[(dims[0], 2.0)] == (3.0, ["large project"])
     assert boosted[(dims[1], 1.0)] == (1.0, [])
-    assert store.run_sync(lambda db: open_link(db, invitation.token)).closed is None
+    assert store.run_sync(lambda db: open_link(db, issued.token)).closed is None
 
     def expire(db: Any) -> None:
         inv = db.get(type(invitation), invitation.id)
@@ -137,7 +137,7 @@ def test_invitation_weights_and_expiry(store: Store, who: Principal) -> None:
         db.add(inv)
 
     store.run_sync(expire)
-    link = store.run_sync(lambda db: open_link(db, invitation.token))
+    link = store.run_sync(lambda db: open_link(db, issued.token))
     assert link.closed and "deadline" in link.closed
     with pytest.raises(ApiError) as err:
         link.check()

@@ -15,7 +15,7 @@ from sqlmodel import func, select
 from server import auth
 from server.app import create_app
 from server.settings import Settings
-from server.tables import AuthToken, Interview, InterviewWeight, Job, Template
+from server.tables import AuditLog, AuthToken, Interview, InterviewWeight, Job, Template
 from server.web import SESSION_COOKIE, store_key
 
 PASSWORD = "correct horse battery staple"
@@ -425,11 +425,8 @@ async def test_batch_invitation_shows_links_and_resume_boosts(app_client: Any) -
         ("csrf_token", csrf), ("candidate_id", str(ada)), ("candidate_id", str(bob)),
         ("deadline", future()),
     ])
-    assert resp.status == 303, text_of(await resp.text())
-    location = resp.headers["Location"]
-    assert location.startswith("/invitations?interviews=")
-    resp = await app_client.get(location)
-    assert resp.status == 200
+    # The links are shown once, in the answer to the POST (only their hashes are stored).
+    assert resp.status == 200, text_of(await resp.text())
     assert resp.headers["Referrer-Policy"] == "no-referrer"
     assert resp.headers["Cache-Control"] == "no-store"
     page = await resp.text()
@@ -460,6 +457,41 @@ async def test_batch_invitation_shows_links_and_resume_boosts(app_client: Any) -
         ("csrf_token", csrf), ("candidate_id", str(ada)), ("deadline", future())])
     assert resp.status == 409
     assert "Already invited" in text_of(await resp.text())
+
+
+async def test_lost_link_is_reissued_and_the_old_one_stops_working(app_client: Any) -> None:
+    csrf = await log_in(app_client)
+    job_id = await make_job(app_client, csrf)
+    template_id = await make_template(app_client, csrf, job_id)
+    ada = await make_candidate(app_client, csrf, "Ada Lovelace", "ada@example.com")
+    resp = await post(app_client, f"/templates/{template_id}", [
+        ("csrf_token", csrf), ("candidate_id", str(ada)), ("deadline", future())])
+    base = str(app_client.make_url("")).rstrip("/")
+    [old] = re.findall(r'value="(http://[^"]+/i/[^"]+)"', await resp.text())
+    old_token = old.rsplit("/", 1)[1]
+    [interview_id] = store_of(app_client).run_sync(lambda db: [i.id for i in db.exec(select(Interview))])
+
+    # The database holds no link: not in the row, not anywhere in the file.
+    db_file = Path(str(store_of(app_client).engine.url.database))
+    for path in db_file.parent.glob(db_file.name + "*"):  # the database and its journal files
+        assert old_token.encode() not in path.read_bytes()
+
+    # Later the page shows the invitation without its link, and offers a new one.
+    page = await (await app_client.get(f"/invitations?interviews={interview_id}")).text()
+    assert "/i/" not in page and "Issue a new link" in text_of(page)
+    resp = await post(app_client, f"/interviews/{interview_id}/link", [("csrf_token", csrf)])
+    assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store"
+    page = await resp.text()
+    [new] = re.findall(r'value="(http://[^"]+/i/[^"]+)"', page)
+    assert new != old and "Copy the link now" in text_of(page)
+    assert (await app_client.get(old.removeprefix(base))).status == 404
+    assert (await app_client.get(new.removeprefix(base))).status == 200
+    actions = store_of(app_client).run_sync(lambda db: [a.action for a in db.exec(select(AuditLog))])
+    assert actions.count("invitation.reissue") == 1
+    # Without the CSRF token nothing is issued.
+    resp = await post(app_client, f"/interviews/{interview_id}/link", [])
+    assert resp.status == 403
+    assert (await app_client.get(new.removeprefix(base))).status == 200
 
 
 async def test_invitation_form_errors(app_client: Any) -> None:
@@ -509,7 +541,9 @@ async def test_unknown_and_invisible_ids_are_404_pages(app_client: Any) -> None:
     ada = await make_candidate(app_client, csrf, "Ada Lovelace", "ada@example.com")
     resp = await post(app_client, f"/templates/{template_id}", [
         ("csrf_token", csrf), ("candidate_id", str(ada)), ("deadline", future())])
-    interviews = resp.headers["Location"]
+    assert resp.status == 200
+    [interview_id] = store_of(app_client).run_sync(lambda db: [i.id for i in db.exec(select(Interview))])
+    interviews = f"/invitations?interviews={interview_id}"
 
     # Another HR user sees none of it.
     app_client.session.cookie_jar.clear()
@@ -522,7 +556,8 @@ async def test_unknown_and_invisible_ids_are_404_pages(app_client: Any) -> None:
         assert resp.status == 404, path
         assert "Not found" in await resp.text()
     for path, data in ((f"/jobs/{job_id}/templates/new", {"name": "x"}),
-                       (f"/templates/{template_id}", {"candidate_id": str(ada), "deadline": future()})):
+                       (f"/templates/{template_id}", {"candidate_id": str(ada), "deadline": future()}),
+                       (f"/interviews/{interview_id}/link", {})):
         resp = await post(app_client, path, {**data, "csrf_token": other_csrf})
         assert resp.status == 404, path
     assert "Site engineer" not in await (await app_client.get("/jobs")).text()

@@ -5,7 +5,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from sqlmodel import select
+
+from server.auth import token_digest
 from server.store import Store
+from server.tables import Invitation
 
 
 def test_missing_columns_are_added_with_defaults(tmp_path: Path) -> None:
@@ -26,3 +30,28 @@ def test_missing_columns_are_added_with_defaults(tmp_path: Path) -> None:
     db.close()
     assert "question_used_s" in columns
     assert code == ("",)
+
+
+def test_links_stored_in_clear_by_an_earlier_version_are_hashed_and_keep_working(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    token = "k" * 43
+    db = sqlite3.connect(path)
+    # The invitations table as versions before 0.3 made it (token in clear).
+    db.executescript(f"""
+        CREATE TABLE invitations (id INTEGER NOT NULL, token VARCHAR(64) NOT NULL, template_id INTEGER NOT NULL,
+            candidate_id INTEGER NOT NULL, deadline DATETIME NOT NULL, created_by INTEGER NOT NULL,
+            created_at DATETIME NOT NULL, PRIMARY KEY (id));
+        CREATE UNIQUE INDEX ix_invitations_token ON invitations (token);
+        INSERT INTO invitations VALUES (1, '{token}', 1, 1, '2999-01-01 00:00:00', 1, '2026-11-01 10:00:00');
+    """)
+    db.commit()
+    db.close()
+
+    store = Store(f"sqlite:///{path}")
+    row = store.run_sync(lambda db: db.exec(select(Invitation)).one())
+    store.close()
+    assert row.token_sha256 == token_digest(token)
+    assert row.token_issued_at is not None
+    for file in tmp_path.glob("old.sqlite3*"):
+        assert token.encode() not in file.read_bytes()
+    Store(f"sqlite:///{path}").close()  # a second start changes nothing

@@ -7,8 +7,9 @@ from typing import Any
 
 from sqlmodel import select
 
-from conftest import Api, invite
-from server.tables import Interview, Invitation
+from conftest import Api, invite, login
+from server.auth import token_digest
+from server.tables import AuditLog, Interview, Invitation
 
 
 async def test_bad_offers(client: Any, hr: Api, store: Any) -> None:
@@ -46,7 +47,7 @@ async def test_expired_link_refuses_offer_and_socket(client: Any, hr: Api, store
     token, _ = await invite(hr)
 
     def expire(db: Any) -> None:
-        inv = db.exec(select(Invitation).where(Invitation.token == token)).one()
+        inv = db.exec(select(Invitation).where(Invitation.token_sha256 == token_digest(token))).one()
         inv.deadline = datetime.now(timezone.utc) - timedelta(minutes=1)
         db.add(inv)
 
@@ -106,3 +107,49 @@ async def test_second_browser_replaces_the_first(client: Any, hr: Api) -> None:
     msg = await first.receive(timeout=5)
     assert msg.type.name in ("CLOSE", "CLOSED")
     await second.close()
+
+
+async def test_reissued_link_replaces_the_old_one_at_once(client: Any, hr: Api, store: Any) -> None:
+    """Links are stored as hashes: HR shows one again by issuing a new one; the old link stops
+    working for pages, offers and sockets, and the socket open on it is closed."""
+    token, iid = await invite(hr)
+    old_ws = await client.ws_connect(f"/i/{token}/ws")
+    assert (await old_ws.receive_json(timeout=5))["type"] == "state"
+    _, detail = await hr.call("GET", f"/api/interviews/{iid}", expect=200)
+    assert token not in json.dumps(detail) and "url" not in detail
+
+    _, issued = await hr.call("POST", f"/api/interviews/{iid}/link", json={}, expect=200)
+    new_token = issued["url"].rsplit("/", 1)[1]
+    assert issued["url"].startswith("http://candor.test/i/") and new_token != token
+    assert issued["interview_id"] == iid
+    got = await old_ws.receive_json(timeout=5)
+    assert got["state"] == "closed" and got["code"] == "link_reissued"
+    assert (await old_ws.receive(timeout=5)).type.name in ("CLOSE", "CLOSED")
+
+    assert (await client.get(f"/i/{token}")).status == 404
+    assert (await client.post(f"/i/{token}/offer", json={"sdp": "v=0", "type": "offer"})).status == 404
+    assert (await client.get(f"/i/{token}/ws")).status == 404
+    assert (await client.get(f"/i/{new_token}")).status == 200
+    new_ws = await client.ws_connect(f"/i/{new_token}/ws")
+    assert (await new_ws.receive_json(timeout=5))["type"] == "state"
+    await new_ws.close()
+
+    rows = store.run_sync(lambda db: db.exec(select(Invitation)).all())
+    assert [r.token_sha256 for r in rows] == [token_digest(new_token)]
+    audit = store.run_sync(lambda db: [a.action for a in db.exec(select(AuditLog))])
+    assert audit.count("invitation.reissue") == 1
+
+    # Nobody else's interview, and no new link for a finished one.
+    other = await login(client, store, "other@example.com", "hr")
+    status, body = await other.call("POST", f"/api/interviews/{iid}/link", json={})
+    assert status == 404, body
+
+    def finish(db: Any) -> None:
+        row = db.get(Interview, iid)
+        row.state = "completed"
+        db.add(row)
+
+    store.run_sync(finish)
+    status, body = await hr.call("POST", f"/api/interviews/{iid}/link", json={})
+    assert status == 409 and "completed" in body["error"]
+    assert (await client.get(f"/i/{new_token}")).status == 410

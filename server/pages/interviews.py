@@ -10,13 +10,14 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from server.api_router import QueryParam
-from server.errors import ApiError, Malformed
-from server.invitations import FINISHED_STATES, create_invitations, interview_detail
+from server.errors import ApiError, Conflict, Malformed
+from server.invitations import FINISHED_STATES, create_invitations, interview_detail, reissue_link
 from server.jobs import dimensions_of, visible_jobs_query
 from server.pages.common import (
-    MAX_ID, FormErrors, PageCall, form_texts, hr_page, see_other, validation_errors,
+    MAX_ID, FormErrors, PageCall, form_texts, hr_page, validation_errors,
 )
 from server.schemas import InvitationIn
+from server.sessions import sessions_key
 from server.store import stored_id
 from server.tables import Candidate, Interview, Invitation, Job, Template, utcnow
 from server.web import base_url
@@ -125,20 +126,24 @@ def _invitation_label(loc: tuple[Any, ...], kind: str, described: str) -> tuple[
 
 
 async def send_invitations(call: PageCall, body: InvitationIn) -> web.Response | FormErrors:
-    """Create the invitations; on success go to the page with their links."""
+    """Create the invitations and show their links: this is the only time they are shown (only
+    their hashes are stored), so the page is the POST's answer, not a redirect."""
     boost = call.settings.resume_boost
+    base = base_url(call.request)  # an unknown Host is refused before anything is created
 
-    def work(db: Session) -> list[int]:
-        return [stored_id(itv) for _, itv in create_invitations(db, call.who, body, boost)]
+    def work(db: Session) -> list[dict[str, Any]]:
+        issued = create_invitations(db, call.who, body, boost)
+        return _link_details(db, call.who, [stored_id(i.interview) for i in issued],
+                             {stored_id(i.interview): i.url(base) for i in issued})
 
     try:
-        interview_ids = await call.store.run(work)
+        invitations = await call.store.run(work)
     except ApiError as exc:
         errors = FormErrors()
         errors.add(exc.message, "invite")
         errors.status = exc.status
         return errors
-    return see_other("/invitations?interviews=" + ",".join(map(str, interview_ids)))
+    return _links_page(call, invitations)
 
 
 # --- the links just sent -------------------------------------------------------------------
@@ -163,7 +168,41 @@ def boosts_of(detail: dict[str, Any], names: dict[int, str]) -> list[dict[str, A
     return list(out.values())
 
 
-@hr_page("GET", "/invitations", summary="Invitation links of the given interviews",
+def _link_details(db: Session, who: Any, ids: list[int], urls: dict[int, str]) -> list[dict[str, Any]]:
+    """The interviews as the links page shows them; `urls` holds the links just issued."""
+    out = []
+    names_by_job: dict[int, dict[int, str]] = {}
+    templates: dict[int, Template | None] = {}
+    for iid in ids:
+        if not 1 <= iid <= MAX_ID:
+            raise Malformed(f"interview {iid} not found")
+        detail = interview_detail(db, who, iid)
+        job_id = detail["job"]["id"]
+        if job_id not in names_by_job:
+            names_by_job[job_id] = {stored_id(d): d.name for d in dimensions_of(db, job_id)}
+        tid = detail["template_id"]
+        if tid not in templates:
+            templates[tid] = db.get(Template, tid)
+        template = templates[tid]
+        detail["template_name"] = template.name if template else ""
+        detail["boosts"] = boosts_of(detail, names_by_job[job_id])
+        detail["state_label"] = STATE_LABELS.get(detail["state"], detail["state"])
+        detail["open"] = detail["state"] not in FINISHED_STATES and detail["deadline"] > utcnow()
+        detail["url"] = urls.get(iid)
+        out.append(detail)
+    return out
+
+
+def _links_page(call: PageCall, invitations: list[dict[str, Any]]) -> web.Response:
+    response = call.render("hr_invitations.html", nav="jobs", invitations=invitations,
+                           boost=call.settings.resume_boost)
+    # The links are credentials: keep them out of Referer headers and of every cache.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@hr_page("GET", "/invitations", summary="Invitations of the given interviews (links are shown only when issued)",
          errors=(400, 404),
          query=(QueryParam("interviews", "comma-separated interview ids"),))
 async def invitation_links(call: PageCall) -> web.Response:
@@ -180,35 +219,28 @@ async def invitation_links(call: PageCall) -> web.Response:
         if value not in ids:
             ids.append(value)
     if not ids:
-        raise Malformed("no interviews given: this page shows the links of invitations just sent")
+        raise Malformed("no interviews given: this page shows the invitations of the given interviews")
     if len(ids) > MAX_LINKS_PER_PAGE:
         raise Malformed(f"at most {MAX_LINKS_PER_PAGE} interviews per page")
+    invitations = await call.store.run(lambda db: _link_details(db, call.who, ids, {}))
+    return _links_page(call, invitations)
+
+
+@hr_page("POST", "/interviews/{interview_id}/link",
+         summary="HR: issue a new link for an interview (the old link stops working)", errors=(404, 409))
+async def new_link_page(call: PageCall) -> web.Response:
+    interview_id = call.id_param("interview_id", "interview")
     base = base_url(call.request)
 
     def work(db: Session) -> list[dict[str, Any]]:
-        out = []
-        names_by_job: dict[int, dict[int, str]] = {}
-        templates: dict[int, Template | None] = {}
-        for iid in ids:
-            if not 1 <= iid <= MAX_ID:
-                raise Malformed(f"interview {iid} not found")
-            detail = interview_detail(db, call.who, iid, base)
-            job_id = detail["job"]["id"]
-            if job_id not in names_by_job:
-                names_by_job[job_id] = {stored_id(d): d.name for d in dimensions_of(db, job_id)}
-            tid = detail["template_id"]
-            if tid not in templates:
-                templates[tid] = db.get(Template, tid)
-            template = templates[tid]
-            detail["template_name"] = template.name if template else ""
-            detail["boosts"] = boosts_of(detail, names_by_job[job_id])
-            detail["state_label"] = STATE_LABELS.get(detail["state"], detail["state"])
-            out.append(detail)
-        return out
+        issued = reissue_link(db, call.who, interview_id)
+        return _link_details(db, call.who, [interview_id], {interview_id: issued.url(base)})
 
-    invitations = await call.store.run(work)
-    response = call.render("hr_invitations.html", nav="jobs", invitations=invitations,
-                           boost=call.settings.resume_boost)
-    # The links are credentials: keep them out of Referer headers.
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    try:
+        invitations = await call.store.run(work)
+    except Conflict as exc:
+        return call.error(409, exc.message)
+    session = call.request.app[sessions_key].sessions.get(interview_id)
+    if session is not None:
+        await session.revoke_link()
+    return _links_page(call, invitations)

@@ -10,9 +10,8 @@ from sqlmodel import select
 
 from analyzers.speech import Word
 from conftest import Api, login
-from server.reports import (
-    CLIP_MAX_S, CLIP_PAD_S, QuestionSpan, percentile, recommend, select_clips,
-)
+from server.clip_selection import CLIP_MAX_S, CLIP_PAD_S, QuestionSpan, select_clips
+from server.reports import percentile, recommend
 from server.session import State
 from server.tables import Candidate, InterviewWeight, Report
 from tests.test_controls import live_session

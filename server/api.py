@@ -20,7 +20,9 @@ from server.schemas import (
     TemplateIn, TokenOut, UserIn, UserOut,
 )
 from server.tables import Interview, Job
-from server.web import SESSION_COOKIE, base_url, bearer_token, json_response, settings_key, store_key
+from server.web import (
+    SESSION_COOKIE, base_url, bearer_token, client_address, json_response, settings_key, store_key,
+)
 
 router = ApiRouter()
 
@@ -76,7 +78,7 @@ async def login(call: Call) -> TokenOut | web.Response:
     try:
         # Throttled before any hashing; argon2 runs on its own executor, not the store thread.
         finish = await auth.check_login(_store(call), auth.login_throttle(request.app),
-                                        body.email, body.password, request.remote)
+                                        body.email, body.password, client_address(request))
     except auth.TooManyAttempts as exc:
         return auth.too_many_attempts_response(exc)
 
@@ -118,9 +120,10 @@ async def me(call: Call) -> UserOut:
               response=UserOut, status=201, errors=(409,), tag="auth")
 async def create_user(call: Call) -> UserOut:
     body: UserIn = call.body
+    password_hash = await auth.hash_password(body.password)  # not on the store thread
 
     def work(db: Session) -> UserOut:
-        user = auth.create_user(db, body.email, body.password, body.role)
+        user = auth.create_user(db, body.email, body.password, body.role, password_hash=password_hash)
         audit.record(db, "hr", call.who.id, "user.create", "user", user.id, role=user.role)
         return UserOut(id=user.id, email=user.email, role=user.role)  # type: ignore[arg-type]
 

@@ -18,7 +18,7 @@ from server.rendering import jinja_key, make_environment
 from server.settings import REPO_ROOT, Settings
 from server.store import Store
 from server.tables import Job
-from server.security_headers import on_response_prepare, security_headers
+from server.security_headers import hide_server_version, on_response_prepare, security_headers
 from server.web import error_middleware, settings_key, store_key
 
 logger = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     app = web.Application(middlewares=[security_headers, error_middleware],
                           client_max_size=MAX_BODY_BYTES)
     app.on_response_prepare.append(on_response_prepare)
+    hide_server_version()  # also on aiohttp's own 400s, which no middleware sees
     app[settings_key] = settings
     app[store_key] = store or Store(settings.db_url)
     app[jinja_key] = make_environment()

@@ -74,14 +74,17 @@ def check_password_policy(password: str) -> None:
         raise Invalid(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
 
 
-def create_user(db: Session, email: str, password: str, role: str = "hr") -> User:
+def create_user(db: Session, email: str, password: str, role: str = "hr", *,
+                password_hash: str | None = None) -> User:
+    """`password_hash` from `hash_password` (request handlers: argon2 never on the store thread);
+    without it the password is hashed here (command line, tests)."""
     if role not in ("admin", "hr"):
         raise Invalid("role must be admin or hr")
     check_password_policy(password)
     email = email.strip().lower()
     if db.exec(select(User).where(User.email == email)).first() is not None:
         raise Conflict(f"a user with email {email} already exists")
-    user = User(email=email, password_hash=_hasher.hash(password), role=role)
+    user = User(email=email, password_hash=password_hash or _hasher.hash(password), role=role)
     db.add(user)
     db.flush()
     return user
@@ -172,6 +175,12 @@ def _password_executor() -> ThreadPoolExecutor:
     if _password_pool is None:
         _password_pool = ThreadPoolExecutor(max_workers=PASSWORD_WORKERS, thread_name_prefix="argon2")
     return _password_pool
+
+
+async def hash_password(password: str) -> str:
+    """argon2 on the password executor, after the policy check (a refused password costs nothing)."""
+    check_password_policy(password)
+    return await asyncio.get_running_loop().run_in_executor(_password_executor(), _hasher.hash, password)
 
 
 class TooManyAttempts(ApiError):

@@ -166,13 +166,14 @@ class LinkIn(Body):
 async def new_link(call: Call) -> InvitationOut:
     """Links are stored as hashes, so this is how HR shows a link again (audited)."""
     interview_id = call.int_param("interview_id")
+    base = base_url(call.request)  # an unknown Host is refused before the old link is revoked
     issued = await call.request.app[store_key].run(lambda db: reissue_link(db, call.who, interview_id))
     session = call.request.app[sessions_key].sessions.get(interview_id)
     if session is not None:
         await session.revoke_link()  # whoever holds the old link is disconnected now
     inv = issued.invitation
     return InvitationOut(id=inv.id, candidate_id=inv.candidate_id, interview_id=interview_id,  # type: ignore[arg-type]
-                         url=issued.url(base_url(call.request)), deadline=inv.deadline)
+                         url=issued.url(base), deadline=inv.deadline)
 
 
 @router.route("GET", "/api/interviews/{interview_id}/thumbnail.jpg",

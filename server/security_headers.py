@@ -7,13 +7,15 @@ inline script, no framing), X-Frame-Options, X-Content-Type-Options, a Referrer-
 response, errors included). A few responses are sent from inside their handler (websocket
 handshakes call `prepare()` themselves), so the same function also runs from
 `app.on_response_prepare` (registered next to the middleware in create_app); applying it twice
-changes nothing.
+changes nothing. Responses aiohttp writes before any application code runs (a request it
+cannot parse: 400 from its HTTP parser) get the same `Server` value through
+`hide_server_version`.
 """
 from __future__ import annotations
 
 from typing import Awaitable, Callable
 
-from aiohttp import web
+from aiohttp import web, web_response
 
 from server.web import settings_key
 
@@ -43,6 +45,13 @@ ALWAYS = {
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def hide_server_version() -> None:
+    """aiohttp's default `Server` header (Python and aiohttp versions) is a module constant of
+    its response class, used where no middleware runs (its own 400 for unparseable requests).
+    Only server responses read it: the client's User-Agent comes from another module's copy."""
+    web_response.SERVER_SOFTWARE = SERVER_NAME
 
 
 def secure(request: web.Request, response: web.StreamResponse) -> None:

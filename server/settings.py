@@ -1,6 +1,7 @@
 """One frozen settings object, read from CANDOR_* environment variables once at start-up."""
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -29,6 +30,10 @@ class Settings:
     # The session cookie's Secure flag; None: on when public_url is https (request.scheme is
     # http behind a TLS-terminating proxy, so it cannot decide).
     secure_cookies: bool | None = None
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For is believed: the per-address
+    # limits (logins, offers) then count the client's address, not the proxy's. Empty: the
+    # connection's own address is the client (a forged header from anyone else is ignored).
+    trusted_proxies: tuple[str, ...] = ()
     ice_servers: tuple[dict[str, Any], ...] = ()
     ice_host_addresses: tuple[str, ...] = ()
     max_sessions: int = 16
@@ -109,6 +114,8 @@ class Settings:
             values["public_url"] = v.rstrip("/")
         if (v := get("ALLOWED_HOSTS")) is not None:
             values["allowed_hosts"] = tuple(h.strip().lower() for h in v.split(",") if h.strip())
+        if (v := get("TRUSTED_PROXIES")) is not None:
+            values["trusted_proxies"] = tuple(h.strip() for h in v.split(",") if h.strip())
         if (v := get("SECURE_COOKIES")) is not None:
             flag = v.strip().lower()
             if flag not in _BOOLEANS:
@@ -168,6 +175,13 @@ class Settings:
                 raise SettingsError(f"CANDOR_{name} must be a number of seconds > 0")
         if self.resume_boost < 1:
             raise SettingsError("CANDOR_RESUME_BOOST must be >= 1")
+        for entry in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"CANDOR_TRUSTED_PROXIES: {entry!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)"
+                ) from None
         for entry in self.allowed_hosts:
             if _split_host(entry) is None:
                 raise SettingsError(

@@ -21,7 +21,7 @@ from server.interview_machine import TEXT, Event, Refused
 from server.invitations import OpenLink, open_link
 from server.session import InterviewSession
 from server.sessions import sessions_key
-from server.web import json_response, store_key
+from server.web import client_address, json_response, store_key
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ async def offer(request: web.Request) -> web.Response:
         return _too_many("an offer for this interview is already being answered; "
                          "wait for its answer before offering again", 1)
     now = asyncio.get_running_loop().time()
-    wait_s = gate.wait_s(("address", request.remote or ""), now, OFFERS_PER_ADDRESS_WINDOW)
+    wait_s = gate.wait_s(("address", client_address(request)), now, OFFERS_PER_ADDRESS_WINDOW)
     if wait_s is not None:
         return _too_many(f"too many offers from this address (at most {OFFERS_PER_ADDRESS_WINDOW} in "
                          f"{OFFER_WINDOW_S:g} s); try again in {math.ceil(wait_s)} s", wait_s)

@@ -2,6 +2,8 @@
 responses, and finding the HR user behind a request."""
 from __future__ import annotations
 
+import functools
+import ipaddress
 import json
 import logging
 from datetime import date, datetime
@@ -129,6 +131,37 @@ async def principal_of(request: web.Request) -> Principal | None:
     if cookie:
         return await store.run(lambda db: resolve_token(db, cookie, kind="session"))
     return None
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(entries: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(e, strict=False) for e in entries)
+
+
+def _trusted(address: str, networks: tuple[Any, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
+def client_address(request: web.Request) -> str:
+    """Who is at the other end, for per-address limits. Behind a trusted reverse proxy
+    (CANDOR_TRUSTED_PROXIES) the nearest address in X-Forwarded-For that is not one of the
+    proxies; from anyone else the header is ignored (it can say anything)."""
+    remote = request.remote or ""
+    networks = _networks(request.app[settings_key].trusted_proxies)
+    if not networks or not _trusted(remote, networks):
+        return remote
+    hops = [h.strip() for h in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, networks):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return remote  # garbage from the proxy's side: count the proxy
+    return remote
 
 
 def base_url(request: web.Request) -> str:

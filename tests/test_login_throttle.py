@@ -4,6 +4,7 @@ used, a monitor feed that ends with its login, and token kinds bound to their ca
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import threading
 import time
@@ -18,7 +19,7 @@ from conftest import PASSWORD, Api, login
 from server import auth, monitor
 from server.app import create_app
 from server.auth import LoginThrottle, TooManyAttempts
-from server.settings import Settings
+from server.settings import Settings, SettingsError
 from server.store import Store
 from server.tables import AuthToken, utcnow
 from server.web import SESSION_COOKIE
@@ -153,6 +154,39 @@ async def test_per_address_limit_over_http(aiohttp_client: Any, settings: Settin
     assert resp.status == 429 and "Retry-After" in resp.headers
 
 
+async def test_behind_a_trusted_proxy_each_client_is_counted_apart(
+    aiohttp_client: Any, settings: Settings, store: Store
+) -> None:
+    """The test client connects from 127.0.0.1: as a trusted proxy its X-Forwarded-For names the
+    client; without the setting a forged header changes nothing."""
+    async def wrong(client: Any, forwarded: str) -> int:
+        resp = await client.post("/api/login", json={"email": "nobody@example.com", "password": "wrong password"},
+                                 headers={"X-Forwarded-For": forwarded})
+        return int(resp.status)
+
+    proxied = create_app(dataclasses.replace(settings, trusted_proxies=("127.0.0.0/8",)), store=store)
+    proxied[auth.login_throttle_key] = LoginThrottle(address_limit=2)
+    client = await aiohttp_client(proxied)
+    assert [await wrong(client, "198.51.100.7") for _ in range(3)] == [401, 401, 429]
+    # Another client behind the same proxy is not blocked; the client's own spoofed entry on
+    # the left is not believed (the proxy appended the real address).
+    assert await wrong(client, "198.51.100.9") == 401
+    assert await wrong(client, "198.51.100.7, 198.51.100.10") == 401
+    assert await wrong(client, "198.51.100.10, 198.51.100.7") == 429
+
+    direct = create_app(settings, store=store)
+    direct[auth.login_throttle_key] = LoginThrottle(address_limit=2)
+    client = await aiohttp_client(direct)
+    assert [await wrong(client, f"203.0.113.{i}") for i in range(3)] == [401, 401, 429]
+
+
+def test_trusted_proxies_setting_is_checked() -> None:
+    assert Settings.from_env({"CANDOR_TRUSTED_PROXIES": "10.0.0.5, 10.1.0.0/16"}).trusted_proxies == (
+        "10.0.0.5", "10.1.0.0/16")
+    with pytest.raises(SettingsError, match="CANDOR_TRUSTED_PROXIES"):
+        Settings.from_env({"CANDOR_TRUSTED_PROXIES": "proxy.local"})
+
+
 async def test_argon2_runs_off_the_store_thread(client: Any, store: Store, verifications: list[str]) -> None:
     user(store)
     assert (await api_login(client, EMAIL, PASSWORD)).status == 200
@@ -160,6 +194,27 @@ async def test_argon2_runs_off_the_store_thread(client: Any, store: Store, verif
     assert (await api_login(client, "nobody@example.com", "wrong password!")).status == 401
     assert len(verifications) == 3
     assert all(name.startswith("argon2") for name in verifications), verifications
+
+
+async def test_creating_a_user_hashes_off_the_store_thread(
+    client: Any, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = await login(client, store, "admin@example.com", "admin")
+    threads: list[str] = []
+    real = PasswordHasher.hash
+
+    def spy(self: PasswordHasher, password: str | bytes, **kwargs: Any) -> str:
+        threads.append(threading.current_thread().name)
+        return real(self, password, **kwargs)
+
+    monkeypatch.setattr(PasswordHasher, "hash", spy)
+    await admin.call("POST", "/api/users", json={"email": "new@example.com", "password": "long enough pass",
+                                                 "role": "hr"}, expect=201)
+    status, body = await admin.call("POST", "/api/users", json={"email": "n2@example.com", "password": "short",
+                                                                "role": "hr"})
+    assert status == 422 and "12" in body["error"]
+    assert threads and all(name.startswith("argon2") for name in threads), threads
+    assert (await api_login(client, "new@example.com", "long enough pass")).status == 200
 
 
 async def test_a_slow_login_does_not_hold_other_requests(

@@ -2,6 +2,7 @@
 from an arbitrary Host header, and link tokens kept out of the log."""
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from pathlib import Path
@@ -94,6 +95,19 @@ async def test_websocket_handshake_has_no_version_in_server_header(client: Any, 
         await ws.close()
 
 
+async def test_requests_aiohttp_cannot_parse_get_no_version_either(client: Any) -> None:
+    """aiohttp answers these itself, before any middleware: its 400 must not show versions."""
+    for raw in (b"GARBAGE\r\n\r\n", b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+                b"GET /" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"):
+        reader, writer = await asyncio.open_connection(client.host, client.port)
+        writer.write(raw)
+        await writer.drain()
+        head = (await asyncio.wait_for(reader.read(4096), 5)).decode(errors="replace")
+        writer.close()
+        assert head.startswith("HTTP/1.") and " 400 " in head.split("\r\n", 1)[0], head[:200]
+        assert "\r\nServer: Candor\r\n" in head and "aiohttp" not in head.split("\r\n\r\n", 1)[0], head[:300]
+
+
 # --- cookies ---------------------------------------------------------------------------------
 
 async def login_cookie(aiohttp_client: Any, tmp_path: Path, **settings: Any) -> str:
@@ -183,17 +197,19 @@ async def test_links_never_come_from_an_unknown_host_header(hostless: tuple[Any,
     created = (await resp.json())["invitations"][0]
     assert created["url"].startswith("http://hr.internal:8443/i/")
     iid = created["interview_id"]
-    resp = await client.get(f"/api/interviews/{iid}", headers={**hr.headers, "Host": "evil.example"})
+    resp = await client.post(f"/api/interviews/{iid}/link", json={}, headers={**hr.headers, "Host": "evil.example"})
     assert resp.status == 400 and "CANDOR_PUBLIC_URL" in (await resp.json())["error"]
+    # Refused before anything changed: the link sent still works.
+    assert (await client.get("/i/" + created["url"].rsplit("/", 1)[1])).status == 200
     # The test server's own address (127.0.0.1:<port>) is allowed by default.
-    resp = await client.get(f"/api/interviews/{iid}", headers=hr.headers)
+    resp = await client.post(f"/api/interviews/{iid}/link", json={}, headers=hr.headers)
     assert resp.status == 200
     assert (await resp.json())["url"].startswith(f"http://127.0.0.1:{client.port}/i/")
 
 
 async def test_public_url_wins_over_any_host(client: Any, hr: Api) -> None:
     _, iid = await invite(hr)
-    resp = await client.get(f"/api/interviews/{iid}", headers={**hr.headers, "Host": "evil.example"})
+    resp = await client.post(f"/api/interviews/{iid}/link", json={}, headers={**hr.headers, "Host": "evil.example"})
     assert resp.status == 200
     assert (await resp.json())["url"].startswith("http://candor.test/i/")
 

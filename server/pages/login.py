@@ -17,7 +17,7 @@ from server.pages.common import (
     PageCall, error_page, form_text, hr_page, page_response, safe_next, see_other,
 )
 from server.schemas import LoginIn
-from server.web import SESSION_COOKIE, base_url, principal_of, settings_key, store_key
+from server.web import SESSION_COOKIE, base_url, client_address, principal_of, settings_key, store_key
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ async def login_submit(request: web.Request) -> web.Response:
     try:
         # Throttled before any hashing; argon2 runs on its own executor, not the store thread.
         finish = await auth.check_login(request.app[store_key], auth.login_throttle(request.app),
-                                        body.email, body.password, request.remote)
+                                        body.email, body.password, client_address(request))
     except auth.TooManyAttempts as exc:
         logger.info("throttled page login for %s", body.email)
         response = _login_form(request, 429, email=email, next_path=next_path, error=throttled_message(exc))

@@ -24,6 +24,7 @@
   const HISTORY_KEEP = 120; // score points kept per dimension (about 2 minutes at 1/s)
   const SPARK_POINTS = 60;
   const STALE_MEDIA_S = 3; // "last audio/video seen" turns red after this
+  const CONNECT_WARN_S = 15; // connecting longer than this is a warning on the card
   const INTERVENTIONS_SHOWN = 10;
   const query = new URLSearchParams(location.search);
   const LINGER_MS = 1000 * Number(query.get("linger") || config.finished_linger_s || 60);
@@ -57,7 +58,8 @@
   }
   function timeOf(ts) {
     if (!isNum(ts)) return "";
-    return new Date(ts * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    // 24-hour UTC, like every other time on the HR pages.
+    return new Date(ts * 1000).toISOString().slice(11, 19) + " UTC";
   }
   function setText(el, text) {
     text = text == null ? "" : String(text);
@@ -72,7 +74,7 @@
   class Card {
     constructor(id) {
       this.id = id;
-      this.d = { interview_id: id, candidate: null, job_title: null, state: null, reason: null, consent: null,
+      this.d = { interview_id: id, candidate: null, job_title: null, state: null, reason: null, code: null, consent: null,
                  question_index: null, question_count: null, answered: null, elapsed_s: null, time_limit_s: null };
       this.questionText = null;
       this.questionTextIndex = null;
@@ -85,6 +87,8 @@
       this.history = new Map(); // dimension_id -> [{t, score}]
       this.conn = null;
       this.connAt = 0;
+      this.connTs = null;
+      this.analysedFps = null;
       this.interventions = [];
       this.lastSeq = null;
       this.busy = false;
@@ -229,6 +233,13 @@
       if (badge.className !== cls) badge.className = cls;
       setText(this.p.reason, this.d.reason || "");
       this.p.human.hidden = this.d.consent !== false;
+      toggle(el, "mon-human-only", this.d.consent === false); // no analysis: no signals or scores to show
+      // A completed interview leads to its report (HR reviews it there).
+      const report = this.p.report;
+      report.hidden = state !== "completed";
+      if (state === "completed" && report.getAttribute("href") !== "/interviews/" + this.id + "/report") {
+        report.setAttribute("href", "/interviews/" + this.id + "/report");
+      }
       el.setAttribute("aria-label", this.name + (this.d.job_title ? ", " + this.d.job_title : "") + ": " + (LABELS[state] || state));
       this.p.controls.setAttribute("aria-label", "Controls for " + this.name);
     }
@@ -257,12 +268,23 @@
       if (isNum(limit)) bar.setAttribute("aria-valuemax", String(Math.round(limit)));
       bar.setAttribute("aria-valuenow", String(Math.round(elapsed || 0)));
       bar.setAttribute("aria-valuetext", clock(elapsed) + " of " + clock(limit));
-      // Interrupted: said loudly, with the reason and how long ago.
+      // Interrupted: said loudly, with the reason and how long ago. Media that does not connect
+      // (still connecting after a while, or the server gave up) is a warning with what to do.
       const alert = this.p.alert;
+      const since = (Date.now() - this.stateSince) / 1000;
+      let warning = null;
       if (this.state === "interrupted") {
-        const since = (Date.now() - this.stateSince) / 1000;
-        setText(alert, "Connection lost " + clock(since) + " ago" + (this.d.reason ? ": " + this.d.reason : ""));
-        alert.hidden = false;
+        warning = "Connection lost " + clock(since) + " ago" + (this.d.reason ? ": " + this.d.reason : "");
+      } else if (this.state === "connecting" && since >= CONNECT_WARN_S) {
+        warning = "Camera and microphone not connected after " + clock(since) +
+          ": the candidate’s network may block the media (they are told to try another network or browser).";
+      } else if (this.state === "consented" && this.d.code === "connect_timeout") {
+        warning = "Camera and microphone could not connect; the candidate’s page keeps retrying.";
+      }
+      toggle(alert, "mon-alert-warn", warning !== null && this.state !== "interrupted");
+      if (warning !== null) {
+        setText(alert, warning);
+        if (alert.hidden) alert.hidden = false;
       } else if (!alert.hidden) {
         alert.hidden = true;
       }
@@ -371,8 +393,10 @@
       setText(cn.loss, (loss === null ? "—" : (loss * 100).toFixed(1) + "%") +
         (isNum(c.packets_lost) ? " (" + c.packets_lost + " lost)" : ""));
       toggle(cn.loss, "mon-bad", loss !== null && loss > 0.05);
-      setText(cn.frames, (c.frames_received ?? "—") + " in · " + (c.frames_analysed ?? "—") + " analysed · " +
-        (c.frames_dropped ?? "—") + " dropped");
+      // Only the newest frame is analysed (a few a second); the rest are skipped by design.
+      setText(cn.frames, (c.frames_analysed ?? "—") + " analysed of " + (c.frames_received ?? "—") + " received" +
+        (this.analysedFps !== null ? " (" + this.analysedFps.toFixed(1) + "/s)" : "") +
+        " · " + (c.frames_dropped ?? "—") + " skipped by design");
       const audioAge = this.mediaAge("last_audio_s_ago");
       const videoAge = this.mediaAge("last_video_s_ago");
       setText(cn.audio, "last " + ago(audioAge) + (isNum(c.audio_seconds) ? " · " + clock(c.audio_seconds) + " total" : ""));
@@ -612,6 +636,7 @@
     }
     switch (ev.type) {
       case "state":
+        card.d.code = ev.code || null;
         stateChanged(card, ev.state, ev.reason, ev.ts);
         break;
       case "progress": {
@@ -647,6 +672,13 @@
       case "connection": {
         const c = {};
         for (const [k, v] of Object.entries(ev)) if (!["type", "interview_id", "ts", "seq"].includes(k)) c[k] = v;
+        // The analysed rate over the last two reports (event times, seconds).
+        const prev = card.conn;
+        if (prev && isNum(prev.frames_analysed) && isNum(c.frames_analysed) && isNum(card.connTs) && isNum(ev.ts) &&
+            ev.ts > card.connTs) {
+          card.analysedFps = Math.max(0, (c.frames_analysed - prev.frames_analysed) / (ev.ts - card.connTs));
+        }
+        card.connTs = ev.ts;
         card.conn = c;
         card.connAt = performance.now();
         mark(card, "conn");
@@ -851,7 +883,7 @@
       try { data = await resp.json(); } catch (err) { data = null; }
       if (resp.ok) {
         ok = true;
-        card.done = DONE[action] + (data && data.state ? " (now " + (LABELS[data.state] || data.state).toLowerCase() + ")" : "") + ".";
+        card.done = DONE[action] + ".";
         if (data && typeof data.state === "string" && data.state !== card.d.state) stateChanged(card, data.state, card.d.reason, null);
       } else if (resp.status === 401) {
         card.error = "Your session has ended. Log in again (reload the page) and retry.";
@@ -873,7 +905,7 @@
   // Time used, "last seen Xs ago" and "lost for" move on their own between events.
   setInterval(() => {
     for (const card of cards.values()) {
-      if (card.state === "live" || card.state === "interrupted" || card.conn) mark(card, "clock");
+      if (card.state === "live" || card.state === "interrupted" || card.state === "connecting" || card.conn) mark(card, "clock");
     }
   }, 500);
 
@@ -888,6 +920,9 @@
     if (document.hidden) return;
     for (const card of cards.values()) {
       if (!card.visible || card.thumbLoading || !MEDIA_STATES.has(card.state)) continue;
+      // No picture exists before the first video frame: do not ask (each ask would be a 404).
+      const videoAge = card.mediaAge("last_video_s_ago");
+      if (!isNum(videoAge) || videoAge > STALE_MEDIA_S) continue;
       card.thumbLoading = true;
       card.p.thumb.alt = "Camera picture of " + card.name;
       card.p.thumb.src = "/api/interviews/" + card.id + "/thumbnail.jpg?t=" + Date.now();

@@ -199,7 +199,7 @@ def test_snapshot_and_events_draw_the_cards(browser: Browser, hr_server: Running
         conn = lambda name: card(page, 11).locator(f"[data-conn={name}]")  # noqa: E731
         assert conn("bitrate").inner_text() == "812 kbps"
         assert conn("loss").inner_text() == "0.4% (3 lost)"
-        assert conn("frames").inner_text() == "300 in · 80 analysed · 12 dropped"
+        assert conn("frames").inner_text() == "80 analysed of 300 received · 12 skipped by design"
         assert conn("video").inner_text().endswith("640×480")
         assert "mon-bad" not in (conn("audio").get_attribute("class") or "")
         assert part(page, 11, "intervention-count") == "1"
@@ -239,8 +239,15 @@ def test_snapshot_and_events_draw_the_cards(browser: Browser, hr_server: Running
                    frames_analysed=90, frames_dropped=12, audio_seconds=44.0, last_audio_s_ago=0.3,
                    last_video_s_ago=4.2, bitrate_kbps=640.0, packet_loss=0.0, packets_lost=3,
                    video_size="640x480", asr_rtf=0.2, asr_lag_s=0.3)
-        expect(conn("frames")).to_have_text("330 in · 90 analysed · 12 dropped")
+        expect(conn("frames")).to_have_text("90 analysed of 330 received · 12 skipped by design")
         expect(conn("video")).to_have_class(re.compile("mon-bad"))  # not seen for more than 3 s
+        # From the second timed report on, the analysed rate between the two.
+        page.wait_for_timeout(500)
+        feed.event("connection", 11, peer_state="connected", ice_state="completed", frames_received=345,
+                   frames_analysed=93, frames_dropped=12, audio_seconds=45.0, last_audio_s_ago=0.3,
+                   last_video_s_ago=4.7, bitrate_kbps=640.0, packet_loss=0.0, packets_lost=3,
+                   video_size="640x480", asr_rtf=0.2, asr_lag_s=0.3)
+        expect(conn("frames")).to_have_text(re.compile(r"^93 analysed of 345 received \(\d+\.\d/s\) · 12 skipped by design$"))
         assert "mon-bad" not in (conn("audio").get_attribute("class") or "")
         feed.event("intervention", 11, action="extend", note="slow start", seconds=60, user="hr@x.example",
                    question_index=1)
@@ -268,6 +275,10 @@ def test_snapshot_and_events_draw_the_cards(browser: Browser, hr_server: Running
         page.wait_for_function("() => document.querySelector('#interview-20 [data-part=candidate]')?.textContent === 'Dana Scully'")
         assert part(page, 20, "answered") == "0/4 answered"
         assert card(page, 20).locator("[data-part=human]").is_visible()
+        # Human-only review: no signals or scores are shown (nothing is analysed, not "0 wpm").
+        assert card(page, 20).locator("[data-signal=speech_rate_wpm]").is_hidden()
+        assert card(page, 20).locator("[data-part=no-scores]").is_hidden()
+        assert card(page, 11).locator("[data-signal=speech_rate_wpm]").is_visible()
         # No picture yet: a placeholder.
         assert card(page, 11).locator("[data-part=thumb-placeholder]").is_visible()
         assert card(page, 11).locator("img[data-part=thumb]").is_hidden()
@@ -277,6 +288,14 @@ def test_snapshot_and_events_draw_the_cards(browser: Browser, hr_server: Running
         page.wait_for_function("() => document.querySelector('#interview-13').classList.contains('mon-finished')")
         page.wait_for_function("() => window.candorMonitor.ids().at(-1) === 13")  # finished ones go last
         assert card(page, 13).locator("button[data-action=end]").is_disabled()
+        # A completed card leads to its report; a live one has no such link.
+        report = card(page, 13).get_by_role("link", name="Open the report")
+        assert report.is_visible() and report.get_attribute("href") == "/interviews/13/report"
+        assert card(page, 11).get_by_role("link", name="Open the report").count() == 0 or \
+            card(page, 11).get_by_role("link", name="Open the report").is_hidden()
+        # Times in the intervention log are 24-hour UTC like the rest of the HR pages.
+        when = card(page, 11).locator("[data-part=interventions] li span").first.text_content() or ""
+        assert re.match(r"^\d\d:\d\d:\d\d UTC · hr@x\.example$", when), when
         page.screenshot(path=str(screenshots / "monitor-events.png"), full_page=True)
         assert not csp_problems(console), console
     finally:
@@ -321,7 +340,7 @@ def test_controls_post_with_the_csrf_token_and_show_errors(browser: Browser, hr_
         assert action == "pause" and body == {"reason": "checking the audio"}
         assert headers["x-csrf-token"] == csrf
         assert headers["content-type"] == "application/json"
-        expect(ada.locator("[data-part=done]")).to_have_text(re.compile(r"^Paused"))
+        expect(ada.locator("[data-part=done]")).to_have_text("Paused.")
         # Now Resume, which posts at once, with an empty body.
         resume = ada.locator("button[data-action=resume]")
         expect(resume).to_be_visible()
@@ -329,6 +348,7 @@ def test_controls_post_with_the_csrf_token_and_show_errors(browser: Browser, hr_
         resume.click()
         page.wait_for_function("() => document.querySelector('#interview-31').dataset.state === 'live'")
         assert posts[-1][0] == "resume" and posts[-1][2] == {} and posts[-1][1]["x-csrf-token"] == csrf
+        expect(ada.locator("[data-part=done]")).to_have_text("Resumed.")
 
         # Skip needs a reason: without one nothing is sent.
         count = len(posts)
@@ -396,6 +416,42 @@ def test_controls_post_with_the_csrf_token_and_show_errors(browser: Browser, hr_
         page.wait_for_function("() => document.querySelector('#interview-31').classList.contains('mon-finished')")
         assert posts[-1][2] == {"action": "end", "note": "candidate left the room"}
 
+        assert not csp_problems(console), console
+    finally:
+        page.context.close()
+
+
+def test_media_that_does_not_connect_is_a_warning_on_the_card(browser: Browser, hr_server: RunningServer) -> None:  # noqa: F811
+    page, feed, console = monitor_page(browser, hr_server)
+    try:
+        page.route(re.compile(r"/thumbnail\.jpg"), lambda r: r.fulfill(status=404, json={"error": "no picture yet"}))
+        feed.send({"type": "snapshot", "interviews": [
+            live_interview(41, "Ada Lovelace", state="connecting", reason="waiting for camera and microphone"),
+            live_interview(42, "Bob Builder", state="consented", code="connect_timeout",
+                           reason="camera and microphone could not connect"),
+        ]})
+        page.wait_for_function("() => window.candorMonitor.ids().length === 2")
+        bob = card(page, 42).locator("[data-part=alert]")
+        expect(bob).to_be_visible()
+        assert "could not connect" in bob.inner_text() and "mon-alert-warn" in (bob.get_attribute("class") or "")
+        # Connecting since 20 s (the state event's time): a warning with what it may mean.
+        feed.event("state", 41, state="connecting", previous="consented", reason="waiting", code="offer")
+        ada = card(page, 41).locator("[data-part=alert]")
+        assert ada.is_hidden()
+        feed.send({"type": "state", "interview_id": 43, "state": "connecting", "previous": "consented",
+                   "reason": "waiting", "ts": time.time() - 20, "seq": 999})
+        late = card(page, 43).locator("[data-part=alert]")
+        expect(late).to_have_text(re.compile(r"^Camera and microphone not connected after 0:2\d"))
+        assert "mon-alert-warn" in (late.get_attribute("class") or "")
+        # The badge of a connecting interview is not green like a live one.
+        colour = page.evaluate("getComputedStyle(document.querySelector('#interview-43 [data-part=state]')).color")
+        live_colour = page.evaluate("getComputedStyle(document.querySelector('.state-live') || document.body).color")
+        assert colour != "rgb(30, 123, 52)", (colour, live_colour)
+        # No thumbnail is asked for before any video arrived (each ask would be a 404).
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url) if "thumbnail" in r.url else None)
+        page.wait_for_timeout(2500)
+        assert requests == [], requests
         assert not csp_problems(console), console
     finally:
         page.context.close()
@@ -524,7 +580,9 @@ def test_hr_watches_pauses_and_resumes_a_real_interview(launch_browser: Any, tmp
             expect(ada.locator("[data-part=question]")).to_have_text(f"Question 1 of {count}")
             expect(ada.locator("[data-part=answered]")).to_have_text(f"0/{count} answered")
             expect(ada.locator("[data-part=question-text]")).to_have_text(candidate.inner_text("#question-text"))
-            expect(ada.locator("[data-conn=frames]")).to_have_text(re.compile(r"^[1-9]\d* in"), timeout=10_000)
+            # Frames are analysed at a few a second: the rate shows once two reports came.
+            expect(ada.locator("[data-conn=frames]")).to_have_text(
+                re.compile(r"^[1-9]\d* analysed of \d+ received \([1-9]\d*\.\d/s\)"), timeout=10_000)
             expect(ada.locator("img[data-part=thumb]")).to_be_visible(timeout=10_000)
             # The spoken answer comes back as transcript lines (real Vosk).
             expect(ada.locator(".mon-line-final:not([hidden])").first).to_be_visible(timeout=45_000)

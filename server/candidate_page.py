@@ -8,12 +8,48 @@ from typing import Any
 from aiohttp import web
 from sqlmodel import Session
 
-from server.interview_machine import state_sets
 from server.api import router
+from server.errors import NotFound
+from server.interview_machine import state_sets
 from server.invitations import OpenLink, open_link
 from server.rendering import render
 from server.tables import Candidate, Job
 from server.web import settings_key, store_key
+
+
+# What a candidate reads when the link no longer opens: calm words and what to do, by state.
+CLOSED_WORDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "completed": ("Your interview is complete", (
+        "Thank you for your time. Your answers have been received; there is nothing more to do here.",
+        "The company that invited you will contact you about the next steps.")),
+    "expired": ("The deadline for this interview has passed", (
+        "This link worked until its deadline. If you still want to take the interview, "
+        "contact the company that invited you; they can send you a new link.",)),
+    "abandoned": ("This interview was closed", (
+        "No camera or microphone signal reached us for a long time, so the interview was closed.",
+        "If you want to continue, contact the company that invited you; they can reopen it.")),
+}
+UNKNOWN_LINK = ("This link does not open an interview", (
+    "Check that you copied the whole link. If the company sent you a newer link, use that one: "
+    "an older link stops working when a new one is sent.",
+    "If it still does not work, contact the company that invited you."))
+
+
+def _closed_words(link: OpenLink) -> tuple[str, tuple[str, ...]]:
+    state = link.interview.state
+    if state in CLOSED_WORDS:
+        return CLOSED_WORDS[state]
+    if "deadline" in (link.closed or ""):  # begun, but the deadline passed before it started
+        return CLOSED_WORDS["expired"]
+    return (f"This interview is {state}",
+            ("This link no longer opens the interview. Contact the company that invited you.",))
+
+
+def closed_page(request: web.Request, status: int, words: tuple[str, tuple[str, ...]]) -> web.Response:
+    response = render(request, "candidate_closed.html", status=status, title=words[0], lines=words[1])
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.raw("GET", "/i/{token}", summary="The candidate's interview page", auth="candidate",
@@ -35,10 +71,12 @@ async def interview_page(request: web.Request) -> web.Response:
             "state": link.interview.state,
         }
 
-    context = await request.app[store_key].run(work)
+    try:
+        context = await request.app[store_key].run(work)
+    except NotFound:
+        return closed_page(request, 404, UNKNOWN_LINK)
     if isinstance(context, OpenLink):
-        context.check()
-        raise AssertionError("a closed link raises")  # check() raises Gone
+        return closed_page(request, 410, _closed_words(context))
     settings = request.app[settings_key]
     response = render(request, "interview.html", token=token, states=state_sets(),
                       ice_servers=json.dumps(list(settings.ice_servers)), **context)

@@ -99,11 +99,13 @@ def error_page(request: web.Request, status: int, message: str) -> web.Response:
     titles = {400: "Bad request", 401: "Please log in", 403: "Not allowed", 404: "Not found",
               409: "Conflict", 410: "This link no longer works", 422: "Please check the form"}
     title = titles.get(status, "Error")
+    # A way back, except on a candidate's link (there is nothing else there for them).
+    back = "" if request.path.startswith("/i/") else "<p><a href='/'>Go to Candor's start page</a></p>"
     body = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{escape(title)} - Candor</title><link rel='stylesheet' href='/static/candor.css'>"
         f"</head><body class='error-page'><main><h1>{escape(title)}</h1>"
-        f"<p class='error-message'>{escape(message)}</p></main></body></html>"
+        f"<p class='error-message'>{escape(message)}</p>{back}</main></body></html>"
     )
     return web.Response(text=body, status=status, content_type="text/html")
 

@@ -282,8 +282,12 @@ def test_camera_in_use_then_retry_succeeds(browser: Browser, invitation: Invitat
 def test_unknown_token_shows_the_not_found_page(page: Page, invitation: Invitation) -> None:
     response = page.goto(f"{invitation.server}/i/no-such-invitation-token")
     assert response is not None and response.status == 404
-    assert page.inner_text("h1") == "Not found"
+    assert page.inner_text("h1") == "This link does not open an interview"
+    assert "newer link" in page.inner_text("main")
     assert page.locator("#step-consent").count() == 0
+    # Said calmly: not in the red of an error.
+    colour = page.evaluate("getComputedStyle(document.querySelector('main p')).color")
+    assert colour != "rgb(179, 38, 30)", colour
 
 
 def test_the_page_has_words_for_every_server_code() -> None:

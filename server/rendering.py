@@ -21,7 +21,16 @@ def make_environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = _when
+    env.filters["candidate_status"] = lambda status: CANDIDATE_STATUS_WORDS.get(status, status)
     return env
+
+
+# A candidate's status (candidates.status) in the words the pages show.
+CANDIDATE_STATUS_WORDS = {
+    "new": "New", "invited": "Invited", "interviewed": "Interviewed, awaiting decision", "hired": "Hired",
+    "second_interview": "Invited to a second interview", "talent_pool": "In the talent pool",
+    "not_recommended": "Not recommended",
+}
 
 
 def _when(value: datetime | None) -> str:

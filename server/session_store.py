@@ -17,7 +17,7 @@ from server.interview_machine import HOLDS_MEDIA, TEXT, Event, Facts, State, Ste
 from server.question_signals import Segment
 from server.scoring import DimensionScore
 from server.tables import (
-    Intervention, Interview, QuestionSignals, Score, StateChange, TranscriptSegment, utcnow,
+    Candidate, Intervention, Interview, QuestionSignals, Score, StateChange, TranscriptSegment, utcnow,
 )
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,10 @@ def record_transition(db: Session, interview_id: int, old: State, new: State, co
         row.started_at = utcnow()
     if new == State.COMPLETED:
         row.completed_at = utcnow()
+        candidate = db.get(Candidate, row.candidate_id)
+        if candidate is not None and candidate.status in ("new", "invited"):
+            candidate.status = "interviewed"  # until HR decides
+            db.add(candidate)
     db.add(row)
     db.add(StateChange(interview_id=interview_id, from_state=old.value, to_state=new.value, code=code,
                        reason=reason[:500], actor_kind=actor, actor_id=actor_id))

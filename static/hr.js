@@ -24,4 +24,7 @@
   // Move focus to the error summary so screen readers announce it.
   const summary = document.getElementById("error-summary");
   if (summary) summary.focus();
+  // An input marked data-focus gets the focus (and is scrolled to), e.g. the next candidate's name.
+  const first = !summary && document.querySelector("[data-focus]");
+  if (first) first.focus();
 })();

@@ -104,6 +104,16 @@ def test_hr_invites_a_candidate_through_the_pages(browser: Browser, tmp_path: Pa
             page.locator("#add").get_by_label("Email").fill("ada@example.com")
             page.get_by_label("Resume").fill("Ran a large project: a bridge, on schedule.")
             page.get_by_role("button", name="Add candidate").click()
+            # Back on the pool with an empty form (HR adds several in a row), saying who was added.
+            page.wait_for_url(re.compile(r"/candidates\?added=\d+$"))
+            assert "Added Ada Lovelace" in page.inner_text("#added-notice")
+            assert page.get_by_label("Name").input_value() == ""
+            assert page.evaluate("document.activeElement.id") == "name"  # ready for the next one
+            page.get_by_label("Name").fill("Bob Builder")
+            page.locator("#add").get_by_label("Email").fill("bob@example.com")
+            page.get_by_role("button", name="Add candidate").click()
+            page.wait_for_function("() => document.getElementById('added-notice')?.textContent.includes('Bob Builder')")
+            page.get_by_role("link", name="Ada Lovelace").first.click()
             page.wait_for_url(re.compile(r"/candidates/\d+$"))
             assert page.inner_text("h1") == "Ada Lovelace"
 

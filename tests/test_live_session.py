@@ -20,7 +20,7 @@ from server.model_bank import models_key
 from server.sessions import bus_key, sessions_key
 from server.settings import Settings
 from server.store import Store
-from server.tables import Interview, QuestionSignals, Score, StateChange, TranscriptSegment
+from server.tables import Candidate, Interview, QuestionSignals, Score, StateChange, TranscriptSegment
 from tests.live_client import ImageTrack, PcmTrack, connect, portrait_640x480, read_wav
 
 SENTENCE = "저는 큰 프로젝트의 일정을 관리했습니다. 안전 절차를 항상 지켰습니다."
@@ -135,6 +135,8 @@ async def _interview(client: Any, store: Store, speech_48k: Path) -> None:
     assert interview.state == "completed" and interview.consent is True
     assert [c.to_state for c in changes][:4] == ["consented", "connecting", "live", "live"]
     assert changes[-1].to_state == "completed"
+    # The candidate is no longer just "invited": interviewed, awaiting HR's decision.
+    assert store.run_sync(lambda db: db.get(Candidate, interview.candidate_id).status) == "interviewed"
     text = " ".join(s.text for s in segments if s.question_index == 0)
     assert text.strip(), "the real Vosk model heard nothing"
     assert all(s.words and s.end_s >= s.start_s > 0 for s in segments)

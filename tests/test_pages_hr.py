@@ -112,7 +112,9 @@ async def make_candidate(client: Any, csrf: str, name: str, email: str, resume: 
     resp = await post(client, "/candidates", {"csrf_token": csrf, "name": name, "email": email,
                                               "resume_text": resume})
     assert resp.status == 303, text_of(await resp.text())
-    return int(resp.headers["Location"].rsplit("/", 1)[1])
+    match = re.fullmatch(r"/candidates\?added=(\d+)", resp.headers["Location"])
+    assert match, resp.headers["Location"]
+    return int(match.group(1))
 
 
 def future(days: float = 7) -> str:
@@ -386,9 +388,15 @@ async def test_candidate_pool_add_search_and_details(app_client: Any) -> None:
     csrf = await log_in(app_client)
     ada = await make_candidate(app_client, csrf, "Ada Lovelace", "ada@example.com",
                                "Led a large project on the bridge.\nSafety procedure trainer.")
-    await make_candidate(app_client, csrf, "Bob Builder", "bob@example.com", "Carpentry.")
+    bob = await make_candidate(app_client, csrf, "Bob Builder", "bob@example.com", "Carpentry.")
+    # After adding, the pool page again with an empty form, saying who was added.
+    page = await (await app_client.get(f"/candidates?added={bob}")).text()
+    assert "Added Bob Builder (bob@example.com). Add another below" in text_of(page)
+    assert 'id="name" name="name" type="text" maxlength="200" required value="" data-focus' in page
+    assert "Added" not in text_of(await (await app_client.get("/candidates?added=99999")).text()).split("Add a candidate")[1][:20]
     text = text_of(await (await app_client.get("/candidates")).text())
     assert "Ada Lovelace" in text and "Bob Builder" in text
+    assert "New" in text and "new" not in text.split("Status")[1].split("Add a candidate")[0]
     text = text_of(await (await app_client.get("/candidates?q=bridge")).text())
     assert "Ada Lovelace" in text and "Bob Builder" not in text
     text = text_of(await (await app_client.get("/candidates?q=nothing-matches")).text())

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from server.api_router import QueryParam
 from server.candidates import create_candidate, get_candidate, search_candidates
 from server.errors import ApiError
-from server.pages.common import FormErrors, PageCall, hr_page, see_other, validation_errors
+from server.pages.common import MAX_ID, FormErrors, PageCall, hr_page, see_other, validation_errors
 from server.pages.interviews import interview_rows
 from server.schemas import CandidateIn
 
@@ -20,9 +20,26 @@ FIELD_LABELS = {"name": "name", "email": "email", "resume_text": "resume"}
 
 async def _pool_page(call: PageCall, *, q: str, values: dict[str, str],
                      errors: FormErrors | None = None, status: int = 200) -> web.Response:
-    candidates = await call.store.run(lambda db: search_candidates(db, q))
+    added = _added_id(call)
+
+    def work(db: Session) -> tuple[list[Any], Any]:
+        just_added = None
+        if added is not None:
+            try:
+                just_added = get_candidate(db, added)
+            except ApiError:
+                pass  # deleted meanwhile, or a made-up id: no notice
+        return search_candidates(db, q), just_added
+
+    candidates, just_added = await call.store.run(work)
     return call.render("hr_candidates.html", status=status, nav="candidates", q=q,
-                       candidates=candidates, values=values, errors=errors or FormErrors())
+                       candidates=candidates, values=values, errors=errors or FormErrors(),
+                       just_added=just_added)
+
+
+def _added_id(call: PageCall) -> int | None:
+    raw = call.request.query.get("added", "")
+    return int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_ID else None
 
 
 @hr_page("GET", "/candidates", summary="HR: the candidate pool with search and the add form",
@@ -56,7 +73,9 @@ async def candidate_add(call: PageCall) -> web.Response:
             body = FormErrors(status=exc.status)
             body.add(exc.message, "add")
         else:
-            return see_other(f"/candidates/{candidate.id}")
+            # Back to the empty form: HR often adds several candidates in a row.
+            # (No #add fragment: the browser's scroll to it would take the focus off the form.)
+            return see_other(f"/candidates?added={candidate.id}")
     return await _pool_page(call, q="", values=values, errors=body, status=body.status)
 
 

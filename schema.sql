@@ -116,6 +116,7 @@ CREATE TABLE invitations (
 	id INTEGER NOT NULL,
 	token_sha256 VARCHAR(64) NOT NULL,
 	token_issued_at DATETIME NOT NULL,
+	link_revoked_at DATETIME,
 	template_id INTEGER NOT NULL,
 	candidate_id INTEGER NOT NULL,
 	deadline DATETIME NOT NULL,

@@ -17,8 +17,8 @@ from server.api import router
 from server.api_router import Call
 from server.errors import ApiError, Conflict, NotFound
 from server.interview_machine import FINISHED, TEXT, Event, Facts, Refused
-from server.invitations import reissue_link, visible_interview
-from server.schemas import Body, InvitationOut
+from server.invitations import change_deadline, reissue_link, revoke_link, visible_interview
+from server.schemas import Body, Deadline, InvitationOut
 from server.web import base_url, store_key
 from server.session import InterviewSession
 from server.sessions import bus_key, sessions_key
@@ -174,6 +174,41 @@ async def new_link(call: Call) -> InvitationOut:
     inv = issued.invitation
     return InvitationOut(id=inv.id, candidate_id=inv.candidate_id, interview_id=interview_id,  # type: ignore[arg-type]
                          url=issued.url(base), deadline=inv.deadline)
+
+
+class RevokeIn(Body):
+    pass
+
+
+class DeadlineIn(Body):
+    deadline: Deadline = Field(description="ISO 8601; a time without zone is taken as UTC; in the future "
+                                           "and before the year 3000")
+
+
+@router.route("POST", "/api/interviews/{interview_id}/revoke",
+              summary="Revoke the interview's link (it stops working; a new one may be issued later)",
+              body=RevokeIn, errors=(404, 409), tag="interviews")
+async def revoke(call: Call) -> dict[str, Any]:
+    interview_id = call.int_param("interview_id")
+    invitation = await call.request.app[store_key].run(lambda db: revoke_link(db, call.who, interview_id))
+    session = call.request.app[sessions_key].sessions.get(interview_id)
+    if session is not None:
+        await session.revoke_link()
+    return {"interview_id": interview_id, "link_revoked_at": invitation.link_revoked_at}
+
+
+@router.route("POST", "/api/interviews/{interview_id}/deadline",
+              summary="Change the deadline of an interview whose link still works", body=DeadlineIn,
+              errors=(404, 409), tag="interviews")
+async def deadline(call: Call) -> dict[str, Any]:
+    interview_id = call.int_param("interview_id")
+    body: DeadlineIn = call.body
+    invitation = await call.request.app[store_key].run(
+        lambda db: change_deadline(db, call.who, interview_id, body.deadline))
+    session = call.request.app[sessions_key].sessions.get(interview_id)
+    if session is not None:
+        session.deadline = invitation.deadline  # its watchdog expires it on the new date
+    return {"interview_id": interview_id, "deadline": invitation.deadline}
 
 
 @router.route("GET", "/api/interviews/{interview_id}/thumbnail.jpg",

@@ -57,6 +57,7 @@ def _new_token(invitation: Invitation) -> str:
     token = secrets.token_urlsafe(32)  # 256 bits
     invitation.token_sha256 = token_digest(token)
     invitation.token_issued_at = utcnow()
+    invitation.link_revoked_at = None
     return token
 
 
@@ -136,14 +137,47 @@ def create_invitations(db: Session, who: Principal, body: InvitationIn, boost: f
 def reissue_link(db: Session, who: Principal, interview_id: int) -> Issued:
     """A new link for an interview that can still be taken; the old one stops working (409 when
     the interview is finished or its deadline passed: a new link would not open either)."""
-    link = open_link_of(db, visible_interview(db, who, interview_id))
-    if link.closed:
-        raise Conflict(f"no new link: {link.closed.replace('; the link no longer works', '')}")
+    link = _changeable(db, who, interview_id, "no new link")
     token = _new_token(link.invitation)
     db.add(link.invitation)
     audit.record(db, "hr", who.id, "invitation.reissue", "interview", interview_id,
                  candidate_id=link.invitation.candidate_id)
     return Issued(link.invitation, link.interview, token)
+
+
+def _changeable(db: Session, who: Principal, interview_id: int, what: str) -> OpenLink:
+    """The interview's link, when it can still be changed (409 once the interview is finished or
+    its deadline passed)."""
+    link = open_link_of(db, visible_interview(db, who, interview_id))
+    if link.closed:
+        raise Conflict(f"{what}: {link.closed.replace('; the link no longer works', '')}")
+    return link
+
+
+def revoke_link(db: Session, who: Principal, interview_id: int) -> Invitation:
+    """The link stops working (e.g. sent to the wrong address); the interview itself stays as it
+    is, and a new link may be issued later (audited)."""
+    link = _changeable(db, who, interview_id, "nothing to revoke")
+    invitation = link.invitation
+    # Nobody holds a token for this hash: the old link is as unknown as a mistyped one.
+    invitation.token_sha256 = token_digest(secrets.token_urlsafe(32))
+    invitation.link_revoked_at = utcnow()
+    db.add(invitation)
+    audit.record(db, "hr", who.id, "invitation.revoke", "interview", interview_id,
+                 candidate_id=invitation.candidate_id)
+    return invitation
+
+
+def change_deadline(db: Session, who: Principal, interview_id: int, deadline: datetime) -> Invitation:
+    """A later (or earlier) deadline for a link that still works (audited, old and new)."""
+    link = _changeable(db, who, interview_id, "the deadline cannot change")
+    invitation = link.invitation
+    old = invitation.deadline
+    invitation.deadline = to_utc(deadline)
+    db.add(invitation)
+    audit.record(db, "hr", who.id, "invitation.deadline", "interview", interview_id,
+                 old=to_utc(old).isoformat(), new=invitation.deadline.isoformat())
+    return invitation
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +255,7 @@ def interview_detail(db: Session, who: Principal, interview_id: int) -> dict[str
         "deadline": invitation.deadline,  # type: ignore[union-attr]
         # The link itself is not kept (only its hash): POST .../link issues a new one.
         "link_issued_at": invitation.token_issued_at,  # type: ignore[union-attr]
+        "link_revoked_at": invitation.link_revoked_at,  # type: ignore[union-attr]
         "created_at": interview.created_at,
         "started_at": interview.started_at,
         "completed_at": interview.completed_at,

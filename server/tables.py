@@ -132,6 +132,7 @@ class Invitation(SQLModel, table=True):
     # sha256 is stored, so a database or backup reader cannot open interviews.
     token_sha256: str = Field(max_length=64, unique=True, index=True)
     token_issued_at: datetime = Field(default_factory=utcnow)
+    link_revoked_at: Optional[datetime] = None  # HR revoked the link; a new one may be issued later
     template_id: int = Field(foreign_key="templates.id", index=True)
     candidate_id: int = Field(foreign_key="candidates.id", index=True)
     deadline: datetime

@@ -501,6 +501,24 @@ async def test_lost_link_is_reissued_and_the_old_one_stops_working(app_client: A
     assert resp.status == 403
     assert (await app_client.get(new.removeprefix(base))).status == 200
 
+    # Revoked (sent to the wrong address): the page says so and offers a new link later.
+    resp = await post(app_client, f"/interviews/{interview_id}/revoke", [("csrf_token", csrf)])
+    assert resp.status == 303
+    page = text_of(await (await app_client.get(resp.headers["Location"])).text())
+    assert "The link was revoked" in page and "Link revoked" in page and "Issue a new link" in page
+    assert (await app_client.get(new.removeprefix(base))).status == 404
+
+    # The deadline: a new one in UTC; a past one is refused in words, on the same page.
+    resp = await post(app_client, f"/interviews/{interview_id}/deadline",
+                      [("csrf_token", csrf), ("deadline", future(days=30))])
+    assert resp.status == 303
+    page = text_of(await (await app_client.get(resp.headers["Location"])).text())
+    expected = (datetime.now(timezone.utc) + timedelta(days=30)).strftime("deadline %Y-%m-%d")
+    assert "The deadline was changed" in page and expected in page
+    resp = await post(app_client, f"/interviews/{interview_id}/deadline",
+                      [("csrf_token", csrf), ("deadline", "2001-01-01T10:00")])
+    assert resp.status == 422 and "must be in the future" in text_of(await resp.text())
+
 
 async def test_invitation_form_errors(app_client: Any) -> None:
     csrf = await log_in(app_client)

@@ -1,6 +1,7 @@
 """Bad input on the candidate's live channel: clear errors, and the session unharmed."""
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -153,3 +154,43 @@ async def test_reissued_link_replaces_the_old_one_at_once(client: Any, hr: Api, 
     status, body = await hr.call("POST", f"/api/interviews/{iid}/link", json={})
     assert status == 409 and "completed" in body["error"]
     assert (await client.get(f"/i/{new_token}")).status == 410
+
+
+async def test_revoked_link_stops_working_until_a_new_one_is_issued(client: Any, hr: Api, store: Any) -> None:
+    token, iid = await invite(hr)
+    ws = await client.ws_connect(f"/i/{token}/ws")
+    assert (await ws.receive_json(timeout=5))["type"] == "state"
+    _, body = await hr.call("POST", f"/api/interviews/{iid}/revoke", json={}, expect=200)
+    assert body["interview_id"] == iid and body["link_revoked_at"]
+    got = await ws.receive_json(timeout=5)
+    assert got["state"] == "closed" and got["code"] == "link_reissued"
+    assert (await client.get(f"/i/{token}")).status == 404
+    _, detail = await hr.call("GET", f"/api/interviews/{iid}", expect=200)
+    assert detail["link_revoked_at"] and detail["state"] == "invited"  # the interview itself is untouched
+    _, issued = await hr.call("POST", f"/api/interviews/{iid}/link", json={}, expect=200)
+    assert (await client.get("/i/" + issued["url"].rsplit("/", 1)[1])).status == 200
+    _, detail = await hr.call("GET", f"/api/interviews/{iid}", expect=200)
+    assert detail["link_revoked_at"] is None
+    actions = store.run_sync(lambda db: [a.action for a in db.exec(select(AuditLog))])
+    assert actions.count("invitation.revoke") == 1
+
+
+async def test_deadline_changes_and_bad_deadlines_are_refused(client: Any, hr: Api, store: Any) -> None:
+    token, iid = await invite(hr)
+    later = datetime.now(timezone.utc) + timedelta(days=30)
+    _, body = await hr.call("POST", f"/api/interviews/{iid}/deadline", json={"deadline": later.isoformat()},
+                            expect=200)
+    _, detail = await hr.call("GET", f"/api/interviews/{iid}", expect=200)
+    assert detail["deadline"].startswith(later.strftime("%Y-%m-%dT%H:%M"))
+    for bad in ("2001-01-01T00:00:00Z", "3001-01-01T00:00:00Z", "soon", None):
+        status, body = await hr.call("POST", f"/api/interviews/{iid}/deadline", json={"deadline": bad})
+        assert status in (400, 422) and "deadline" in body["error"], (bad, status, body)
+    # An earlier deadline that has passed by the time the link is opened: the link expires.
+    soon = datetime.now(timezone.utc) + timedelta(seconds=1)
+    await hr.call("POST", f"/api/interviews/{iid}/deadline", json={"deadline": soon.isoformat()}, expect=200)
+    await asyncio.sleep(1.2)
+    assert (await client.get(f"/i/{token}")).status == 410
+    status, body = await hr.call("POST", f"/api/interviews/{iid}/deadline", json={"deadline": later.isoformat()})
+    assert status == 409 and "deadline" in body["error"]
+    audit = store.run_sync(lambda db: [a for a in db.exec(select(AuditLog)) if a.action == "invitation.deadline"])
+    assert len(audit) == 2

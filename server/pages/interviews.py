@@ -11,11 +11,14 @@ from sqlmodel import Session, col, select
 
 from server.api_router import QueryParam
 from server.errors import ApiError, Conflict, Malformed
-from server.invitations import FINISHED_STATES, create_invitations, interview_detail, reissue_link
+from server.invitations import (
+    FINISHED_STATES, change_deadline, create_invitations, interview_detail, reissue_link, revoke_link,
+)
 from server.jobs import dimensions_of, visible_jobs_query
 from server.pages.common import (
-    MAX_ID, FormErrors, PageCall, form_texts, hr_page, validation_errors,
+    MAX_ID, FormErrors, PageCall, form_texts, hr_page, see_other, validation_errors,
 )
+from server.interview_controls import DeadlineIn
 from server.schemas import InvitationIn
 from server.sessions import sessions_key
 from server.store import stored_id
@@ -193,9 +196,18 @@ def _link_details(db: Session, who: Any, ids: list[int], urls: dict[int, str]) -
     return out
 
 
-def _links_page(call: PageCall, invitations: list[dict[str, Any]]) -> web.Response:
-    response = call.render("hr_invitations.html", nav="jobs", invitations=invitations,
-                           boost=call.settings.resume_boost)
+DONE_NOTICES = {
+    "revoked": "The link was revoked: it no longer opens the interview. Issue a new link when you want "
+               "the candidate to take it.",
+    "deadline": "The deadline was changed.",
+}
+
+
+def _links_page(call: PageCall, invitations: list[dict[str, Any]], status: int = 200,
+                error: str = "") -> web.Response:
+    notice = DONE_NOTICES.get(call.request.query.get("done", ""), "")
+    response = call.render("hr_invitations.html", status=status, nav="jobs", invitations=invitations,
+                           boost=call.settings.resume_boost, notice=notice, error=error)
     # The links are credentials: keep them out of Referer headers and of every cache.
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
@@ -244,3 +256,39 @@ async def new_link_page(call: PageCall) -> web.Response:
     if session is not None:
         await session.revoke_link()
     return _links_page(call, invitations)
+
+
+@hr_page("POST", "/interviews/{interview_id}/revoke",
+         summary="HR: revoke an interview's link (it stops working)", errors=(404, 409))
+async def revoke_link_page(call: PageCall) -> web.Response:
+    interview_id = call.id_param("interview_id", "interview")
+    try:
+        await call.store.run(lambda db: revoke_link(db, call.who, interview_id))
+    except Conflict as exc:
+        return call.error(409, exc.message)
+    session = call.request.app[sessions_key].sessions.get(interview_id)
+    if session is not None:
+        await session.revoke_link()
+    return see_other(f"/invitations?interviews={interview_id}&done=revoked")
+
+
+@hr_page("POST", "/interviews/{interview_id}/deadline",
+         summary="HR: change the deadline of an interview's link", errors=(404, 409, 422))
+async def deadline_page(call: PageCall) -> web.Response:
+    interview_id = call.id_param("interview_id", "interview")
+    raw = call.text("deadline").strip()
+    try:
+        body = DeadlineIn.model_validate({"deadline": raw}, strict=False)
+    except ValidationError as exc:
+        problem = "choose a date and time (UTC)" if not raw else (
+            "deadline " + "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()))
+        invitations = await call.store.run(lambda db: _link_details(db, call.who, [interview_id], {}))
+        return _links_page(call, invitations, status=422, error=problem)
+    try:
+        invitation = await call.store.run(lambda db: change_deadline(db, call.who, interview_id, body.deadline))
+    except Conflict as exc:
+        return call.error(409, exc.message)
+    session = call.request.app[sessions_key].sessions.get(interview_id)
+    if session is not None:
+        session.deadline = invitation.deadline
+    return see_other(f"/invitations?interviews={interview_id}&done=deadline")

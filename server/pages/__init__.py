@@ -9,9 +9,11 @@ lists them); `server.app.create_app` imports it.
 - `interview_templates`: /jobs/{id}/templates/new, /templates/{id} (and its invitation form).
 - `candidates`: /candidates, /candidates/{id}.
 - `interviews`: interview lists, the invitation form's parsing, /invitations (links just sent).
+- `users`: /users (admin: HR accounts), /account (your password).
 """
 from __future__ import annotations
 
 from server.pages import candidates, interview_templates, interviews, jobs, login  # noqa: F401
 from server.pages import monitor  # noqa: F401  (the live panel, /monitor)
 from server.pages import reports  # noqa: F401  (a report and its review, /interviews/{id}/report)
+from server.pages import users  # noqa: F401  (/users, /account)

@@ -15,7 +15,7 @@ from sqlmodel import func, select
 from server import auth
 from server.app import create_app
 from server.settings import Settings
-from server.tables import AuditLog, AuthToken, Interview, InterviewWeight, Job, Template
+from server.tables import AuditLog, AuthToken, Interview, InterviewWeight, Job, QuestionSignals, Template
 from server.web import SESSION_COOKIE, store_key
 
 PASSWORD = "correct horse battery staple"
@@ -596,3 +596,28 @@ async def test_unknown_and_invisible_ids_are_404_pages(app_client: Any) -> None:
     assert resp.status == 400
     resp = await app_client.get("/invitations")
     assert resp.status == 400
+
+
+async def test_job_and_candidate_pages_count_answers_not_the_question_index(app_client: Any) -> None:
+    csrf = await log_in(app_client)
+    job_id = await make_job(app_client, csrf)
+    template_id = await make_template(app_client, csrf, job_id)  # two questions
+    ada = await make_candidate(app_client, csrf, "Ada Lovelace", "ada@example.com")
+    resp = await post(app_client, f"/templates/{template_id}", [
+        ("csrf_token", csrf), ("candidate_id", str(ada)), ("deadline", future())])
+    assert resp.status == 200
+
+    def finish(db: Any) -> None:
+        interview = db.exec(select(Interview)).one()
+        # Question 1 answered twice (a redo: the first attempt does not count), question 2 skipped.
+        for index, attempt, superseded, skipped in ((0, 0, True, False), (0, 1, False, False), (1, 0, False, True)):
+            db.add(QuestionSignals(interview_id=interview.id, question_index=index, attempt=attempt,
+                                   superseded=superseded, skipped=skipped))
+        interview.state, interview.question_index = "completed", 2
+        db.add(interview)
+
+    store_of(app_client).run_sync(finish)
+    for path in (f"/jobs/{job_id}", f"/candidates/{ada}"):
+        text = text_of(await (await app_client.get(path)).text())
+        assert "1 of 2 answered (1 skipped)" in text, (path, text)
+        assert "2 / 2" not in text

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from server.api_router import QueryParam
 from server.errors import ApiError, Conflict, Malformed
@@ -22,7 +22,7 @@ from server.interview_controls import DeadlineIn
 from server.schemas import InvitationIn
 from server.sessions import sessions_key
 from server.store import stored_id
-from server.tables import Candidate, Interview, Invitation, Job, Template, utcnow
+from server.tables import Candidate, Interview, Invitation, Job, QuestionSignals, Template, utcnow
 from server.web import base_url
 
 STATE_LABELS = {
@@ -56,7 +56,8 @@ def interview_rows(db: Session, who: Any, *, job_id: int | None = None,
         query = query.where(Interview.job_id == job_id)
     if candidate_id is not None:
         query = query.where(Interview.candidate_id == candidate_id)
-    rows = db.exec(query.order_by(col(Interview.id).desc()).limit(1000))
+    rows = db.exec(query.order_by(col(Interview.id).desc()).limit(1000)).all()
+    answered = _answer_counts(db, [itv.id for itv, *_ in rows])
     now = utcnow()
     return [
         {
@@ -65,6 +66,8 @@ def interview_rows(db: Session, who: Any, *, job_id: int | None = None,
             "state_label": STATE_LABELS.get(itv.state, itv.state),
             "question_index": itv.question_index,
             "question_count": itv.question_count,
+            "answered": answered.get(itv.id, (0, 0))[0],
+            "skipped": answered.get(itv.id, (0, 0))[1],
             "candidate": {"id": cand.id, "name": cand.name, "email": cand.email},
             "template": {"id": tpl.id, "name": tpl.name},
             "job": {"id": job.id, "title": job.title},
@@ -73,6 +76,25 @@ def interview_rows(db: Session, who: Any, *, job_id: int | None = None,
         }
         for itv, cand, tpl, job, inv in rows
     ]
+
+
+def _answer_counts(db: Session, interview_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Per interview: (questions answered, questions skipped), from the stored attempts (a redo's
+    earlier attempt does not count), in one query."""
+    if not interview_ids:
+        return {}
+    rows = db.exec(
+        select(QuestionSignals.interview_id, QuestionSignals.skipped,
+               func.count(func.distinct(QuestionSignals.question_index)))
+        .where(col(QuestionSignals.interview_id).in_(interview_ids))
+        .where(col(QuestionSignals.superseded).is_(False))
+        .group_by(col(QuestionSignals.interview_id), col(QuestionSignals.skipped))
+    ).all()
+    out: dict[int, tuple[int, int]] = {}
+    for interview_id, skipped, count in rows:
+        answered, skips = out.get(interview_id, (0, 0))
+        out[interview_id] = (answered, skips + count) if skipped else (answered + count, skips)
+    return out
 
 
 # --- the invitation form (on a template's page) -------------------------------------------

@@ -24,6 +24,15 @@
   // Move focus to the error summary so screen readers announce it.
   const summary = document.getElementById("error-summary");
   if (summary) summary.focus();
+  // Typing a weight chooses its dimension (a weight above 0 ticks it, clearing it unticks it).
+  for (const weight of document.querySelectorAll("input[data-ticks]")) {
+    weight.addEventListener("input", () => {
+      const box = document.getElementById(weight.dataset.ticks);
+      if (!box || weight.value.trim() === "") return;
+      const value = Number(weight.value);
+      if (Number.isFinite(value)) box.checked = value > 0;
+    });
+  }
   // An input marked data-focus gets the focus (and is scrolled to), e.g. the next candidate's name.
   const first = !summary && document.querySelector("[data-focus]");
   if (first) first.focus();

@@ -86,12 +86,17 @@ def test_hr_invites_a_candidate_through_the_pages(browser: Browser, tmp_path: Pa
             assert page.input_value("#q_text_0") == "Tell us about the largest project you ran."
             page.screenshot(path=str(tmp_path / "template_form_error.png"))
             q0 = page.locator("#q-0")
-            q0.get_by_label("Project management", exact=True).check()
+            # Typing a weight chooses its dimension.
             q0.get_by_label("Weight of Project management in question 1").fill("2")
+            assert q0.get_by_label("Project management", exact=True).is_checked()
             q0.get_by_label("Safety", exact=True).check()
             page.fill("#q_text_1", "How do you keep a site safe?")
             page.fill("#q_time_1", "60")
-            page.locator("#q-1").get_by_label("Safety", exact=True).check()
+            q1 = page.locator("#q-1")
+            q1.get_by_label("Weight of Safety in question 2").fill("1")  # labels name their question
+            assert q1.get_by_label("Safety", exact=True).is_checked()
+            q1.get_by_label("Weight of Project management in question 2").fill("0")
+            assert not q1.get_by_label("Project management", exact=True).is_checked()
             page.get_by_role("button", name="Create template").click()
             page.wait_for_url(re.compile(r"/templates/\d+$"))
             template_url = page.url

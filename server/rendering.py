@@ -1,11 +1,12 @@
 """Jinja2 environment for the HR pages and the candidate page (autoescaped)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 from aiohttp import web
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -33,8 +34,14 @@ CANDIDATE_STATUS_WORDS = {
 }
 
 
-def _when(value: datetime | None) -> str:
-    return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+def _when(value: datetime | None) -> Markup | str:
+    """A time as UTC text in a <time> element; the pages' scripts show it in the viewer's own
+    time zone (the UTC text stays without JavaScript and as the element's title)."""
+    if value is None:
+        return ""
+    utc = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return Markup('<time class="when" datetime="{}">{}</time>').format(
+        utc.strftime("%Y-%m-%dT%H:%M:%SZ"), utc.strftime("%Y-%m-%d %H:%M UTC"))
 
 
 def render(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:

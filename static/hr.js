@@ -24,6 +24,39 @@
   // Move focus to the error summary so screen readers announce it.
   const summary = document.getElementById("error-summary");
   if (summary) summary.focus();
+  // Times in the viewer's own time zone. The server writes UTC (<time class="when"> and the
+  // values of datetime-local inputs marked data-utc); here they are shown in local time, and a
+  // deadline typed in local time goes back to the server as UTC.
+  const pad = (n) => String(n).padStart(2, "0");
+  const localInput = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  const zoneOf = (d) => {
+    const part = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" }).formatToParts(d)
+      .find((p) => p.type === "timeZoneName");
+    return part ? part.value : "";
+  };
+  for (const t of document.querySelectorAll("time.when[datetime]")) {
+    const d = new Date(t.getAttribute("datetime"));
+    if (Number.isNaN(d.getTime())) continue;
+    t.title = t.textContent;
+    t.textContent = localInput(d).replace("T", " ") + " " + zoneOf(d);
+  }
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+  for (const input of document.querySelectorAll('input[type="datetime-local"][data-utc]')) {
+    if (input.value) {
+      const d = new Date(input.value + "Z");
+      if (!Number.isNaN(d.getTime())) input.value = localInput(d);
+    }
+    const label = document.querySelector(`label[for="${input.id}"]`);
+    if (label) label.textContent = label.textContent.replace("(UTC)", `(your time${zone ? ", " + zone : ""})`);
+    const hint = input.parentElement && input.parentElement.querySelector("[data-utc-hint]");
+    if (hint) hint.textContent = `In your time zone (${zone || zoneOf(new Date())}). After the deadline the link stops working.`;
+    if (input.form) {
+      input.form.addEventListener("submit", () => {
+        const d = new Date(input.value); // a datetime-local value is local time
+        if (input.value && !Number.isNaN(d.getTime())) input.value = d.toISOString().slice(0, 16);
+      });
+    }
+  }
   // Typing a weight chooses its dimension (a weight above 0 ticks it, clearing it unticks it).
   for (const weight of document.querySelectorAll("input[data-ticks]")) {
     weight.addEventListener("input", () => {

@@ -138,6 +138,17 @@
     closedTitle: $("closed-title"), closedText: $("closed-text"),
   };
 
+  // The deadline in the candidate's own time zone (the server writes UTC).
+  for (const t of document.querySelectorAll("time.when[datetime]")) {
+    const d = new Date(t.getAttribute("datetime"));
+    if (Number.isNaN(d.getTime())) continue;
+    t.title = t.textContent;
+    // (dateStyle/timeStyle cannot be combined with timeZoneName: the parts are named instead.)
+    t.textContent = new Intl.DateTimeFormat(undefined, {
+      year: "numeric", month: "long", day: "numeric", hour: "numeric", minute: "2-digit", timeZoneName: "short",
+    }).format(d);
+  }
+
   function log(what) {
     candor.events.push({ t: Math.round(performance.now()), what });
     if (candor.events.length > KEEP) candor.events.shift();

@@ -58,8 +58,12 @@
   }
   function timeOf(ts) {
     if (!isNum(ts)) return "";
-    // 24-hour UTC, like every other time on the HR pages.
-    return new Date(ts * 1000).toISOString().slice(11, 19) + " UTC";
+    // 24-hour, in the viewer's time zone like every other time on the HR pages.
+    const d = new Date(ts * 1000);
+    const zone = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" }).formatToParts(d)
+      .find((p) => p.type === "timeZoneName");
+    return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, "0")).join(":") +
+      (zone ? " " + zone.value : "");
   }
   function setText(el, text) {
     text = text == null ? "" : String(text);

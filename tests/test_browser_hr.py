@@ -38,7 +38,8 @@ def test_hr_invites_a_candidate_through_the_pages(browser: Browser, tmp_path: Pa
     # running_server puts the data directory here; the user must exist before it starts.
     add_hr_user(tmp_path / "server-data")
     with running_server(tmp_path, env={"CANDOR_LOAD_MODELS": "0"}) as base:
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        # An HR user in Seoul: times are shown, and deadlines typed, in their own time zone.
+        context = browser.new_context(viewport={"width": 1200, "height": 900}, timezone_id="Asia/Seoul")
         context.set_default_timeout(15_000)
         try:
             page = context.new_page()
@@ -127,13 +128,18 @@ def test_hr_invites_a_candidate_through_the_pages(browser: Browser, tmp_path: Pa
             page.get_by_label("Find candidates").fill("bridge")
             page.get_by_role("button", name="Search").click()
             page.get_by_label(re.compile("Ada Lovelace")).check()
-            page.get_by_label("Deadline (UTC)").fill("2099-12-31T18:00")
+            deadline = page.get_by_label(re.compile(r"^Deadline \(your time, Asia/Seoul\)$"))
+            deadline.fill("2099-12-31T18:00")  # 18:00 in Seoul is 09:00 UTC
             page.screenshot(path=str(tmp_path / "template_page.png"), full_page=True)
             page.get_by_role("button", name="Send invitations").click()
             page.get_by_role("heading", name="Invitation").wait_for()  # the POST's answer: links shown once
             result = page.locator("#invitation-results li.invitation")
             assert result.count() == 1
             assert "Ada Lovelace" in result.inner_text()
+            shown = result.locator("time.when").first
+            assert shown.inner_text() == "2099-12-31 18:00 GMT+9"
+            assert shown.get_attribute("datetime") == "2099-12-31T09:00:00Z"
+            assert shown.get_attribute("title") == "2099-12-31 09:00 UTC"
             boost = page.inner_text(".boost")
             assert "Project management ×1.5" in boost and "large project" in boost
             link = page.input_value("input.invitation-link")

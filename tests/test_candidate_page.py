@@ -279,6 +279,28 @@ def test_camera_in_use_then_retry_succeeds(browser: Browser, invitation: Invitat
         page.context.close()
 
 
+def test_the_deadline_is_shown_in_the_candidates_time_zone(browser: Browser, invitation: Invitation) -> None:
+    context = browser.new_context(timezone_id="America/New_York", locale="en-US")
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(invitation.url)
+        when = page.locator(".iv-sub time.when")
+        utc = when.get_attribute("datetime") or ""
+        shown = when.inner_text()
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", utc), utc
+        assert when.get_attribute("title", timeout=5000) and "UTC" in (when.get_attribute("title") or "")
+        assert "UTC" not in shown and re.search(r"\b(EST|EDT)\b", shown), shown
+        # The same moment: New York is 4 or 5 hours behind UTC.
+        local_hour = int(re.search(r"(\d{1,2}):\d\d\s*(AM|PM)", shown).group(1)) % 12  # type: ignore[union-attr]
+        local_hour += 12 if "PM" in shown else 0
+        assert (int(utc[11:13]) - local_hour) % 24 in (4, 5), (utc, shown)
+        assert not errors, errors
+    finally:
+        context.close()
+
+
 def test_unknown_token_shows_the_not_found_page(page: Page, invitation: Invitation) -> None:
     response = page.goto(f"{invitation.server}/i/no-such-invitation-token")
     assert response is not None and response.status == 404

@@ -293,9 +293,9 @@ def test_snapshot_and_events_draw_the_cards(browser: Browser, hr_server: Running
         assert report.is_visible() and report.get_attribute("href") == "/interviews/13/report"
         assert card(page, 11).get_by_role("link", name="Open the report").count() == 0 or \
             card(page, 11).get_by_role("link", name="Open the report").is_hidden()
-        # Times in the intervention log are 24-hour UTC like the rest of the HR pages.
+        # Times in the intervention log are 24-hour, in the viewer's zone like the rest of the HR pages.
         when = card(page, 11).locator("[data-part=interventions] li span").first.text_content() or ""
-        assert re.match(r"^\d\d:\d\d:\d\d UTC · hr@x\.example$", when), when
+        assert re.match(r"^\d\d:\d\d:\d\d (UTC|GMT[+-]\d+) · hr@x\.example$", when), when
         page.screenshot(path=str(screenshots / "monitor-events.png"), full_page=True)
         assert not csp_problems(console), console
     finally:

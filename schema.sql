@@ -81,6 +81,7 @@ CREATE TABLE dimensions (
 	name VARCHAR(100) NOT NULL,
 	description VARCHAR(2000) NOT NULL,
 	keywords JSON NOT NULL,
+	weight FLOAT NOT NULL,
 	PRIMARY KEY (id),
 	UNIQUE (job_id, name),
 	FOREIGN KEY(job_id) REFERENCES jobs (id)
@@ -155,6 +156,7 @@ CREATE TABLE scoring_rules (
 	op VARCHAR(2) NOT NULL,
 	value FLOAT NOT NULL,
 	points FLOAT NOT NULL,
+	scope VARCHAR(16) NOT NULL,
 	PRIMARY KEY (id),
 	FOREIGN KEY(dimension_id) REFERENCES dimensions (id)
 );
@@ -206,6 +208,8 @@ CREATE TABLE clip_views (
 	clip_id VARCHAR(64) NOT NULL,
 	user_id INTEGER NOT NULL,
 	viewed_at DATETIME NOT NULL,
+	acknowledged BOOLEAN NOT NULL,
+	reason VARCHAR(500) NOT NULL,
 	PRIMARY KEY (interview_id, clip_id, user_id),
 	FOREIGN KEY(interview_id) REFERENCES interviews (id),
 	FOREIGN KEY(user_id) REFERENCES users (id)
@@ -264,6 +268,8 @@ CREATE TABLE question_signals (
 	skipped BOOLEAN NOT NULL,
 	fault BOOLEAN NOT NULL,
 	paused_s FLOAT NOT NULL,
+	live_start_s FLOAT,
+	live_end_s FLOAT,
 	updated_at DATETIME NOT NULL,
 	PRIMARY KEY (id),
 	UNIQUE (interview_id, question_index, attempt),

@@ -146,21 +146,54 @@ def clip_path(root: Path, interview_id: int, start_s: float, end_s: float) -> Pa
     return recording_dir(root, interview_id) / "clips" / f"{round(start_s * 1000)}-{round(end_s * 1000)}.webm"
 
 
+MIN_MEDIA_S = 1.0  # less of a range on disk than this is no media to watch (it plays as 0:00)
+
+
+def _mmss(seconds: float) -> str:
+    s = max(0, int(round(seconds)))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+class MediaProblem(ValueError):
+    """Why a range of the recording cannot be rendered, in words HR understands."""
+
+
+def media_problem(root: Path, interview_id: int, start_s: float, end_s: float) -> str | None:
+    """Why [start_s, end_s] cannot be rendered as media worth watching, or None: nothing
+    recorded, too little of the range on disk, or nothing received inside it (a gap between
+    streams). Cheap (headers and indexes only); `render_clip` checks the same."""
+    if not end_s > start_s:
+        return f"the range {_mmss(start_s)}–{_mmss(end_s)} is empty"
+    rng = recorded_range(root, interview_id)
+    if rng is None:
+        return "nothing was recorded for this interview (no audio or video reached the server)"
+    start, end = max(start_s, rng[0]), min(end_s, rng[1])
+    where = f"{_mmss(start_s)}–{_mmss(end_s)}"
+    if not end > start:
+        return (f"nothing was recorded at {where}: the recording covers "
+                f"{_mmss(rng[0])}–{_mmss(rng[1])}")
+    if end - start < min(MIN_MEDIA_S, end_s - start_s):
+        return f"only {end - start:.2f} s of {where} was recorded"
+    heard = any(s.start_s < end and s.end_s > start for s in audio_spans(root, interview_id))
+    seen = any(start - VIDEO_HOLD_S <= f.t_s < end for f in video_frames(root, interview_id))
+    if not (heard or seen):
+        return f"no audio or video was received at {where} (the connection was lost then)"
+    return None
+
+
 def render_clip(root: Path, interview_id: int, start_s: float, end_s: float) -> Path:
     """A WebM (VP8 + Opus) of [start_s, end_s] on the interview clock, clamped to what was
     recorded; silence where there was no audio, black where there was no video. Cached on
     disk. CPU-bound (bench/recording.py: ~0.1 CPU s for 10 s): run it on an executor.
 
-    ValueError: an empty range, nothing recorded, or no recording inside the range."""
-    if not end_s > start_s:
-        raise ValueError(f"empty clip range [{start_s}, {end_s}]")
+    MediaProblem (a ValueError), with the reason in HR's words: an empty range, nothing
+    recorded, no recording inside the range, too little of it on disk (`media_problem`)."""
+    problem = media_problem(root, interview_id, start_s, end_s)
+    if problem is not None:
+        raise MediaProblem(problem)
     rng = recorded_range(root, interview_id)
-    if rng is None:
-        raise ValueError(f"interview {interview_id} has no recording")
-    start, end = max(start_s, rng[0]), min(end_s, rng[1])
-    start, end = round(start, 3), round(end, 3)
-    if not end > start:
-        raise ValueError(f"[{start_s}, {end_s}] is outside the recording [{rng[0]:.2f}, {rng[1]:.2f}]")
+    assert rng is not None, "media_problem says so"
+    start, end = round(max(start_s, rng[0]), 3), round(min(end_s, rng[1]), 3)
     out = clip_path(root, interview_id, start, end)
     if out.exists():
         return out

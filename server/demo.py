@@ -38,16 +38,22 @@ def _job_body(language: str) -> JobIn:
     return JobIn.model_validate({
         "title": DEMO_JOB_TITLE,
         "language": language,
+        # Safety is the core dimension (weight 4 of 10: 40% of the overall).
         "dimensions": [
-            {"name": "Project management", "description": "Plans and delivers large projects",
+            {"name": "Project management", "description": "Plans and delivers large projects", "weight": 3,
              "keywords": ["large project", "project", "schedule", "프로젝트", "일정", "계획"],
              "rules": [{"signal": "keyword_hits:일정", "op": ">=", "value": 1, "points": 10}]},
-            {"name": "Teamwork", "description": "Works with and through others",
+            {"name": "Teamwork", "description": "Works with and through others", "weight": 3,
              "keywords": ["team", "colleague", "팀", "동료", "협업"],
              "rules": [{"signal": "eye_contact_ratio", "op": ">=", "value": 0.6, "points": 10}]},
-            {"name": "Safety", "description": "Follows procedure on site",
+            {"name": "Safety", "description": "Follows procedure on site", "weight": 4,
              "keywords": ["procedure", "safety", "절차", "안전"],
-             "rules": [{"signal": "keyword_hits:절차", "op": ">=", "value": 1, "points": 10}]},
+             "rules": [{"signal": "keyword_hits:절차", "op": ">=", "value": 1, "points": 10},
+                       # Mentions operating procedures in more than 80% of its answers: +10.
+                       {"signal": "mentions:follow operating procedures", "op": ">", "value": 0.8,
+                        "points": 10, "scope": "interview"},
+                       {"signal": "mentions:작업 절차", "op": ">", "value": 0.8, "points": 10,
+                        "scope": "interview"}]},
         ],
     })
 

@@ -44,6 +44,7 @@ def create_job(db: Session, who: Principal, body: JobIn, default_language: str,
             name=dim_in.name,
             description=dim_in.description,
             keywords=list(dim_in.keywords),
+            weight=dim_in.weight,
         )
         db.add(dim)
         db.flush()
@@ -56,6 +57,7 @@ def create_job(db: Session, who: Principal, body: JobIn, default_language: str,
                     op=rule.op,
                     value=rule.value,
                     points=rule.points,
+                    scope=rule.scope,
                 )
             )
     db.flush()
@@ -127,8 +129,9 @@ def job_detail(db: Session, job: Job) -> dict[str, Any]:
                 "name": d.name,
                 "description": d.description,
                 "keywords": d.keywords,
+                "weight": d.weight,
                 "rules": [
-                    {"signal": r.signal, "op": r.op, "value": r.value, "points": r.points}
+                    {"signal": r.signal, "op": r.op, "value": r.value, "points": r.points, "scope": r.scope}
                     for r in rules[stored_id(d)]
                 ],
             }

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from server.api_router import ApiRoute
+from server.schemas import ReportOut
 
 _PATH_PARAM = re.compile(r"\{(\w+)\}")
 _STATUS_TEXT = {
@@ -20,12 +21,20 @@ _STATUS_TEXT = {
     413: "Request body too large",
     422: "Well-formed but invalid",
 }
+# Response shapes of routes that return plain dicts (their handler builds the JSON elsewhere).
+RESPONSES: dict[tuple[str, str], type[BaseModel]] = {
+    ("GET", "/api/interviews/{interview_id}/report"): ReportOut,
+}
+
+
+def _response(r: ApiRoute) -> type[BaseModel] | dict[str, Any] | None:
+    return r.response if r.response is not None else RESPONSES.get((r.method, r.path))
 
 
 def build(routes: list[ApiRoute], version: str) -> dict[str, Any]:
     models: list[type[BaseModel]] = []
     for r in routes:
-        for m in (r.body, r.response):
+        for m in (r.body, _response(r)):
             if isinstance(m, type) and issubclass(m, BaseModel) and m not in models:
                 models.append(m)
     _, top = models_json_schema(
@@ -73,10 +82,11 @@ def build(routes: list[ApiRoute], version: str) -> dict[str, Any]:
             }
         responses: dict[str, Any] = {}
         content: dict[str, Any] | None
-        if isinstance(r.response, type):
-            content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{r.response.__name__}"}}}
-        elif isinstance(r.response, dict):
-            content = {"application/json": {"schema": r.response}}
+        response = _response(r)
+        if isinstance(response, type):
+            content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{response.__name__}"}}}
+        elif isinstance(response, dict):
+            content = {"application/json": {"schema": response}}
         elif r.raw or r.content_type != "application/json":
             content = {r.content_type: {}} if r.content_type else None
         else:

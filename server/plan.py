@@ -1,8 +1,10 @@
 """What a live session needs to know about its interview, read once from the store when the
-session starts: questions, the candidate's weights, the job's dimensions and rules."""
+session starts: questions, the question-dimension weights, the job's dimensions (with their
+weights in the overall) and rules, and where the candidate's resume matched a dimension."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from sqlmodel import Session, select
 
@@ -18,6 +20,9 @@ class Rule:
     op: str
     value: float
     points: float
+    # "answer": the rule is checked on each answer's signals; "interview": on the signal over all
+    # counted answers linked to the dimension (mentions: the share of answers that mention it).
+    scope: str = "answer"
 
     def holds(self, actual: float) -> bool:
         return {
@@ -26,7 +31,8 @@ class Rule:
         }[self.op]
 
     def describe(self) -> str:
-        return f"{self.signal} {self.op} {self.value:g} -> {self.points:+g}"
+        where = " over the interview" if self.scope == "interview" else ""
+        return f"{self.signal}{where} {self.op} {self.value:g} -> {self.points:+g}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +41,7 @@ class DimensionPlan:
     name: str
     keywords: tuple[str, ...]
     rules: tuple[Rule, ...]
+    weight: float = 1.0  # the job's relative weight of this dimension in the overall
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +50,19 @@ class QuestionPlan:
     question_id: int
     text: str
     time_limit_s: int
-    weights: tuple[tuple[int, float], ...]  # (dimension_id, weight for this candidate)
+    # (dimension_id, the template's weight): a dimension's score is comparable across candidates,
+    # so the resume boost is not in it (see InterviewPlan.resume_boosts).
+    weights: tuple[tuple[int, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeBoost:
+    """The candidate's resume matched the dimension's keywords: its weight in this candidate's
+    overall is multiplied by `factor` (CANDOR_RESUME_BOOST, frozen at invitation time)."""
+
+    dimension_id: int
+    factor: float
+    keywords: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +77,7 @@ class InterviewPlan:
     analyze_expression: bool
     analyze_eye_contact: bool
     analyze_posture: bool
+    resume_boosts: tuple[ResumeBoost, ...] = ()
 
     def dimension(self, dimension_id: int) -> DimensionPlan:
         return next(d for d in self.dimensions if d.id == dimension_id)
@@ -69,6 +89,18 @@ class InterviewPlan:
                 seen.setdefault(k, None)
         return tuple(seen)
 
+    def phrases_for(self, question: QuestionPlan) -> tuple[str, ...]:
+        """The phrases of every `mentions:<phrase>` rule of the dimensions linked to the
+        question, each exactly as its rule spells it (the rule looks up `mentions:<phrase>`)."""
+        seen: dict[str, None] = {}
+        for dim_id, _ in question.weights:
+            for rule in self.dimension(dim_id).rules:
+                if rule.signal.startswith("mentions:"):
+                    phrase = rule.signal[len("mentions:"):]  # as written: the signal's name
+                    if phrase.strip():
+                        seen.setdefault(phrase, None)
+        return tuple(seen)
+
 
 def load_plan(db: Session, interview_id: int) -> InterviewPlan:
     interview = db.get(Interview, interview_id)
@@ -78,10 +110,8 @@ def load_plan(db: Session, interview_id: int) -> InterviewPlan:
     assert job is not None and candidate is not None
     dims = dimensions_of(db, stored_id(job))
     rules = rules_of(db, [stored_id(d) for d in dims])
-    weights: dict[tuple[int, int], float] = {
-        (w.question_id, w.dimension_id): w.weight
-        for w in db.exec(select(InterviewWeight).where(InterviewWeight.interview_id == interview_id))
-    }
+    frozen = db.exec(select(InterviewWeight).where(InterviewWeight.interview_id == interview_id)).all()
+    weights = {(w.question_id, w.dimension_id): w.base_weight for w in frozen}
     questions = tuple(
         QuestionPlan(
             index=q.position,
@@ -104,10 +134,26 @@ def load_plan(db: Session, interview_id: int) -> InterviewPlan:
         questions=questions,
         dimensions=tuple(
             DimensionPlan(stored_id(d), d.name, tuple(d.keywords),
-                          tuple(Rule(r.signal, r.op, r.value, r.points) for r in rules[stored_id(d)]))
+                          tuple(Rule(r.signal, r.op, r.value, r.points, r.scope) for r in rules[stored_id(d)]),
+                          d.weight)
             for d in dims
         ),
         analyze_expression=job.analyze_expression,
         analyze_eye_contact=job.analyze_eye_contact,
         analyze_posture=job.analyze_posture,
+        resume_boosts=_resume_boosts(frozen),
     )
+
+
+def _resume_boosts(frozen: Sequence[InterviewWeight]) -> tuple[ResumeBoost, ...]:
+    """Per dimension, the factor frozen at invitation (weight / base weight where the resume
+    matched) and the keywords that matched."""
+    factors: dict[int, float] = {}
+    keywords: dict[int, dict[str, None]] = {}
+    for w in frozen:
+        if not w.matched_keywords or w.base_weight <= 0:
+            continue
+        factors[w.dimension_id] = max(factors.get(w.dimension_id, 1.0), w.weight / w.base_weight)
+        for k in w.matched_keywords:
+            keywords.setdefault(w.dimension_id, {}).setdefault(k, None)
+    return tuple(ResumeBoost(d, round(f, 4), tuple(keywords[d])) for d, f in sorted(factors.items()) if f != 1.0)

@@ -2,12 +2,14 @@
 samples) while one attempt at a question was live."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from typing import TYPE_CHECKING
 
-from analyzers.language import analyze_answer
+from analyzers.language import LanguageSignals, analyze_answer
+from analyzers.language_live import LiveAnswer
 from analyzers.speech import Word
 
 if TYPE_CHECKING:
@@ -132,22 +134,47 @@ class Segment:
 
 
 def language_signals(segments: list[Segment], question_text: str, keywords: tuple[str, ...],
-                     live_seconds: float) -> tuple[dict[str, float], list[dict[str, Any]]]:
-    """Signals named as in DESIGN.md (usable in rules), and the keyword hits as evidence."""
-    result = analyze_answer(segments, question_text=question_text, live_seconds=live_seconds,
-                            keywords=keywords)
-    signals: dict[str, float] = {
-        "word_count": float(result.word_count),
-        "speech_rate_wpm": round(result.speech_rate_wpm, 2),
-        "filler_ratio": round(result.filler_ratio, 4),
-        "answer_seconds": round(result.answer_seconds, 2),
-        "keyword_density": round(result.keyword_density, 3),
-        "coherence": round(result.coherence, 4),
-        "pause_count": float(result.pause_count),
-        "longest_pause_s": round(result.longest_pause_s, 2),
-    }
-    for keyword, count in result.keyword_hits.items():
-        signals[f"keyword_hits:{keyword}"] = float(count)
-    evidence = [{"keyword": h.keyword, "text": h.text, "start_s": round(h.start_s, 2),
-                 "end_s": round(h.end_s, 2)} for h in result.keyword_evidence]
+                     live_seconds: float, phrases: tuple[str, ...] = ()
+                     ) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """Signals named as in DESIGN.md (usable in rules), and the evidence behind them.
+
+    Signals: see analyzers/language.py; `mentions:<phrase>` for each of `phrases` (how often
+    the answer says it, echo excluded, 0.0 when never); rates and ratios without enough speech
+    are left out. Evidence, in time order within each kind (JSON-serialisable):
+    - `{"keyword", "text", "start_s", "end_s"}`: a keyword heard (no "kind": the report labels
+      these "keyword_hit");
+    - `{"kind": "mention", "phrase", "text", "start_s", "end_s"}`: a phrase heard;
+    - `{"kind": "echo", "text", "start_s", "end_s", "words", "discounted"}`: a stretch that
+      read the question back and earned nothing; `discounted` lists the keywords and phrases
+      said inside it that were not counted.
+    """
+    return _as_json(analyze_answer(segments, question_text=question_text, live_seconds=live_seconds,
+                                   keywords=keywords, phrases=phrases))
+
+
+class LiveLanguage:
+    """The same signals and evidence for an answer still being given, updated per new final
+    segment at a cost that does not grow with the answer (analyzers/language_live.py)."""
+
+    def __init__(self, question_text: str, keywords: tuple[str, ...], phrases: tuple[str, ...] = ()) -> None:
+        self.answer = LiveAnswer(question_text=question_text, keywords=keywords, phrases=phrases)
+
+    def update(self, segments: Sequence[Segment]) -> tuple[dict[str, float], list[dict[str, Any]]]:
+        """Signals and evidence over `segments`, which extend the ones given before."""
+        for seg in segments[len(self.answer.segments):]:
+            self.answer.add(seg)
+        return _as_json(self.answer.result())
+
+
+def _as_json(result: LanguageSignals) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    signals = result.signals()
+    for name, digits in (("answer_seconds", 2), ("longest_pause_s", 2)):
+        signals[name] = round(signals[name], digits)
+    evidence: list[dict[str, Any]] = [
+        {"keyword": h.keyword, "text": h.text, "start_s": round(h.start_s, 2), "end_s": round(h.end_s, 2)}
+        for h in result.keyword_evidence]
+    evidence += [{"kind": "mention", "phrase": h.keyword, "text": h.text, "start_s": round(h.start_s, 2),
+                  "end_s": round(h.end_s, 2)} for h in result.mention_evidence]
+    evidence += [{"kind": "echo", "text": e.text, "start_s": round(e.start_s, 2), "end_s": round(e.end_s, 2),
+                  "words": e.words, "discounted": list(e.discounted)} for e in result.echoes]
     return signals, evidence

@@ -1,5 +1,7 @@
-"""The interview report: dimension scores with their evidence, a per-question breakdown,
-the percentile among the job's completed interviews, key clips, and a recommendation.
+"""The interview report: warnings first (answers without usable evidence, too little
+assessed), the overall score with its coverage, dimension scores (or "not assessed" with the
+reason) with their evidence and percentiles, a per-question breakdown, the percentile among the
+job's completed, sufficiently covered interviews, key clips, and a recommendation.
 
 Built from what the live session stored (question signals, transcript segments, weights,
 interventions), so it can be rebuilt at any time: when weights change or more candidates
@@ -10,18 +12,22 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
+from sqlalchemy import and_, func
 from sqlmodel import Session, col, select
 
 from analyzers.speech import Word
 from server.errors import Conflict, NotFound
 from server.clip_selection import QuestionSpan, select_clips
-from server.plan import load_plan
+from server.plan import InterviewPlan, QuestionPlan, load_plan
 from server.question_signals import Segment, language_signals
-from server.scoring import QuestionResult, score_interview, score_question
+from server.scoring import (
+    EvidenceGap, Overall, QuestionResult, assess_interview, evidence_gaps, overall_score, score_question,
+)
 from server.tables import (
-    Candidate, Decision, Intervention, Interview, QuestionSignals, Report, TranscriptSegment, User, utcnow,
+    Candidate, Decision, Intervention, Interview, InterviewWeight, QuestionSignals, Report, Score,
+    TranscriptSegment, User, utcnow,
 )
 
 MIN_FOR_PERCENTILE = 5  # fewer completed interviews to compare with: no percentile
@@ -31,15 +37,19 @@ MIN_HIRES_FOR_PROFILE = 3
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     """Recommendation thresholds used while a job has no hiring history (settings
-    CANDOR_RECOMMEND_AT, CANDOR_SECOND_INTERVIEW_AT, CANDOR_WEAK_DIMENSION_AT)."""
+    CANDOR_RECOMMEND_AT, CANDOR_SECOND_INTERVIEW_AT, CANDOR_WEAK_DIMENSION_AT), and the share of
+    the job's dimension weight that must be assessed for any recommendation or comparison
+    (CANDOR_MIN_COVERAGE)."""
 
     recommend_at: float = 70.0
     second_at: float = 50.0
     weak_dimension: float = 40.0
+    min_coverage: float = 0.6
 
     @classmethod
     def from_settings(cls, settings: Any) -> Thresholds:
-        return cls(settings.recommend_at, settings.second_interview_at, settings.weak_dimension_at)
+        return cls(settings.recommend_at, settings.second_interview_at, settings.weak_dimension_at,
+                   settings.min_coverage)
 
 
 # --- percentile ----------------------------------------------------------------------------
@@ -62,53 +72,169 @@ def percentile(score: float, others: Sequence[float], minimum: int = MIN_FOR_PER
 
 @dataclass(frozen=True, slots=True)
 class Recommendation:
-    decision: str  # recommend | second_interview | not_recommended
+    decision: str  # recommend | second_interview | not_recommended | insufficient_evidence
     reason: str
 
 
-def recommend(scores: dict[str, float], hires: Sequence[dict[str, float]],
-              thresholds: Thresholds = Thresholds()) -> Recommendation:
+def recommend(scores: Mapping[str, float], hires: Sequence[Mapping[str, float]],
+              thresholds: Thresholds = Thresholds(), *, overall: float | None = None,
+              coverage: float | None = None, not_assessed: Sequence[str] = (),
+              weights: Mapping[str, float] | None = None) -> Recommendation:
     """Against the score profile of the job's past hires when there are enough of them; else
-    fixed thresholds. The reason names the numbers."""
-    if not scores:
+    fixed thresholds. The reason names the numbers.
+
+    `scores`: the assessed dimensions by name; `overall`: the candidate's weighted overall (by
+    default the plain mean of `scores`); `coverage`: the share of the job's dimension weight
+    assessed (None with no scores: a human-only review); `not_assessed`: names of the dimensions
+    that could not be assessed (never treated as weak); `weights`: the job's dimension weights by
+    name, for the past hires' overall."""
+    t = thresholds
+    if coverage is None and not scores:
         return Recommendation("second_interview", "no AI scores (a human-only review was asked for): "
                                                   "a person should interview the candidate")
-    overall = statistics.fmean(scores.values())
+    gap = f"; not assessed: {', '.join(not_assessed)}" if not_assessed else ""
+    if not scores or (coverage is not None and coverage < t.min_coverage):
+        seen = f"only {coverage:.0%}" if coverage is not None else "none"
+        return Recommendation("insufficient_evidence",
+                              f"{seen} of the job's dimension weight could be assessed (at least "
+                              f"{t.min_coverage:.0%} needed){gap}: a person should review the answers or "
+                              f"interview the candidate again")
+    if overall is None:
+        overall = statistics.fmean(scores.values())
     if len(hires) >= MIN_HIRES_FOR_PROFILE:
-        hire_overall = [statistics.fmean(h.values()) for h in hires if h]
+        hire_overall = [_weighted_mean(h, weights) for h in hires if h]
         mean = statistics.fmean(hire_overall)
         spread = statistics.pstdev(hire_overall) if len(hire_overall) > 1 else 0.0
         weak = [name for name, v in scores.items()
                 if name in _common(hires) and v < min(h[name] for h in hires if name in h) - 10]
         basis = f"past hires for this job averaged {mean:.0f} (n={len(hire_overall)}, sd {spread:.0f})"
         if overall >= mean - 0.5 * spread and not weak:
-            return Recommendation("recommend", f"overall {overall:.0f}, in line with {basis}")
+            return Recommendation("recommend", f"overall {overall:.0f}, in line with {basis}{gap}")
         if overall >= mean - 1.5 * spread - 5:
             why = f"; below every past hire on {', '.join(weak)}" if weak else ""
-            return Recommendation("second_interview", f"overall {overall:.0f}, a little under {basis}{why}")
-        return Recommendation("not_recommended", f"overall {overall:.0f}, well under {basis}")
-    t = thresholds
+            return Recommendation("second_interview", f"overall {overall:.0f}, a little under {basis}{why}{gap}")
+        return Recommendation("not_recommended", f"overall {overall:.0f}, well under {basis}{gap}")
     weak = [name for name, v in scores.items() if v < t.weak_dimension]
     basis = (f"thresholds (no hiring history yet): recommend at {t.recommend_at:.0f}, second interview at "
              f"{t.second_at:.0f}, every dimension at least {t.weak_dimension:.0f}")
     if overall >= t.recommend_at and not weak:
-        return Recommendation("recommend", f"overall {overall:.0f}; {basis}")
+        return Recommendation("recommend", f"overall {overall:.0f}{gap}; {basis}")
     if overall >= t.second_at:
         why = f"; weak on {', '.join(weak)}" if weak else ""
-        return Recommendation("second_interview", f"overall {overall:.0f}{why}; {basis}")
-    return Recommendation("not_recommended", f"overall {overall:.0f}; {basis}")
+        return Recommendation("second_interview", f"overall {overall:.0f}{why}{gap}; {basis}")
+    return Recommendation("not_recommended", f"overall {overall:.0f}{gap}; {basis}")
 
 
-def _common(hires: Sequence[dict[str, float]]) -> set[str]:
+def _weighted_mean(scores: Mapping[str, float], weights: Mapping[str, float] | None) -> float:
+    w = weights or {}
+    total = sum(w.get(name, 1.0) for name in scores)
+    return sum(w.get(name, 1.0) * v for name, v in scores.items()) / total
+
+
+def _common(hires: Sequence[Mapping[str, float]]) -> set[str]:
     names = [set(h) for h in hires if h]
     return set.intersection(*names) if names else set()
 
 
+# --- the comparison pool -----------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """Scores of the job's other completed, AI-analysed interviews with enough coverage."""
+
+    overall: list[float]
+    dimensions: dict[int, list[float]]  # assessed scores only
+
+
+def job_pool(db: Session, job_id: int, exclude: int, job_weights: Mapping[int, float],
+             min_coverage: float) -> Pool:
+    """From the interviews' current dimension scores (the `scores` rows the live sessions keep;
+    a dimension with no row was not assessed), in one query: per interview and linked dimension,
+    the resume boost frozen at invitation (weight / base weight) and the score; `job_weights`:
+    the job's dimension weights. Interviews below `min_coverage` are left out, so a failed
+    interview does not move anyone's percentile."""
+    boost = func.max(col(InterviewWeight.weight) / col(InterviewWeight.base_weight))
+    query = (
+        select(InterviewWeight.interview_id, InterviewWeight.dimension_id, boost, Score.score)
+        .join(Interview, col(Interview.id) == InterviewWeight.interview_id)
+        .outerjoin(Score, and_(col(Score.interview_id) == InterviewWeight.interview_id,
+                               col(Score.dimension_id) == InterviewWeight.dimension_id,
+                               col(Score.question_index).is_(None)))
+        .where(Interview.job_id == job_id, Interview.state == "completed", Interview.consent == True,  # noqa: E712
+               Interview.id != exclude)
+        .group_by(col(InterviewWeight.interview_id), col(InterviewWeight.dimension_id), col(Score.score))
+    )
+    per_interview: dict[int, dict[int, tuple[float, float | None]]] = {}
+    for iid, dim_id, factor, score in db.exec(query).all():
+        per_interview.setdefault(iid, {})[dim_id] = (factor or 1.0, score)
+    pool = Pool([], {})
+    for dims in per_interview.values():
+        result = overall_score({d: v[1] for d, v in dims.items()}, job_weights, {d: v[0] for d, v in dims.items()})
+        if result.score is None or result.coverage < min_coverage:
+            continue
+        pool.overall.append(result.score)
+        for d, (_, value) in dims.items():
+            if value is not None:
+                pool.dimensions.setdefault(d, []).append(value)
+    return pool
+
+
+# --- warnings ----------------------------------------------------------------------------------
+
+def _numbers(indexes: Sequence[int]) -> str:
+    listed = ", ".join(str(i + 1) for i in indexes)
+    return f"question{'s' if len(indexes) != 1 else ''} {listed}"
+
+
+_GAP_EFFECT = {
+    "language": "its keywords, substance and language-based rules were not assessed (not scored as 0)",
+    "vision": "vision-based rules were not checked (not counted either way)",
+}
+
+
+def evidence_warnings(gaps: Mapping[int, Sequence[EvidenceGap]], unreached: Sequence[int],
+                      faults: Sequence[int], coverage: float, min_coverage: float,
+                      not_assessed: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    """What a reader must know before trusting the numbers, most important first: answers
+    without usable evidence (a technical fault reads like a weak candidate otherwise), too little
+    assessed, questions never reached, network faults."""
+    out: list[dict[str, Any]] = []
+    found: dict[str, tuple[EvidenceGap, list[int]]] = {}
+    for qi in sorted(gaps):
+        for g in gaps[qi]:
+            found.setdefault(g.code, (g, []))[1].append(qi)
+    for code in ("no_speech", "no_face", "no_video"):
+        if code in found:
+            g, qs = found[code]
+            out.append({"code": code, "family": g.family, "question_indexes": qs,
+                        "text": f"{_numbers(qs).capitalize()}: {g.reason}; {_GAP_EFFECT[g.family]}. "
+                                f"This may be a technical fault rather than the candidate: check the recording."})
+    missing = "; ".join(f"{name} ({why})" for name, why in not_assessed)
+    if coverage < min_coverage:
+        # The reasons are in each dimension (and usually in the warnings above): names suffice.
+        names = ", ".join(name for name, _ in not_assessed)
+        out.append({"code": "insufficient_evidence", "coverage": coverage,
+                    "dimensions": [name for name, _ in not_assessed],
+                    "text": f"Only {coverage:.0%} of the job's dimension weight was assessed (at least "
+                            f"{min_coverage:.0%} needed): no recommendation is made and the interview is left "
+                            f"out of other candidates' percentiles." + (f" Not assessed: {names}." if names else "")})
+    elif not_assessed:
+        out.append({"code": "not_assessed", "dimensions": [name for name, _ in not_assessed],
+                    "text": f"Not assessed (left out of the overall, not scored as 0): {missing}."})
+    if unreached:
+        out.append({"code": "not_reached", "question_indexes": list(unreached),
+                    "text": f"The interview ended before {_numbers(unreached)}."})
+    if faults:
+        out.append({"code": "network_fault", "question_indexes": list(faults),
+                    "text": f"Network problems during {_numbers(faults)}: the answers count, flagged in the "
+                            f"evidence."})
+    return out
+
+
 # --- building ---------------------------------------------------------------------------------
 
-def overall_of(dimensions: list[dict[str, Any]]) -> float | None:
-    values = [d["score"] for d in dimensions]
-    return round(statistics.fmean(values), 1) if values else None
+def _percentile_json(p: Percentile) -> dict[str, Any]:
+    return {"value": p.value, "count": p.count}
 
 
 def build_report(db: Session, interview_id: int, base_url: str,
@@ -127,6 +253,8 @@ def build_report(db: Session, interview_id: int, base_url: str,
     questions: list[dict[str, Any]] = []
     evidence_by_q: dict[int, list[dict[str, Any]]] = {}
     signals_by_q: dict[int, dict[str, float]] = {}
+    gaps_by_q: dict[int, tuple[EvidenceGap, ...]] = {}
+    faults: list[int] = []
     spans: list[QuestionSpan] = []
     for row in rows:
         q = plan.questions[row.question_index]
@@ -134,22 +262,32 @@ def build_report(db: Session, interview_id: int, base_url: str,
         live = [Segment(s.text, s.start_s, s.end_s, tuple(Word(w["word"], w["start_s"], w["end_s"], w.get("conf", 1.0))
                                                        for w in s.words)) for s in said if s.live]
         signals = {k: v for k, v in row.signals.items() if not k.startswith("frames:")}
-        _, hits = language_signals(live, q.text, plan.keywords_for(q), signals.get("answer_seconds", 0.0))
+        _, hits = _language_evidence(live, q.text, plan, q, signals.get("answer_seconds", 0.0))
         scores = {dim_id: score_question(plan.dimension(dim_id), signals, hits, q.index) for dim_id, _ in q.weights}
         results.append(QuestionResult(q.index, q.weights, scores, row.skipped, row.superseded, row.fault, row.paused_s))
+        counted = not (row.superseded or row.skipped)
+        gaps = evidence_gaps(signals) if counted else ()
         entry = {
             "index": q.index, "attempt": row.attempt, "text": q.text, "skipped": row.skipped,
             "superseded": row.superseded, "fault": row.fault, "paused_s": round(row.paused_s, 1),
             "signals": signals, "frames": {k[7:]: v for k, v in row.signals.items() if k.startswith("frames:")},
-            "scores": [{"dimension_id": d, "name": plan.dimension(d).name, "weight": w, "score": scores[d].score,
+            # What this answer could not measure (nothing recognised, no face, no frames).
+            "gaps": [g.to_json() for g in gaps],
+            "scores": [{"dimension_id": d, "name": plan.dimension(d).name, "weight": w,
+                        "score": scores[d].score if scores[d].assessed else None,
+                        "status": "assessed" if scores[d].assessed else "not_assessed",
                         "evidence": list(scores[d].evidence)} for d, w in q.weights],
             "transcript": [{"text": s.text, "start_s": s.start_s, "end_s": s.end_s, "live": s.live} for s in said],
             # Vision over time, per 2 s of interview clock: {"t": s, "face"|"eye"|"smile"|"upright": 0-1 or None}.
             "timeline": list(row.timeline or []),
         }
         questions.append(entry)
-        if row.superseded or row.skipped:
+        if not counted:
             continue
+        if gaps:
+            gaps_by_q[q.index] = gaps
+        if row.fault:
+            faults.append(q.index)
         signals_by_q[q.index] = signals
         evidence_by_q[q.index] = [{"kind": "keyword_hit", **h} for h in hits] + [
             e for s in scores.values() for e in s.evidence if e.get("kind") == "rule"]
@@ -157,17 +295,50 @@ def build_report(db: Session, interview_id: int, base_url: str,
             start = min(s.start_s for s in said)
             end = max(s.end_s for s in said)
             spans.append(QuestionSpan(q.index, start, end, " ".join(s.text for s in said if s.live)))
-    dims = score_interview(plan.dimensions, results) if interview.consent else []
-    dimensions: list[dict[str, Any]] = [
-        {"id": d.dimension_id, "name": plan.dimension(d.dimension_id).name, "score": d.score,
-         "evidence": list(d.evidence)} for d in dims]
-    overall = overall_of(dimensions)
+    asked = {r.question_index for r in rows}
+    unreached = [q.index for q in plan.questions if q.index not in asked]
+    results += [QuestionResult(q.index, q.weights, {}, reached=False) for q in plan.questions if q.index in unreached]
+    results.sort(key=lambda r: r.index)
 
-    others = _job_overalls(db, interview.job_id, exclude=interview_id)
-    pct = percentile(overall, others) if overall is not None else Percentile(None, len(others))
+    dims = assess_interview(plan.dimensions, results) if interview.consent else []
+    linked = {d for q in plan.questions for d, _ in q.weights}
+    boosts = {b.dimension_id: b for b in plan.resume_boosts}
+    job_weights = {d.id: d.weight for d in plan.dimensions}
+    overall = overall_score({r.dimension_id: r.score for r in dims if r.dimension_id in linked}, job_weights,
+                            {d: b.factor for d, b in boosts.items()})
+    sufficient = overall.score is not None and overall.coverage >= thresholds.min_coverage
+    pool = (job_pool(db, interview.job_id, interview_id, job_weights, thresholds.min_coverage)
+            if interview.consent else Pool([], {}))
+    dimensions: list[dict[str, Any]] = []
+    for r in dims:
+        dim = plan.dimension(r.dimension_id)
+        others = pool.dimensions.get(r.dimension_id, [])
+        p = percentile(r.score, others) if r.score is not None and sufficient else Percentile(None, len(others))
+        boost = boosts.get(r.dimension_id)
+        dimensions.append({
+            "id": r.dimension_id, "name": dim.name, "weight": dim.weight,
+            "boost": {"factor": boost.factor, "keywords": list(boost.keywords)} if boost else None,
+            "status": r.status, "score": r.score, "reason": r.reason or None, "answers": r.answers,
+            "percentile": _percentile_json(p), "evidence": list(r.evidence),
+        })
+    pct = percentile(overall.score, pool.overall) if sufficient and overall.score is not None \
+        else Percentile(None, len(pool.overall))
+    not_assessed = [(plan.dimension(r.dimension_id).name, r.reason) for r in dims
+                    if r.score is None and r.dimension_id in linked]
     hires = _hire_profiles(db, interview.job_id, exclude=interview_id)
-    rec = recommend({d["name"]: d["score"] for d in dimensions}, hires, thresholds)
-    clips = select_clips(spans, evidence_by_q, signals_by_q, plan.analyze_eye_contact) if interview.consent else []
+    if interview.consent:
+        rec = recommend({d["name"]: d["score"] for d in dimensions if d["score"] is not None}, hires, thresholds,
+                        overall=overall.score, coverage=overall.coverage, not_assessed=[n for n, _ in not_assessed],
+                        weights={d.name: d.weight for d in plan.dimensions})
+        warnings = evidence_warnings(gaps_by_q, unreached, faults, overall.coverage, thresholds.min_coverage,
+                                     not_assessed)
+    else:
+        rec, warnings = recommend({}, hires, thresholds), []
+    boosted = [{"dimension_id": b.dimension_id, "name": plan.dimension(b.dimension_id).name, "factor": b.factor,
+                "keywords": list(b.keywords)} for b in plan.resume_boosts]
+    clips = select_clips(spans, evidence_by_q, signals_by_q, plan.analyze_eye_contact,
+                         timelines={q["index"]: q["timeline"] for q in questions
+                                    if not q["superseded"] and not q["skipped"]}) if interview.consent else []
     interventions = db.exec(select(Intervention, User).join(User, col(User.id) == Intervention.user_id)
                             .where(Intervention.interview_id == interview_id).order_by(col(Intervention.id))).all()
     candidate = db.get(Candidate, interview.candidate_id)
@@ -179,16 +350,26 @@ def build_report(db: Session, interview_id: int, base_url: str,
         "consent": interview.consent,
         "completed_at": interview.completed_at,
         "built_at": utcnow(),
-        "overall_score": overall,
+        # Read these first: answers without usable evidence, too little assessed, and the like.
+        "warnings": warnings,
+        "overall": {
+            "score": overall.score, "coverage": overall.coverage, "min_coverage": thresholds.min_coverage,
+            "sufficient": sufficient if interview.consent else False,
+            # The resume boost: the matched dimension counts more in THIS candidate's overall only.
+            "resume_boosts": boosted,
+            "text": _overall_text(overall, boosted),
+        },
+        "overall_score": overall.score,  # the same as overall.score (kept for older clients)
         "dimensions": dimensions,
         "questions": questions,
         "clips": [c.to_json(f"{base_url}/api/interviews/{interview_id}/clips/{c.id}/media") for c in clips],
         "percentile": {"value": pct.value, "count": pct.count,
-                       "text": (f"higher than {pct.value:.0f}% of {pct.count} candidates for this job"
-                                if pct.value is not None else
-                                f"too few completed interviews for this job to compare ({pct.count}; "
-                                f"at least {MIN_FOR_PERCENTILE} needed)")},
+                       "text": _percentile_text(pct, sufficient) if interview.consent else
+                       "no AI scores to compare (a human-only review was asked for)"},
         "recommendation": {"decision": rec.decision, "reason": rec.reason},
+        # Per-job analysis switches: a signal of a switched-off analysis is "off", not "no data".
+        "analyses": {"expression": plan.analyze_expression, "eye_contact": plan.analyze_eye_contact,
+                     "posture": plan.analyze_posture},
         "interventions": [{"action": i.action, "note": i.note, "seconds": i.seconds, "question_index": i.question_index,
                            "user": u.email, "ts": i.ts} for i, u in interventions],
     }
@@ -199,35 +380,39 @@ def build_report(db: Session, interview_id: int, base_url: str,
     return report
 
 
+def _language_evidence(live: list[Segment], text: str, plan: InterviewPlan, q: QuestionPlan,
+                       answer_seconds: float) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """The keyword (and mention) hits of an answer, as the live session found them."""
+    return language_signals(live, text, plan.keywords_for(q), answer_seconds, phrases=plan.phrases_for(q))
+
+
+def _overall_text(overall: Overall, boosted: list[dict[str, Any]]) -> str:
+    if overall.score is None:
+        return "no dimension could be assessed"
+    text = (f"weighted mean of the assessed dimensions (job weights); {overall.coverage:.0%} of the job's "
+            f"dimension weight assessed")
+    for b in boosted:
+        text += (f"; {b['name']} counts x{b['factor']:g} in this candidate's overall because the resume mentions "
+                 f"{', '.join(b['keywords'])}")
+    return text
+
+
+def _percentile_text(pct: Percentile, sufficient: bool) -> str:
+    if not sufficient:
+        return ("not compared: too little of this interview could be assessed (and it is left out of other "
+                "candidates' comparisons)")
+    if pct.value is not None:
+        return f"higher than {pct.value:.0f}% of {pct.count} candidates for this job"
+    return (f"too few completed interviews for this job to compare ({pct.count}; at least {MIN_FOR_PERCENTILE} "
+            f"needed)")
+
+
 def _jsonable(value: Any) -> Any:
     import json
 
     from server.web import dumps
 
     return json.loads(dumps(value))
-
-
-def _job_overalls(db: Session, job_id: int, exclude: int) -> list[float]:
-    """Overall scores of the job's other completed, AI-analysed interviews, from their reports
-    (an interview whose report was never built is built here first)."""
-    ids = db.exec(select(Interview.id).where(Interview.job_id == job_id, Interview.state == "completed",
-                                             Interview.consent == True, Interview.id != exclude)).all()  # noqa: E712
-    out: list[float] = []
-    for iid in ids:
-        assert iid is not None, "a primary key"
-        report = db.get(Report, iid)
-        value = report.data.get("overall_score") if report else _overall_only(db, iid)
-        if value is not None:
-            out.append(float(value))
-    return out
-
-
-def _overall_only(db: Session, interview_id: int) -> float | None:
-    from server.tables import Score
-
-    scores = db.exec(select(Score.score).where(Score.interview_id == interview_id,
-                                               Score.question_index == None)).all()  # noqa: E711
-    return round(statistics.fmean(scores), 1) if scores else None
 
 
 def _hire_profiles(db: Session, job_id: int, exclude: int) -> list[dict[str, float]]:
@@ -237,5 +422,7 @@ def _hire_profiles(db: Session, job_id: int, exclude: int) -> list[dict[str, flo
     for iid in hired:
         report = db.get(Report, iid)
         if report and report.data.get("dimensions"):
-            profiles.append({d["name"]: d["score"] for d in report.data["dimensions"]})
+            profile = {d["name"]: d["score"] for d in report.data["dimensions"] if d.get("score") is not None}
+            if profile:
+                profiles.append(profile)
     return profiles

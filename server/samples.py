@@ -78,7 +78,8 @@ class SampleRouter:
     def on_vision(self, sample: Any, clock_s: float) -> None:
         """A frame's analysis, while live. HR sees its meaning within a fraction of a second:
         the frame's values and the question's vision ratios so far, on top of the last full
-        signals (the language part is recomputed once a second by the manager's ticker)."""
+        signals (the manager's ticker publishes those once a second; their language part is
+        computed once per final transcript segment, see server/answers.py)."""
         attempt = self.attempts.covering(clock_s) or self.attempts.current(self.question_index())
         if attempt is None or attempt.closed:
             return

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from server.review_schemas import ClipOut, QuestionRecordingOut, ReviewOut
+from server.signal_names import (
+    KEYWORD_PREFIX, LANGUAGE_SIGNALS, MENTIONS_PREFIX, VISION_SIGNALS, valid_signals_text,
+)
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-SIGNAL_RE = re.compile(
-    r"^(keyword_hits:.+|keyword_density|word_count|speech_rate_wpm|filler_ratio|answer_seconds"
-    r"|face_present_ratio|multiple_faces_ratio|eye_contact_ratio|smile_ratio|upright_ratio"
-    r"|gesture_activity|coherence)$"
-)
 LANGUAGE_RE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
 
 # Largest id SQLite/PostgreSQL can hold (signed 64-bit); bigger ones cannot name a row, and the
@@ -103,13 +103,43 @@ class UserOut(BaseModel):
 
 
 class RuleIn(Body):
-    signal: str = Field(
-        max_length=120, pattern=SIGNAL_RE.pattern,
-        description="A signal name (see DESIGN.md), e.g. keyword_hits:procedure or eye_contact_ratio",
+    signal: Annotated[str, AfterValidator(_signal_name)] = Field(
+        max_length=120,
+        description="A signal name (see DESIGN.md): " + valid_signals_text(),
     )
     op: Literal[">=", ">", "<=", "<", "=="]
     value: float
     points: float = Field(ge=-100, le=100)
+    scope: Literal["answer", "interview"] = Field(
+        default="answer",
+        description='"answer": checked on each answer; "interview": on the signal over all counted answers '
+                    "linked to the dimension (the mean; for mentions: the share of those answers that mention "
+                    "the phrase, 0-1)")
+
+
+def _signal_name(signal: str) -> str:
+    """A known signal name (a mentions: phrase trimmed), or ValueError naming the valid ones.
+    Whether a keyword_hits: keyword is the dimension's is checked by DimensionIn."""
+    if signal in LANGUAGE_SIGNALS or signal in VISION_SIGNALS:
+        return signal
+    if signal.startswith(KEYWORD_PREFIX) and signal[len(KEYWORD_PREFIX):].strip():
+        return signal
+    if signal.startswith(MENTIONS_PREFIX) and signal[len(MENTIONS_PREFIX):].strip():
+        return MENTIONS_PREFIX + signal[len(MENTIONS_PREFIX):].strip()
+    raise ValueError(f"unknown signal {signal!r}; valid signals: {valid_signals_text()}")
+
+
+def _keyword_signal(signal: str, keywords: list[str]) -> str:
+    """A keyword_hits: signal spelt as the dimension spells the keyword, or ValueError."""
+    if not signal.startswith(KEYWORD_PREFIX):
+        return signal
+    wanted = signal[len(KEYWORD_PREFIX):].strip().lower()
+    match = next((k for k in keywords if k.lower() == wanted), None)
+    if match is None:
+        have = ", ".join(keywords) or "none"
+        raise ValueError(f"unknown signal {signal!r}: keyword_hits: needs one of the dimension's keywords "
+                         f"({have}); valid signals: {valid_signals_text()}")
+    return KEYWORD_PREFIX + match
 
 
 class DimensionIn(Body):
@@ -118,6 +148,17 @@ class DimensionIn(Body):
     keywords: Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=200),
                         AfterValidator(_keywords)] = []
     rules: list[RuleIn] = Field(default=[], max_length=50)
+    weight: float = Field(default=1.0, gt=0, le=1000,
+                          description="Relative weight of the dimension in the overall score")
+
+    @model_validator(mode="after")
+    def _signals_known(self) -> DimensionIn:
+        for n, rule in enumerate(self.rules, start=1):
+            try:
+                rule.signal = _keyword_signal(rule.signal, self.keywords)
+            except ValueError as exc:
+                raise ValueError(f"rule {n}: {exc}") from None
+        return self
 
 
 class JobIn(Body):
@@ -191,3 +232,85 @@ class AccessIn(Body):
 
 class ErrorOut(BaseModel):
     error: str
+
+
+# --- the report (GET /api/interviews/{id}/report; built in server/reports.py) ---------------------
+
+class PercentileOut(BaseModel):
+    value: Optional[float] = Field(description="Share (0-100) of the compared interviews scored lower, ties "
+                                               "counting half; null when too few to compare or not compared")
+    count: int = Field(description="Completed, sufficiently covered interviews of the job compared with")
+
+
+class OverallPercentileOut(PercentileOut):
+    text: str
+
+
+class ResumeBoostOut(BaseModel):
+    dimension_id: int
+    name: str
+    factor: float = Field(description="The dimension's weight in this candidate's overall is multiplied by this "
+                                      "(CANDOR_RESUME_BOOST when invited)")
+    keywords: list[str] = Field(description="The dimension's keywords found in the resume")
+
+
+class OverallOut(BaseModel):
+    score: Optional[float] = Field(description="0-100: mean of the assessed dimensions weighted by the job's "
+                                               "dimension weights (x the resume boost); null when none assessed")
+    coverage: float = Field(description="0-1: share of the job's dimension weight (of the dimensions the "
+                                        "interview asks about) that was assessed")
+    min_coverage: float = Field(description="CANDOR_MIN_COVERAGE: below it, no recommendation and no percentile")
+    sufficient: bool
+    resume_boosts: list[ResumeBoostOut]
+    text: str
+
+
+class DimensionBoostOut(BaseModel):
+    factor: float
+    keywords: list[str]
+
+
+class DimensionReportOut(BaseModel):
+    id: int
+    name: str
+    weight: float = Field(description="The job's relative weight of the dimension")
+    boost: Optional[DimensionBoostOut] = Field(description="Set when the resume matched: applies to the overall "
+                                                           "only; the dimension score is not boosted")
+    status: Literal["assessed", "not_assessed"]
+    score: Optional[float] = Field(description="0-100; null when not assessed (no counted answer with evidence)")
+    reason: Optional[str] = Field(description="Why the dimension was not assessed")
+    answers: int = Field(description="Counted answers behind the score")
+    percentile: PercentileOut
+    evidence: list[dict[str, Any]]
+
+
+class WarningOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    code: Literal["no_speech", "no_face", "no_video", "insufficient_evidence", "not_assessed", "not_reached",
+                  "network_fault"]
+    text: str
+
+
+class RecommendationOut(BaseModel):
+    decision: Literal["recommend", "second_interview", "not_recommended", "insufficient_evidence"]
+    reason: str
+
+
+class ReportOut(BaseModel):
+    """A completed interview's report. `warnings` come first: answers without usable evidence
+    (nothing recognised, no face, no frames), too little assessed, questions never reached."""
+
+    model_config = ConfigDict(extra="allow")
+    interview_id: int
+    warnings: list[WarningOut]
+    overall: OverallOut
+    overall_score: Optional[float] = Field(description="The same as overall.score")
+    dimensions: list[DimensionReportOut]
+    questions: list[QuestionRecordingOut] = Field(description="Per question and attempt: its signals, scores, "
+                                                             "gaps and full recording (more fields than listed)")
+    clips: list[ClipOut]
+    review: ReviewOut
+    percentile: OverallPercentileOut = Field(description="The overall's percentile among the job's completed, "
+                                                         "sufficiently covered interviews")
+    recommendation: RecommendationOut
+    interventions: list[dict[str, Any]]

@@ -74,6 +74,11 @@ def store_attempt(db: Session, interview_id: int, attempt: Attempt, signals: dic
     row.timeline = timeline
     row.skipped, row.fault, row.paused_s = attempt.skipped, attempt.fault, attempt.paused_s
     row.superseded = attempt.superseded
+    if attempt.spans:  # the answer's recording; after a restart the earlier part counts too
+        start = attempt.spans[0][0] - attempt.prior_live_s
+        end = max(b if b is not None else a for a, b in attempt.spans)
+        row.live_start_s = start if row.live_start_s is None else min(row.live_start_s, start)
+        row.live_end_s = end if row.live_end_s is None else max(row.live_end_s, end)
     row.updated_at = utcnow()
     db.add(row)
     for old in db.exec(select(Score).where(Score.interview_id == interview_id).where(

@@ -209,8 +209,9 @@ class SessionManager:
         return peer
 
     async def _tick(self) -> None:
-        """Once a second: the watchdog (every state's way out), live signals and scores; every
-        2 s connection health; every 5 s the question clock is checkpointed."""
+        """Once a second: the watchdog (every state's way out), live signals and scores (only
+        what changed is computed: see server/answers.py); every 2 s connection health; every 5 s
+        the question clock is checkpointed."""
         n = 0
         while True:
             await asyncio.sleep(SIGNALS_EVERY_S)

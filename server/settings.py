@@ -62,6 +62,9 @@ class Settings:
     recommend_at: float = 70.0
     second_interview_at: float = 50.0
     weak_dimension_at: float = 40.0
+    # Below this share of the job's dimension weight assessed, the recommendation is
+    # "insufficient_evidence" and the interview is left out of percentile pools.
+    min_coverage: float = 0.6
     load_models: bool = True
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -139,6 +142,7 @@ class Settings:
             ("RECOMMEND_AT", "recommend_at", float),
             ("SECOND_INTERVIEW_AT", "second_interview_at", float),
             ("WEAK_DIMENSION_AT", "weak_dimension_at", float),
+            ("MIN_COVERAGE", "min_coverage", float),
             ("ABANDON_AFTER_S", "abandon_after_s", float),
             ("CONNECT_TIMEOUT_S", "connect_timeout_s", float),
             ("PAUSE_LIMIT_S", "pause_limit_s", float),
@@ -173,6 +177,8 @@ class Settings:
                             ("CONNECT_TIMEOUT_S", self.connect_timeout_s), ("PAUSE_LIMIT_S", self.pause_limit_s)):
             if not value > 0:
                 raise SettingsError(f"CANDOR_{name} must be a number of seconds > 0")
+        if not 0 <= self.min_coverage <= 1:
+            raise SettingsError("CANDOR_MIN_COVERAGE must be between 0 and 1")
         if self.resume_boost < 1:
             raise SettingsError("CANDOR_RESUME_BOOST must be >= 1")
         for entry in self.trusted_proxies:

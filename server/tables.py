@@ -72,10 +72,13 @@ class Dimension(SQLModel, table=True):
     name: str = Field(max_length=100)
     description: str = Field(default="", max_length=2000)
     keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Relative weight of the dimension in the overall score (> 0).
+    weight: float = 1.0
 
 
 class ScoringRule(SQLModel, table=True):
-    """`signal op value` holding for a question adds `points` to the dimension's score."""
+    """`signal op value` holding for an answer (scope "answer") or over the interview's answers
+    (scope "interview") adds `points` to the dimension's score."""
 
     __tablename__ = "scoring_rules"
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -85,6 +88,7 @@ class ScoringRule(SQLModel, table=True):
     op: str = Field(max_length=2)
     value: float
     points: float
+    scope: str = Field(default="answer", max_length=16)  # answer | interview (server/plan.py Rule)
 
 
 class Template(SQLModel, table=True):
@@ -225,6 +229,10 @@ class QuestionSignals(SQLModel, table=True):
     skipped: bool = False
     fault: bool = False
     paused_s: float = 0.0
+    # Interview clock from the attempt's first live moment to its last: the answer's recording.
+    # None in rows stored before it was kept.
+    live_start_s: Optional[float] = None
+    live_end_s: Optional[float] = None
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -289,9 +297,12 @@ class ClipView(SQLModel, table=True):
 
     __tablename__ = "clip_views"
     interview_id: int = Field(foreign_key="interviews.id", primary_key=True)
-    clip_id: str = Field(max_length=64, primary_key=True)
+    clip_id: str = Field(max_length=64, primary_key=True)  # a clip's id, or an answer's recording
     user_id: int = Field(foreign_key="users.id", primary_key=True)
     viewed_at: datetime = Field(default_factory=utcnow)
+    # True: the media could not be rendered and this user acknowledged that (counts as seen).
+    acknowledged: bool = False
+    reason: str = Field(default="", max_length=500)  # why it could not be rendered
 
 
 class Decision(SQLModel, table=True):

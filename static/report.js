@@ -1,6 +1,8 @@
-// The report page: tick a key clip as seen once its video has loaded (the server marked it seen
-// when it served the media), and enable the decision button when every clip is seen and this
-// user has written a note. The server enforces the same rule; the page works without this file.
+// The report page: tick a key clip or an answer's recording as seen once its video has loaded
+// (the server marked it seen when it served the media), offer to acknowledge one that fails to
+// load, and enable the decision button when every answer is watched (its clips or its
+// recording) and this user has written a note. The server enforces the same rule; the page
+// works without this file.
 "use strict";
 (function () {
   const el = document.getElementById("report-config");
@@ -9,17 +11,18 @@
   const seen = new Set(config.seen);
   const noted = config.noted;
 
-  function unseen() {
-    return config.clips.filter((id) => !seen.has(id));
+  function watched(answer) {
+    return seen.has(answer.recording) ||
+      (answer.clips.length > 0 && answer.clips.every((id) => seen.has(id)));
   }
 
   function refresh() {
-    const left = unseen().length;
-    const clipsItem = document.getElementById("missing-clips");
-    if (clipsItem) {
-      clipsItem.hidden = left === 0;
-      clipsItem.querySelector(".count").textContent = String(left);
-      clipsItem.querySelector(".noun").textContent = left === 1 ? "clip" : "clips";
+    let left = 0;
+    for (const answer of config.answers) {
+      const done = watched(answer);
+      if (!done) left += 1;
+      const item = document.querySelector(`[data-missing-answer="${CSS.escape(answer.key)}"]`);
+      if (item) item.hidden = done;
     }
     const done = left === 0 && noted;
     const box = document.getElementById("review-missing");
@@ -41,17 +44,23 @@
       tick.textContent = "\u2713 Seen";
       tick.classList.add("is-seen");
     }
+    const unplayable = document.querySelector(`[data-unplayable="${CSS.escape(id)}"]`);
+    if (unplayable) unplayable.hidden = true;
     refresh();
   }
 
   for (const video of document.querySelectorAll("video[data-clip]")) {
     const id = video.dataset.clip;
-    // Data arrived: the server has served the clip, which is what marks it seen.
+    // Data arrived: the server has served the media, which is what marks it seen.
     video.addEventListener("loadeddata", () => markSeen(id));
     video.addEventListener("playing", () => markSeen(id));
     video.addEventListener("error", () => {
+      if (seen.has(id)) return;
       const tick = document.querySelector(`[data-seen-for="${CSS.escape(id)}"]`);
-      if (tick && !seen.has(id)) tick.textContent = "Could not load the clip";
+      if (tick) tick.textContent = "Could not load";
+      // The server says why when asked to acknowledge it (and refuses if it does play).
+      const unplayable = document.querySelector(`[data-unplayable="${CSS.escape(id)}"]`);
+      if (unplayable) unplayable.hidden = false;
     });
   }
   refresh();

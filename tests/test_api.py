@@ -52,7 +52,9 @@ async def test_job_template_candidate_invitation_flow(hr: Api, store: Any) -> No
     job_id, dims, tpl_id = await make_job_and_template(hr)
     _, job = await hr.call("GET", f"/api/jobs/{job_id}", expect=200)
     assert job["language"] == "ko"  # the default model's language
-    assert job["dimensions"][0]["rules"][0] == {"signal": "keyword_hits:schedule", "op": ">=", "value": 1.0, "points": 10.0}
+    assert job["dimensions"][0]["rules"][0] == {"signal": "keyword_hits:schedule", "op": ">=", "value": 1.0,
+                                                "points": 10.0, "scope": "answer"}
+    assert job["dimensions"][0]["weight"] == 1.0  # equal by default
     _, tpl = await hr.call("GET", f"/api/templates/{tpl_id}", expect=200)
     assert [q["index"] for q in tpl["questions"]] == [0, 1]
     assert tpl["questions"][0]["dimensions"][0]["weight"] == 2

@@ -45,7 +45,7 @@ def job_body(**kw: Any) -> JobIn:
     return JobIn.model_validate({
         "title": "Engineer", "language": "ko",
         "dimensions": [
-            {"name": "프로젝트 관리", "keywords": ["대형 프로젝트", "large project"],
+            {"name": "프로젝트 관리", "keywords": ["대형 프로젝트", "large project", "일정"],
              "rules": [{"signal": "keyword_hits:일정", "op": ">=", "value": 1, "points": 10}]},
             {"name": "Safety", "keywords": ["procedure"]},
         ], **kw})
@@ -77,7 +77,7 @@ def test_round_trip_of_json_unicode_and_aware_times(store: Store, who: Principal
     job_id, tpl_id, dims, cand_id = seed(store, who)
     detail = store.run_sync(lambda db: job_detail(db, db.get(Job, job_id)))
     assert detail["dimensions"][0]["name"] == "프로젝트 관리"
-    assert detail["dimensions"][0]["keywords"] == ["대형 프로젝트", "large project"]
+    assert detail["dimensions"][0]["keywords"] == ["대형 프로젝트", "large project", "일정"]
     assert detail["dimensions"][0]["rules"][0]["signal"] == "keyword_hits:일정"
     created = detail["created_at"]
     assert created.tzinfo is not None and abs(created - datetime.now(timezone.utc)) < timedelta(minutes=1)

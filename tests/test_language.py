@@ -23,8 +23,10 @@ def seg(text: str, start: float, step: float = 0.4, dur: float = 0.3,
 
 def test_empty_answer() -> None:
     s = analyze_answer([], keywords=["절차"], live_seconds=30.0)
-    assert s.word_count == 0 and s.speech_rate_wpm == 0.0 and s.coherence == 0.0
+    assert s.word_count == 0 and s.speech_rate_wpm is None and s.coherence is None
     assert s.keyword_hits == {"절차": 0} and s.speaking_ratio == 0.0
+    # No rate or ratio from nothing: the signals are absent, not 0.
+    assert {"speech_rate_wpm", "filler_ratio", "keyword_density", "coherence"}.isdisjoint(s.signals())
 
 
 def test_rate_pauses_and_answer_time_english() -> None:
@@ -119,7 +121,7 @@ def test_flatten_keywords_dedupes_case_insensitively() -> None:
 KO_QUESTION = "동료가 안전 절차를 지키지 않는 것을 보면 어떻게 하시겠습니까?"
 KO_COHERENT = [
     "먼저 동료에게 안전 절차의 중요성을 차분하게 설명하겠습니다",
-    "안전 절차를 지키지 않으면 사고가 날 수 있다는 점을 구체적으로 이야기하겠습니다",
+    "안전 절차를 어기면 사고가 날 수 있다는 점을 구체적으로 이야기하겠습니다",
     "그래도 동료가 절차를 계속 지키지 않는다면 팀장에게 보고하겠습니다",
     "보고한 뒤에는 팀 전체가 안전 교육을 다시 받도록 제안하겠습니다",
 ]
@@ -180,11 +182,106 @@ def test_coherence_without_question_text() -> None:
     good = analyze_answer(_segs(KO_COHERENT)).coherence
     off = analyze_answer(_segs(KO_OFF_TOPIC)).coherence
     assert off < good
-    single = analyze_answer([seg("짧은 대답입니다", 0.0)]).coherence
+    single = analyze_answer([seg("저는 그 일을 끝까지 맡아서 책임지고 마무리했습니다", 0.0)]).coherence
     assert single == 0.5
+    # Too few content words to judge: no coherence at all.
+    assert analyze_answer([seg("짧은 대답입니다", 0.0)]).coherence is None
 
 
 def test_artefact_tokens_are_ignored() -> None:
     a = seg("[unk] 절차를 <unk> 지켰습니다", 0.0)
     s = analyze_answer([a], keywords=["절차"])
     assert s.word_count == 2 and s.keyword_hits["절차"] == 1
+
+
+# -- echo, mentions, rates with enough data ----------------------------------------------------
+
+KO_ECHO_QUESTION = "팀원과 갈등이 생겼을 때 어떻게 해결했는지 말씀해 주세요."
+# The question read back as Vosk's Korean model tokenises it: its vocabulary splits some eojeols
+# ("팀원 과", "해결 했는지", "말씀 해") and keeps others whole, unlike the written question.
+KO_READ_BACK = "팀원 과 갈등 이 생겼을 때 어떻게 해결 했는지 말씀 해 주세요"
+
+
+def test_reading_the_question_back_earns_no_keywords_phrases_or_coherence() -> None:
+    a = seg(KO_READ_BACK, 0.0)
+    s = analyze_answer([a], question_text=KO_ECHO_QUESTION, keywords=["갈등", "해결"], phrases=["어떻게 해결"])
+    assert s.keyword_hits == {"갈등": 0, "해결": 0} and s.keyword_evidence == ()
+    assert s.mention_hits == {"어떻게 해결": 0}
+    assert s.coherence is None  # nothing of its own left to judge
+    assert s.word_count == 12 and s.echo_word_count == 12
+    (echo,) = s.echoes
+    assert echo.text == KO_READ_BACK and echo.words == 12
+    assert (echo.start_s, echo.end_s) == (a.words[0].start_s, a.words[-1].end_s)
+    assert set(echo.discounted) == {"갈등", "해결", "어떻게 해결"}
+    # A hesitation inside the read-back does not make it an answer.
+    um = analyze_answer([seg("팀원 과 음 갈등 이 생겼을 때 어 어떻게 해결 했는지", 0.0)],
+                        question_text=KO_ECHO_QUESTION, keywords=["갈등", "해결"])
+    assert um.keyword_hits == {"갈등": 0, "해결": 0} and um.echo_word_count == 9 and len(um.echoes) == 1
+
+
+def test_after_the_read_back_the_answer_counts() -> None:
+    a = seg(KO_READ_BACK, 0.0)
+    b = seg("음 저는 먼저 팀원 의 이야기를 들었고 갈등 의 원인을 함께 찾아 해결 했습니다", a.end_s + 1.0)
+    s = analyze_answer([a, b], question_text=KO_ECHO_QUESTION, keywords=["갈등", "해결"])
+    assert s.keyword_hits == {"갈등": 1, "해결": 1}
+    assert all(h.segment_index == 1 for h in s.keyword_evidence)
+    assert s.echo_word_count == 12 and len(s.echoes) == 1
+    # Without the read-back the coherence is the same: the echo adds nothing to it.
+    alone = analyze_answer([b], question_text=KO_ECHO_QUESTION)
+    assert s.coherence == alone.coherence and s.coherence is not None and s.coherence > 0
+
+
+def test_two_question_words_are_a_topic_not_an_echo() -> None:
+    q = "How do you follow operating procedures when nobody is watching?"
+    a = seg("I keep operating procedures even at night shifts alone", 0.0)
+    s = analyze_answer([a], question_text=q, keywords=["procedures"])
+    assert s.echoes == () and s.keyword_hits == {"procedures": 1}
+    # Three in a row (case and punctuation aside) are an echo, inside an answer too.
+    b = seg("Well, I always Follow operating procedures, they keep people safe", 0.0)
+    s = analyze_answer([b], question_text=q, keywords=["procedures"], phrases=["keep people safe"])
+    assert [e.text for e in s.echoes] == ["Follow operating procedures,"]
+    assert s.keyword_hits == {"procedures": 0} and s.mention_hits == {"keep people safe": 1}
+
+
+def test_mentions_any_phrase_normalised() -> None:
+    a = seg("We always FOLLOW operating procedures, and follow operating-procedures too", 0.0)
+    b = seg("i follow operating procedures.", 6.0)
+    phrases = ["follow operating procedures", "Follow Operating Procedures!", "never said"]
+    s = analyze_answer([a, b], keywords=["safety"], phrases=phrases)
+    # The hyphenated token is another word; case and end punctuation do not matter.
+    assert s.mention_hits == {"follow operating procedures": 2, "Follow Operating Procedures!": 2,
+                              "never said": 0}
+    assert s.keyword_hits == {"safety": 0}
+    hits = [h for h in s.mention_evidence if h.keyword == "follow operating procedures"]
+    assert [h.text for h in hits] == ["FOLLOW operating procedures,", "follow operating procedures."]
+    assert hits[1].start_s == pytest.approx(6.4)
+    assert s.signals()["mentions:follow operating procedures"] == 2.0
+    assert s.signals()["mentions:never said"] == 0.0
+
+
+def test_no_rate_from_a_fraction_of_a_second() -> None:
+    one = analyze_answer([seg("네", 3.0)], live_seconds=30.0)
+    assert one.word_count == 1 and one.speech_rate_wpm is None and one.filler_ratio is None
+    assert "speech_rate_wpm" not in one.signals() and "filler_ratio" not in one.signals()
+    assert one.signals()["word_count"] == 1.0
+    # Five quick words in 2 s: still too little speech for a rate.
+    quick = analyze_answer([seg("네 저는 그렇게 생각 합니다", 0.0)])
+    assert quick.word_count == 5 and quick.speaking_seconds < 5 and quick.speech_rate_wpm is None
+    assert quick.filler_ratio == 0.0  # five words are enough for a ratio of words
+    # A filler alone is not "100 % fillers".
+    assert analyze_answer([seg("음", 0.0)]).filler_ratio is None
+    enough = analyze_answer([seg("저는 현장에서 항상 안전 절차를 먼저 확인하고 작업을 시작합니다", 0.0, step=0.6)])
+    assert enough.speaking_seconds >= 5 and enough.speech_rate_wpm == pytest.approx(
+        9 / enough.speaking_seconds * 60, rel=1e-3)
+
+
+def test_coherence_cost_is_linear() -> None:
+    """A 20-minute answer (2,200 words) is analysed in full (once, when it is over) in well under
+    a second (~30 ms here): every step is linear in the answer's length."""
+    import time
+    lines = (KO_COHERENT + KO_OFF_TOPIC) * 40
+    segs = _segs(lines)
+    t0 = time.process_time()
+    s = analyze_answer(segs, question_text=KO_QUESTION, keywords=["절차", "보고"], phrases=["안전 교육"])
+    assert time.process_time() - t0 < 1.0
+    assert s.word_count > 2000 and s.coherence is not None

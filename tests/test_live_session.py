@@ -147,7 +147,8 @@ async def _interview(client: Any, store: Store, speech_48k: Path) -> None:
     assert q0["face_present_ratio"] >= 0.9, q0
     assert q0["multiple_faces_ratio"] == 0
     overall = {s.dimension_id: s for s in scores if s.question_index is None}
-    assert set(overall) == set(dims)
+    # The second answer was 3 s of silence: Safety is not assessed, so it has no score (not 0).
+    assert set(overall) == {dims[0]}
     pm = overall[dims[0]]
     rule_hits = [e for e in pm.evidence if e.get("kind") == "rule"]
     assert rule_hits and rule_hits[0]["signal"] == "face_present_ratio"

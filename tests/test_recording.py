@@ -17,7 +17,9 @@ import av
 import numpy as np
 import pytest
 
-from server.clips import audio_spans, clip_audio, disk_usage, recorded_range, render_clip, video_frames
+from server.clips import (
+    MediaProblem, audio_spans, clip_audio, disk_usage, media_problem, recorded_range, render_clip, video_frames,
+)
 from server.recording import RATE, PeerRecording, Recorder, encode_jpeg, recording_dir
 
 BATCH = RATE // 5  # the audio pump's 200 ms batches
@@ -277,10 +279,29 @@ def test_clips_are_cached_clamped_and_refused_when_empty(two_tones: Path, tmp_pa
     assert disk_usage(two_tones, 11).clip_bytes == path.stat().st_size + clamped.stat().st_size
     with pytest.raises(ValueError, match="empty"):
         render_clip(two_tones, 11, 5.0, 5.0)
-    with pytest.raises(ValueError, match="outside"):
+    with pytest.raises(ValueError, match="nothing was recorded at 0:20"):
         render_clip(two_tones, 11, 20.0, 30.0)
-    with pytest.raises(ValueError, match="no recording"):
+    with pytest.raises(ValueError, match="nothing was recorded for this interview"):
         render_clip(tmp_path_factory.mktemp("empty"), 11, 0.0, 5.0)
+
+
+def test_a_clip_with_almost_nothing_recorded_is_refused_with_a_reason(two_tones: Path, tmp_path: Path) -> None:
+    """A clip 0.04 s of which is on disk used to render as a 0:00 video that counted as seen."""
+    assert media_problem(two_tones, 11, 2.0, 5.0) is None
+    with pytest.raises(MediaProblem, match=r"only 0\.04 s of 0:10\u20130:13 was recorded"):
+        render_clip(two_tones, 11, 9.96, 13.0)
+    assert not (recording_dir(two_tones, 11) / "clips").exists()  # nothing rendered
+    assert media_problem(two_tones, 11, 9.96, 13.0) == "only 0.04 s of 0:10\u20130:13 was recorded"
+    assert "covers 0:00\u20130:10" in (media_problem(two_tones, 11, 20.0, 25.0) or "")
+    assert "nothing was recorded" in (media_problem(tmp_path / "none", 11, 0.0, 5.0) or "")
+    # A range wholly inside the gap of a reconnect: nothing was received then.
+    synthetic(tmp_path, 12, [(0.0, tone(440, 3.0), 10.0), (8.0, tone(440, 3.0, 8 * RATE), 10.0)])
+    assert media_problem(tmp_path, 12, 4.0, 7.0) == \
+        "no audio or video was received at 0:04\u20130:07 (the connection was lost then)"
+    with pytest.raises(MediaProblem, match="no audio or video"):
+        render_clip(tmp_path, 12, 4.0, 7.0)
+    # A short answer (under a second) that was recorded in full still renders.
+    assert duration_s(render_clip(two_tones, 11, 4.0, 4.6)) == pytest.approx(0.6, abs=0.05)
 
 
 def test_a_clip_across_a_gap_is_padded_with_silence_and_black(tmp_path: Path) -> None:

@@ -144,7 +144,8 @@ async def test_weights_change_the_report(client: Any, hr: Api, store: Any) -> No
 
     def reweight(db: Any) -> None:
         for w in db.exec(select(InterviewWeight).where(InterviewWeight.interview_id == iid)):
-            w.weight = 10.0 if w.weight == 1.0 else w.weight  # favour the question with weight 1
+            # Favour the question with weight 1 (the template's weight: dimension scores use it).
+            w.base_weight = w.weight = 10.0 if w.base_weight == 1.0 else w.base_weight
             db.add(w)
 
     store.run_sync(reweight)

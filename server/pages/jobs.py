@@ -32,10 +32,13 @@ SWITCHES = (
     ("analyze_posture", "Posture and gestures", "Upright posture and hand movement."),
 )
 SIGNAL_HELP = (
-    "keyword_hits:<word>", "keyword_density", "word_count", "speech_rate_wpm", "filler_ratio",
-    "answer_seconds", "face_present_ratio", "multiple_faces_ratio", "eye_contact_ratio",
-    "smile_ratio", "upright_ratio", "gesture_activity",
+    "keyword_hits:<one of the dimension's keywords>", "mentions:<phrase>", "keyword_density", "word_count",
+    "speech_rate_wpm", "filler_ratio", "answer_seconds", "coherence", "pause_count", "longest_pause_s",
+    "face_present_ratio", "multiple_faces_ratio", "eye_contact_ratio", "smile_ratio", "upright_ratio",
+    "gesture_activity",
 )
+# A rule line starting with this word is checked over the whole interview (scope "interview").
+INTERVIEW_PREFIX = "interview"
 LANGUAGES = (("ko", "Korean"), ("en", "English"), ("ja", "Japanese"), ("zh", "Chinese"),
              ("de", "German"), ("fr", "French"), ("es", "Spanish"))
 _RULE_OPS = (">=", "<=", "==", ">", "<")
@@ -84,7 +87,7 @@ async def job_new(call: PageCall) -> web.Response:
 
 
 def _empty_row() -> dict[str, str]:
-    return {"name": "", "description": "", "keywords": "", "rules": ""}
+    return {"name": "", "description": "", "keywords": "", "rules": "", "weight": ""}
 
 
 def split_keywords(text: str) -> list[str]:
@@ -92,13 +95,19 @@ def split_keywords(text: str) -> list[str]:
 
 
 def parse_rules(text: str, row: int, errors: FormErrors) -> list[dict[str, str]]:
-    """One rule a line: `signal op value points`, e.g. `keyword_hits:procedure >= 1 10`. The
-    signal may contain spaces (a keyword of two words), so the line is split from the right."""
+    """One rule a line: `signal op value points`, e.g. `keyword_hits:procedure >= 1 10`, or with
+    `interview` first for a rule over the whole interview (`interview mentions:follow operating
+    procedures > 0.8 10`). The signal may contain spaces (a keyword of two words), so the line
+    is split from the right."""
     rules = []
     for n, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line:
             continue
+        scope = "answer"
+        first, _, rest = line.partition(" ")
+        if first.lower() == INTERVIEW_PREFIX and rest.strip():
+            scope, line = "interview", rest.strip()
         parts = line.rsplit(None, 3)
         if len(parts) != 4 or parts[1] not in _RULE_OPS:
             errors.add(
@@ -108,7 +117,7 @@ def parse_rules(text: str, row: int, errors: FormErrors) -> list[dict[str, str]]
             )
             continue
         signal, op, value, points = parts
-        rules.append({"signal": signal, "op": op, "value": value, "points": points})
+        rules.append({"signal": signal, "op": op, "value": value, "points": points, "scope": scope})
     return rules
 
 
@@ -120,7 +129,7 @@ def read_job_form(call: PageCall) -> tuple[dict[str, Any], list[dict[str, str]]]
     }
     count = form_rows(call.form, DIMENSION_ROWS, MAX_DIMENSIONS)
     rows = [
-        {key: call.text(f"dim_{key}_{i}") for key in ("name", "description", "keywords", "rules")}
+        {key: call.text(f"dim_{key}_{i}") for key in ("name", "description", "keywords", "rules", "weight")}
         for i in range(count)
     ]
     return values, rows
@@ -138,6 +147,7 @@ def build_job(values: dict[str, Any], rows: list[dict[str, str]]) -> JobIn | For
             "description": row["description"].strip(),
             "keywords": split_keywords(row["keywords"]),
             "rules": parse_rules(row["rules"], i, errors),
+            **({"weight": row["weight"].strip()} if row["weight"].strip() else {}),
         })
         row_of.append(i)
     if not dimensions:
@@ -167,8 +177,9 @@ def build_job(values: dict[str, Any], rows: list[dict[str, str]]) -> JobIn | For
                 return where, f"dimension {row + 1}, rule line {rest[1] + 1}: {field} {described}"
             if rest[:1] == ("keywords",):
                 return where, f"dimension {row + 1}, keywords: {described}"
-            field = rest[0] if rest else "dimension"
-            return where, f"dimension {row + 1}: {field} {described}"
+            if not rest:  # the dimension as a whole, e.g. a keyword_hits: rule on another keyword
+                return where, f"dimension {row + 1}: {described}"
+            return where, f"dimension {row + 1}: {rest[0]} {described}"
         if loc[:1] == ("dimensions",):
             return "dim-0", f"dimensions: {described}"
         return "", f"{'.'.join(map(str, loc))}: {described}"

@@ -1,17 +1,21 @@
 """The report page: `GET /interviews/{id}/report` shows a completed interview's report (scores
-with their evidence, the per-question breakdown, percentile, recommendation, key clips,
-interventions) and HR's review (notes, clips seen, the decision).
+with their evidence, the per-question breakdown with each answer's full recording, percentile,
+recommendation, key clips, interventions) and HR's review (notes, what was watched, the
+decision).
 
-The page's forms post to `/interviews/{id}/notes` and `/interviews/{id}/decision`, which call the
-same rules as the JSON API (`server.review.add_note`, `server.review.decide`): the decision is
-refused until this user has opened every key clip and written a note, whatever the page showed.
-Charts are SVG made here and in the template, so the page works without script; static/report.js
-only ticks a clip as seen when its video loads and enables the decision button once the review
+The page's forms post to `/interviews/{id}/notes`, `/interviews/{id}/decision` and
+`/interviews/{id}/acknowledge` (a clip or recording that cannot be played), which call the same
+rules as the JSON API (server/review.py): the decision is refused until this user has watched
+every answer (its key clips or its full recording, or acknowledged what cannot be played) and
+written a note, whatever the page showed. Charts are SVG made here and in the template, so the
+page works without script; static/report.js only ticks media as seen when its video loads,
+offers the acknowledgement when a video fails, and enables the decision button once the review
 is complete.
 """
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,8 +26,14 @@ from sqlmodel import Session, select
 from server.errors import Conflict
 from server.pages.common import FormErrors, PageCall, hr_page, see_other, validation_errors
 from server.pages.interviews import STATE_LABELS
+from server.rendering import CANDIDATE_STATUS_WORDS
 from server.reports import Thresholds, build_report
-from server.review import DecisionIn, add_note, decide, review_status, visible_interview
+from server import recording
+from server.review import (
+    DecisionIn, acknowledge, add_note, answer_target, attach_media, clip_target, decide, review_status, seen_items,
+    visible_interview,
+)
+from server.review_gate import answer_ranges, gate
 from server.tables import User
 from server.web import base_url
 from server.review import REPORT_WAIT_S
@@ -39,9 +49,7 @@ DECISIONS = (
 )
 DECISION_LABELS = {value: label for value, label, _ in DECISIONS}
 RECOMMENDATION_LABELS = {"recommend": "Recommend", "second_interview": "Second interview",
-                         "not_recommended": "Not recommended"}
-CANDIDATE_STATUS_LABELS = {"hired": "Hired", "second_interview": "Invited to a second interview",
-                           "talent_pool": "In the talent pool", "not_recommended": "Not recommended"}
+                         "not_recommended": "Not recommended", "insufficient_evidence": "Insufficient evidence"}
 
 # Per-question signals shown as bars (ratios 0-1) and in words.
 RATIO_SIGNALS = (
@@ -60,25 +68,40 @@ def mmss(seconds: float) -> str:
 
 # --- the view of one report ------------------------------------------------------------------
 
-def _signal_words(signals: dict[str, float]) -> list[tuple[str, str]]:
-    """The signals that matter, in plain words; a missing one was not analysed."""
-    def pct(name: str) -> str:
-        return f"{signals[name]:.0%}" if name in signals else "not analysed"
+# Which of the job's analysis switches (report["analyses"]) each vision ratio belongs to; the
+# face itself is always looked for.
+SWITCH_OF = {"eye_contact_ratio": "eye_contact", "smile_ratio": "expression", "upright_ratio": "posture"}
+NO_DATA = "no data"
+
+
+def _signal_words(signals: dict[str, float], analyses: dict[str, bool]) -> list[tuple[str, str]]:
+    """The signals that matter, in plain words. "off": the job switched that analysis off;
+    "no data": nothing was measured (or too little to give a rate)."""
+    def ratio(name: str) -> str:
+        if not analyses.get(SWITCH_OF.get(name, ""), True):
+            return "off (switched off for this job)"
+        return f"{signals[name]:.0%} of analysed frames" if name in signals else NO_DATA
 
     hits = {k.split(":", 1)[1]: int(v) for k, v in signals.items() if k.startswith("keyword_hits:") and v > 0}
     words = int(signals.get("word_count", 0))
+    seconds = signals.get("answer_seconds", 0.0)
+    if words == 0:
+        answer = "nothing recognised"
+    else:
+        answer = f"{words} word{'' if words == 1 else 's'}" + (f" in {seconds:.0f} s" if seconds >= 1 else "")
+    too_little = "no data (too little speech to measure)" if words else NO_DATA
     out = [
-        ("Answer", f"{words} words in {signals.get('answer_seconds', 0.0):.0f} s"),
+        ("Answer", answer),
         ("Speech rate", f"{signals['speech_rate_wpm']:.0f} words a minute" if "speech_rate_wpm" in signals
-         else "not analysed"),
+         else too_little),
         ("Fillers", f"{signals['filler_ratio']:.0%} of words (“um”, “uh”…)" if "filler_ratio" in signals
-         else "not analysed"),
+         else too_little),
         ("Keywords heard", ", ".join(f"{k} ×{n}" for k, n in hits.items()) if hits else "none"),
         ("Coherence", f"{signals['coherence']:.2f} (0 to 1: how well the answer holds together and "
-                      f"stays on the question)" if "coherence" in signals else "not analysed"),
+                      f"stays on the question)" if "coherence" in signals else too_little),
     ]
     for name, label in RATIO_SIGNALS[:4]:
-        out.append((label, pct(name) + (" of analysed frames" if name in signals else "")))
+        out.append((label, ratio(name)))
     if signals.get("multiple_faces_ratio", 0.0) > 0:
         out.append(("Another face in view", f"{signals['multiple_faces_ratio']:.0%} of analysed frames"))
     return out
@@ -117,18 +140,6 @@ def _dimension_groups(dimension: dict[str, Any], questions: list[dict[str, Any]]
     return groups
 
 
-def _missing(review: dict[str, Any], decided: bool) -> list[str]:
-    if decided:
-        return []
-    out = []
-    unseen = len(review["clips_unseen"])
-    if unseen:
-        out.append(f"open the {unseen} clip{'s' if unseen != 1 else ''} not yet seen")
-    if not review["noted"]:
-        out.append("write a note")
-    return out
-
-
 def report_view(db: Session, call: PageCall, interview_id: int) -> dict[str, Any]:
     """Everything the page shows, or `{"pending": state}` for an interview not completed."""
     interview = visible_interview(db, call.who, interview_id)  # 404 for unknown and invisible
@@ -136,7 +147,11 @@ def report_view(db: Session, call: PageCall, interview_id: int) -> dict[str, Any
         return {"pending": interview.state, "pending_label": STATE_LABELS.get(interview.state, interview.state),
                 "interview_id": interview_id}
     report = build_report(db, interview_id, base_url(call.request), Thresholds.from_settings(call.settings))
-    review = review_status(db, call.who, interview_id, [c["id"] for c in report["clips"]])
+    ranges = answer_ranges(db, interview_id)
+    review = review_status(db, call.who, interview_id, report, ranges)
+    attach_media(report, ranges, recording.recordings_root(call.settings.data_dir), "")
+    seen_rows = seen_items(db, call.who, interview_id)
+    status = gate(report, ranges, seen_rows)
     emails = {u.id: u.email for u in db.exec(select(User)).all()} if review["notes"] or review["decision"] else {}
     for note in review["notes"]:
         note["author"] = emails.get(note["user_id"], f"user {note['user_id']}")
@@ -144,28 +159,41 @@ def report_view(db: Session, call: PageCall, interview_id: int) -> dict[str, Any
         review["decision"]["author"] = emails.get(review["decision"]["user_id"], "")
         review["decision"]["label"] = DECISION_LABELS.get(review["decision"]["decision"],
                                                           review["decision"]["decision"])
-    seen = set(review["clips_seen"])
+    seen = set(seen_rows)
+    acknowledged = {k for k, v in seen_rows.items() if v.acknowledged}
     questions = {q["index"]: q for q in report["questions"] if not q["superseded"]}
     for clip in report["clips"]:
         clip["src"] = urlsplit(clip["media_url"]).path  # same origin: the session cookie goes with it
         clip["seen"] = clip["id"] in seen
+        clip["acknowledged"] = clip["id"] in acknowledged
         clip["question_text"] = questions.get(clip["question_index"], {}).get("text", "")
+    required = {(a.question_index, a.attempt): a.required for a in status.answers}
+    for q in report["questions"]:
+        rec = q["recording"]
+        rec["src"] = rec["media_url"]
+        rec["seen"] = rec["id"] in seen
+        rec["acknowledged"] = rec["id"] in acknowledged
+        rec["required"] = required.get((q["index"], q["attempt"]), False)
     for dim in report["dimensions"]:
         dim["groups"] = _dimension_groups(dim, report["questions"])
     for q in report["questions"]:
-        q["words"] = _signal_words(q["signals"])
+        q["words"] = _signal_words(q["signals"], report.get("analyses", {}))
         q["bars"] = _signal_bars(q["signals"])
     decided = review["decision"] is not None
+    to_watch = [{"key": f"{a.question_index}-{a.attempt}", "text": a.missing(seen)} for a in status.to_watch]
     return {
         "pending": None,
         "report": report,
         "review": review,
-        "missing": _missing(review, decided),
+        "missing": [] if decided else review["missing"],
+        "to_watch": to_watch,
         "recommendation_label": RECOMMENDATION_LABELS.get(report["recommendation"]["decision"],
                                                           report["recommendation"]["decision"]),
-        "status_label": CANDIDATE_STATUS_LABELS.get(report["candidate"]["status"], report["candidate"]["status"]),
-        "config": {"clips": [c["id"] for c in report["clips"]], "seen": review["clips_seen"],
-                   "noted": review["noted"], "decided": decided},
+        "status_label": CANDIDATE_STATUS_WORDS.get(report["candidate"]["status"], report["candidate"]["status"]),
+        # What report.js needs to tick items and enable the decision as the review completes.
+        "config": {"answers": [{"key": f"{a.question_index}-{a.attempt}", "recording": a.recording_id,
+                                "clips": [c["id"] for c in a.clips]} for a in status.answers if a.required],
+                   "seen": sorted(seen), "noted": review["noted"], "decided": decided},
     }
 
 
@@ -243,6 +271,30 @@ async def report_decision(call: PageCall) -> web.Response:
             errors.add(exc.message, "decision")
         return await _render(call, iid, status=409, errors=errors, values=values, gate=bool(missing))
     return _back(iid)
+
+
+@hr_page("POST", "/interviews/{interview_id}/acknowledge",
+         summary="HR: acknowledge from the report page that a clip or an answer's recording cannot be played",
+         errors=(404, 409, 422))
+async def report_acknowledge(call: PageCall) -> web.Response:
+    iid = call.id_param("interview_id", "interview")
+    item = call.text("item")
+    answer = re.fullmatch(r"answer-(\d{1,6})-(\d{1,6})", item)
+    errors = FormErrors()
+    try:
+        if answer:
+            qi, attempt = int(answer.group(1)), int(answer.group(2))
+            target = await call.store.run(lambda db: answer_target(db, call.who, iid, qi, attempt))
+        elif item:
+            target = await call.store.run(lambda db: clip_target(db, call.who, iid, item))
+        else:
+            errors.add("choose what to acknowledge", "decision")
+            return await _render(call, iid, status=422, errors=errors)
+        await acknowledge(call.request.app, call.who, iid, target)
+    except Conflict as exc:
+        errors.add(exc.message, "decision")
+        return await _render(call, iid, status=409, errors=errors)
+    return see_other(f"/interviews/{iid}/report#{'recording-' if answer else 'clip-'}{item}")
 
 
 @hr_page("GET", "/interviews/{interview_id}/notes", summary="HR: the report page (after logging in again)",

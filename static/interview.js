@@ -815,6 +815,7 @@
       else if (msg.index !== hrMessageFor) onHrMessage("");
     }
     if (changed) {
+      if (!finishConfirm.hidden) askToFinish(false); // the time ran out meanwhile
       unlockNext();
       clearCaptionLines();
       el.progress.focus({ preventScroll: true });
@@ -852,13 +853,32 @@
     updateNextButton();
   }
 
+  // Finishing cannot be undone: the last question's button asks first.
+  const finishConfirm = $("finish-confirm");
+  function askToFinish(open) {
+    finishConfirm.hidden = !open;
+    el.next.hidden = open;
+    if (open) $("finish-no").focus(); else el.next.focus({ preventScroll: true });
+  }
+  $("finish-no").addEventListener("click", () => askToFinish(false));
+  $("finish-yes").addEventListener("click", () => {
+    askToFinish(false);
+    sendNext();
+  });
+
   el.next.addEventListener("click", () => {
+    if (el.next.disabled || nextLockTimer) return;
+    if (el.next.dataset.last === "true") { askToFinish(true); return; }
+    sendNext();
+  });
+
+  function sendNext() {
     if (el.next.disabled || nextLockTimer) return;
     if (!send({ type: "next" })) return;
     // Locked until the next question arrives, or a few seconds (the server may have said no).
     nextLockTimer = setTimeout(unlockNext, NEXT_LOCK_MS);
     updateNextButton();
-  });
+  }
 
   function clearCaptionLines() {
     for (const line of el.captions.querySelectorAll(".iv-caption-final")) line.remove();

@@ -534,6 +534,16 @@ def test_live_interview_flow_with_a_scripted_server(browser: Browser, invitation
         assert page.inner_text("#question-progress") == "Question 3 of 3"
         assert page.inner_text("#next") == "Finish"
         assert page.locator("#next").is_enabled()
+        # Finishing cannot be undone: the button asks first, and "Keep answering" goes back.
+        page.click("#next")
+        assert page.locator("#finish-confirm").is_visible() and page.locator("#next").is_hidden()
+        assert [m for m in sent(page) if m["type"] == "next"] == [{"type": "next"}]  # nothing sent yet
+        assert page.evaluate("document.activeElement.id") == "finish-no"
+        page.click("#finish-no")
+        assert page.locator("#finish-confirm").is_hidden() and page.locator("#next").is_visible()
+        page.click("#next")
+        page.click("#finish-yes")
+        assert [m for m in sent(page) if m["type"] == "next"] == [{"type": "next"}, {"type": "next"}]
         assert page.locator("#captions .iv-caption-final").count() == 0  # fresh for a new question
         # HR's message was about the last question: it goes with it.
         assert page.locator("#hr-message").is_hidden()
@@ -837,6 +847,8 @@ def test_real_interview_end_to_end(launch_browser: Any, tmp_path: Path, screensh
                     assert page.inner_text("#next") == "Finish"
                 time.sleep(1.0)
                 page.click("#next")
+                if index == count - 1:
+                    page.click("#finish-yes")  # finishing asks first
             wait_state(page, "finished", timeout=20_000)
             assert page.inner_text("#finished-title") == "Thank you, your interview is complete"
             assert [m["type"] for m in page.evaluate("candor.sent")].count("next") == count

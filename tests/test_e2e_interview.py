@@ -121,6 +121,7 @@ def test_candidate_in_chromium_answers_two_questions(launch_browser: Any, tmp_pa
             page.wait_for_function("() => (!document.getElementById('next').disabled)")
             time.sleep(6.0)
             page.click("#next")
+            page.click("#finish-yes")  # the last question asks before finishing
             wait_state(page, "finished", timeout=30_000)
             assert not page_errors(page)
         finally:

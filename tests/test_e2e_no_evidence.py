@@ -67,6 +67,7 @@ def test_no_face_and_no_speech_is_insufficient_evidence_not_a_weak_candidate(
             candidate.wait_for_function("() => (!document.getElementById('next').disabled)")
             time.sleep(4.0)
             candidate.click("#next")
+            candidate.click("#finish-yes")  # the last question asks before finishing
             wait_state(candidate, "finished", timeout=30_000)
             assert not page_errors(candidate)
         finally:

@@ -145,6 +145,7 @@ def test_killed_browser_then_udp_outage_recover_on_the_same_question(launch_brow
             page.click("#next")
             page.wait_for_function("() => (window.candor.question.index === 1)", timeout=20_000)
             page.click("#next")
+            page.click("#finish-yes")  # the last question asks before finishing
             wait_state(page, "finished", timeout=30_000)
         finally:
             feed.ws.close()

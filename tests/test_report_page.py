@@ -383,6 +383,7 @@ def test_hr_reviews_a_real_interview_in_chromium(browser: Any, launch_browser: A
             candidate.wait_for_function("() => (!document.getElementById('next').disabled)")
             time.sleep(6.0)
             candidate.click("#next")
+            candidate.click("#finish-yes")  # the last question asks before finishing
             wait_state(candidate, "finished", timeout=30_000)
             assert not page_errors(candidate)
         finally:

@@ -174,6 +174,7 @@ def test_server_killed_mid_answer_page_reconnects_and_interview_completes(launch
         page.wait_for_function("() => (!document.getElementById('next').disabled)", timeout=20_000)
         time.sleep(3.0)
         page.click("#next")
+        page.click("#finish-yes")  # the last question asks before finishing
         wait_state(page, "finished", timeout=30_000)
 
         report = api(second, "GET", f"/api/interviews/{interview_id}/report", token=token)

@@ -30,7 +30,7 @@ from server.review_gate import answer_ranges, gate, recording_id, times
 from server.review_schemas import AcknowledgedOut
 from server.schemas import Body, Created
 from server.store import stored_id
-from server.tables import Candidate, ClipView, Decision, Report, ReviewNote, utcnow
+from server.tables import AuditLog, Candidate, ClipView, Decision, Report, ReviewNote, utcnow
 from server.web import base_url, settings_key, store_key
 from server.sessions import sessions_key
 
@@ -59,6 +59,11 @@ class NoteIn(Body):
 class DecisionIn(Body):
     decision: Literal["second_interview", "talent_pool", "not_recommended", "hire"]
     note: str = Field(default="", max_length=5000)
+
+
+class DecisionChangeIn(Body):
+    decision: Literal["second_interview", "talent_pool", "not_recommended", "hire"]
+    reason: str = Field(min_length=1, max_length=2000, description="Why the decision changes (kept in the audit log)")
 
 
 def seen_items(db: Session, who: Principal, interview_id: int) -> dict[str, ClipView]:
@@ -90,8 +95,47 @@ def review_status(db: Session, who: Principal, interview_id: int, report: dict[s
         "noted": noted,
         "notes": [{"user_id": n.user_id, "text": n.text, "created_at": n.created_at} for n in notes],
         "decision": None if decision is None else {"decision": decision.decision, "note": decision.note,
-                                                   "user_id": decision.user_id, "created_at": decision.created_at},
+                                                   "user_id": decision.user_id, "created_at": decision.created_at,
+                                                   "changes": decision_changes(db, interview_id)},
     }
+
+
+def decision_changes(db: Session, interview_id: int) -> list[dict[str, Any]]:
+    """Every change of the decision, oldest first, from the audit log (who, when, from, to, why)."""
+    rows = db.exec(select(AuditLog).where(AuditLog.action == "review.decision_change",
+                                          AuditLog.target_kind == "interview",
+                                          AuditLog.target_id == interview_id).order_by(col(AuditLog.id))).all()
+    return [{"user_id": r.actor_id, "ts": r.ts, "from": r.detail.get("old"), "to": r.detail.get("new"),
+             "reason": r.detail.get("reason", "")} for r in rows]
+
+
+def change_decision(db: Session, who: Principal, interview_id: int, body: DecisionChangeIn, base: str,
+                    thresholds: Thresholds = Thresholds()) -> dict[str, Any]:
+    """A decision made can be changed, with the reason (audited, old and new); the one changing
+    it must have reviewed the interview like anyone deciding (409 with `missing` otherwise)."""
+    interview = visible_interview(db, who, interview_id)
+    decision = db.exec(select(Decision).where(Decision.interview_id == interview_id)).first()
+    if decision is None:
+        raise Conflict("there is no decision to change yet: record one first")
+    reason = body.reason.strip()
+    if not reason:
+        raise Invalid("say why the decision changes")
+    if decision.decision == body.decision:
+        raise Invalid(f"the decision already is {body.decision}")
+    report = build_report(db, interview_id, base, thresholds)
+    status = review_status(db, who, interview_id, report)
+    if status["missing"]:
+        raise Conflict("review not complete: " + "; ".join(status["missing"]), missing=status["missing"])
+    old = decision.decision
+    decision.decision = body.decision
+    db.add(decision)
+    candidate = db.get(Candidate, interview.candidate_id)
+    assert candidate is not None
+    candidate.status = CANDIDATE_STATUS[body.decision]
+    db.add(candidate)
+    audit.record(db, "hr", who.id, "review.decision_change", "interview", interview_id,
+                 old=old, new=body.decision, reason=reason)
+    return {"decision": body.decision, "previous": old, "candidate_status": candidate.status}
 
 
 def attach_media(report: dict[str, Any], ranges: Ranges, root: Path, base: str) -> None:
@@ -355,3 +399,14 @@ async def post_decision(call: Call) -> dict[str, Any]:
 
     thresholds = Thresholds.from_settings(call.request.app[settings_key])
     return await call.request.app[store_key].run(lambda db: decide(db, call.who, iid, body, base, thresholds))
+
+
+@router.route("POST", "/api/interviews/{interview_id}/decision/change",
+              summary="Change a decision already made, with the reason (audited); the one changing it must "
+                      "have reviewed the interview", body=DecisionChangeIn, errors=(404, 409, 422), tag="reports")
+async def post_decision_change(call: Call) -> dict[str, Any]:
+    iid = call.int_param("interview_id")
+    body: DecisionChangeIn = call.body
+    base = base_url(call.request)
+    thresholds = Thresholds.from_settings(call.request.app[settings_key])
+    return await call.request.app[store_key].run(lambda db: change_decision(db, call.who, iid, body, base, thresholds))

@@ -23,15 +23,15 @@ from aiohttp import web
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from server.errors import Conflict
+from server.errors import Conflict, Invalid
 from server.pages.common import FormErrors, PageCall, hr_page, see_other, validation_errors
 from server.pages.interviews import STATE_LABELS
 from server.rendering import CANDIDATE_STATUS_WORDS
 from server.reports import Thresholds, build_report
 from server import recording
 from server.review import (
-    DecisionIn, acknowledge, add_note, answer_target, attach_media, clip_target, decide, review_status, seen_items,
-    visible_interview,
+    DecisionChangeIn, DecisionIn, acknowledge, add_note, answer_target, attach_media, change_decision, clip_target,
+    decide, review_status, seen_items, visible_interview,
 )
 from server.review_gate import answer_ranges, gate
 from server.tables import User
@@ -159,6 +159,10 @@ def report_view(db: Session, call: PageCall, interview_id: int) -> dict[str, Any
         review["decision"]["author"] = emails.get(review["decision"]["user_id"], "")
         review["decision"]["label"] = DECISION_LABELS.get(review["decision"]["decision"],
                                                           review["decision"]["decision"])
+        for change in review["decision"]["changes"]:
+            change["author"] = emails.get(change["user_id"], f"user {change['user_id']}")
+            change["from_label"] = DECISION_LABELS.get(change["from"], change["from"])
+            change["to_label"] = DECISION_LABELS.get(change["to"], change["to"])
     seen = set(seen_rows)
     acknowledged = {k for k, v in seen_rows.items() if v.acknowledged}
     questions = {q["index"]: q for q in report["questions"] if not q["superseded"]}
@@ -270,6 +274,33 @@ async def report_decision(call: PageCall) -> web.Response:
         else:
             errors.add(exc.message, "decision")
         return await _render(call, iid, status=409, errors=errors, values=values, gate=bool(missing))
+    return _back(iid)
+
+
+@hr_page("POST", "/interviews/{interview_id}/decision/change",
+         summary="HR: change the decision from the report page, with the reason", errors=(404, 409, 422))
+async def report_decision_change(call: PageCall) -> web.Response:
+    iid = call.id_param("interview_id", "interview")
+    values = {"change_decision": call.text("decision"), "change_reason": call.text("reason").replace("\r\n", "\n")}
+    errors = FormErrors()
+    try:
+        body = DecisionChangeIn.model_validate({"decision": values["change_decision"],
+                                                "reason": values["change_reason"]})
+    except ValidationError as exc:
+        def label(loc: tuple[Any, ...], kind: str, described: str) -> tuple[str, str]:
+            if loc[:1] == ("decision",):
+                return "change", "choose the new outcome"
+            return "change", "say why the decision changes" if kind == "string_too_short" else f"reason {described}"
+
+        return await _render(call, iid, status=422, errors=validation_errors(exc, label), values=values)
+    base = base_url(call.request)
+    try:
+        thresholds = Thresholds.from_settings(call.settings)
+        await call.store.run(lambda db: change_decision(db, call.who, iid, body, base, thresholds))
+    except (Conflict, Invalid) as exc:
+        for reason in exc.extra.get("missing") or [exc.message]:
+            errors.add(reason, "change")
+        return await _render(call, iid, status=exc.status, errors=errors, values=values)
     return _back(iid)
 
 

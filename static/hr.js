@@ -57,6 +57,38 @@
       });
     }
   }
+  // The rule builder: the keyword/phrase field only when the signal takes one, and the sentence
+  // the rule means (the same words as the job page, server/pages/rule_words.py).
+  for (const row of document.querySelectorAll(".rule-row")) {
+    const [dim, k] = row.dataset.rule.split("-");
+    const field = (name) => document.getElementById(`rule_${name}_${dim}_${k}`);
+    const scope = field("scope"), signal = field("signal"), arg = field("arg"), op = field("op");
+    const value = field("value"), points = field("points");
+    const sentence = row.querySelector(".rule-sentence");
+    const describe = () => {
+      const sig = signal.value;
+      const takesArg = sig.endsWith(":");
+      arg.hidden = !takesArg;
+      arg.placeholder = sig === "mentions:" ? "phrase" : "keyword";
+      if (!sig) { sentence.textContent = ""; return; }
+      const overall = scope.value === "interview";
+      const word = arg.value.trim() || "…";
+      let what;
+      if (sig === "keyword_hits:") what = `the times “${word}” is said` + (overall ? " (mean over the answers)" : "");
+      else if (sig === "mentions:") what = overall ? `the share of answers that mention “${word}”` : `the times “${word}” is mentioned`;
+      else what = "the " + signal.selectedOptions[0].textContent + (overall ? " (mean over the answers)" : "");
+      const n = Number(points.value);
+      const pts = points.value === "" || Number.isNaN(n) ? "… points" :
+        (n >= 0 ? `add ${n}` : `take away ${-n}`) + (Math.abs(n) === 1 ? " point" : " points");
+      sentence.textContent = `${scope.selectedOptions[0].textContent}: when ${what} ${op.selectedOptions[0].textContent} ` +
+        `${value.value === "" ? "…" : value.value}, ${pts}.`;
+    };
+    for (const input of [scope, signal, arg, op, value, points]) {
+      input.addEventListener("input", describe);
+      input.addEventListener("change", describe);
+    }
+    describe();
+  }
   // Typing a weight chooses its dimension (a weight above 0 ticks it, clearing it unticks it).
   for (const weight of document.querySelectorAll("input[data-ticks]")) {
     weight.addEventListener("input", () => {

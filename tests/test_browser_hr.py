@@ -66,8 +66,19 @@ def test_hr_invites_a_candidate_through_the_pages(browser: Browser, tmp_path: Pa
             page.fill("#dim_keywords_0", "large project, schedule")
             page.fill("#dim_name_1", "Safety")
             page.fill("#dim_keywords_1", "procedure")
-            page.locator("#dim-1 summary").click()
-            page.fill("#dim_rules_1", "keyword_hits:procedure >= 1 10")
+            # The rule, built from fields, read back as a sentence while it is typed.
+            rule = page.locator("#rules-1 .rule-row").first
+            page.get_by_label("Rule 1 of dimension 2: what it looks at").select_option(label="times the keyword is said")
+            page.get_by_label("Rule 1 of dimension 2: the keyword or phrase").fill("procedure")
+            page.get_by_label("Rule 1 of dimension 2: comparison").select_option(label="is at least")
+            page.get_by_label("Rule 1 of dimension 2: value").fill("1")
+            rule.get_by_label("points").fill("10")
+            assert rule.locator(".rule-sentence").inner_text() == (
+                "In each answer: when the times “procedure” is said is at least 1, add 10 points.")
+            assert page.get_by_label("Rule 2 of dimension 2: the keyword or phrase").is_hidden()  # no signal yet
+            languages = page.get_by_label("Interview language").locator("option").all_inner_texts()
+            assert languages and all(re.fullmatch(r".+ \([a-z]{2,3}\)", o) for o in languages), languages
+            page.get_by_label("Interview language").select_option("en")
             page.get_by_label("Facial expression (smiles)").uncheck()
             page.screenshot(path=str(tmp_path / "job_form.png"), full_page=True)
             page.get_by_role("button", name="Create job").click()
@@ -75,7 +86,8 @@ def test_hr_invites_a_candidate_through_the_pages(browser: Browser, tmp_path: Pa
             job_url = page.url
             assert page.inner_text("h1") == "Site project engineer"
             body = page.inner_text("main")
-            assert "Project management" in body and "keyword_hits:procedure >= 1" in body
+            assert "Project management" in body
+            assert "In each answer: when the times “procedure” is said is at least 1, add 10 points." in body
 
             # A template with two questions; first a mistake (no dimension), then fixed.
             page.get_by_role("link", name="New interview template").click()

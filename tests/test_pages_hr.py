@@ -15,6 +15,7 @@ from sqlmodel import func, select
 from server import auth
 from server.app import create_app
 from server.settings import Settings
+from server.jobs import job_detail
 from server.tables import AuditLog, AuthToken, Interview, InterviewWeight, Job, QuestionSignals, Template
 from server.web import SESSION_COOKIE, store_key
 
@@ -261,9 +262,10 @@ async def test_create_job_through_the_form(app_client: Any) -> None:
     assert resp.status == 200
     text = text_of(await resp.text())
     assert "Site engineer" in text and "Project management" in text and "Safety" in text
-    assert "keyword_hits:schedule >= 1 → +10 points" in text
-    assert "keyword_hits:large project >= 1 → +5 points" in text
-    assert "eye_contact_ratio >= 0.6 → +20 points" in text
+    # Rules read as sentences (with the rule itself alongside).
+    assert "In each answer: when the times “schedule” is said is at least 1, add 10 points." in text
+    assert "keyword_hits:large project >= 1 → +5" in text
+    assert "In each answer: when the eye contact (share of frames) is at least 0.6, add 20 points." in text
     assert "Facial expression (smiles) off" in text and "Eye contact on" in text
     job = store_of(app_client).run_sync(lambda db: db.get(Job, job_id))
     assert job.language == "en" and not job.analyze_expression and job.analyze_posture
@@ -291,7 +293,7 @@ async def test_more_dimension_rows_without_javascript(app_client: Any) -> None:
     ({"dim_rules_2": "charisma >= 1 20"}, "is not a known signal"),
     ({"dim_name_2": ""}, "Dimension 3: name must not be empty"),
     ({"dim_name_2": "project MANAGEMENT"}, "Dimension names must be unique"),
-    ({"language": "Korean!"}, "use a language code"),
+    ({"language": "Korean!"}, "choose one of the languages offered"),
     ({"dim_name_0": "", "dim_keywords_0": "", "dim_rules_0": "", "dim_name_2": "",
       "dim_description_2": "", "dim_keywords_2": "", "dim_rules_2": ""}, "at least one competency dimension"),
 ])
@@ -621,3 +623,44 @@ async def test_job_and_candidate_pages_count_answers_not_the_question_index(app_
         text = text_of(await (await app_client.get(path)).text())
         assert "1 of 2 answered (1 skipped)" in text, (path, text)
         assert "2 / 2" not in text
+
+
+async def test_rules_built_from_fields_warnings_and_every_error_at_once(app_client: Any) -> None:
+    csrf = await log_in(app_client)
+    base = {"csrf_token": csrf, "title": "Site engineer", "language": "en", "rows": "5", "action": "create",
+            "dim_name_0": "Safety", "dim_keywords_0": "procedure, helmet"}
+    # Two rules from the builder: a keyword heard in an answer, a phrase over the interview.
+    form = {**base,
+            "rule_scope_0_0": "answer", "rule_signal_0_0": "keyword_hits:", "rule_arg_0_0": "procedure",
+            "rule_op_0_0": ">=", "rule_value_0_0": "1", "rule_points_0_0": "10",
+            "rule_scope_0_1": "interview", "rule_signal_0_1": "mentions:", "rule_arg_0_1": "follow operating procedures",
+            "rule_op_0_1": ">", "rule_value_0_1": "0.8", "rule_points_0_1": "10"}
+    job_id = await make_job(app_client, csrf, form)
+    job = store_of(app_client).run_sync(lambda db: job_detail(db, db.get(Job, job_id)))
+    assert [(r["signal"], r["op"], r["value"], r["points"], r["scope"]) for r in job["dimensions"][0]["rules"]] == [
+        ("keyword_hits:procedure", ">=", 1.0, 10.0, "answer"),
+        ("mentions:follow operating procedures", ">", 0.8, 10.0, "interview")]
+    text = text_of(await (await app_client.get(f"/jobs/{job_id}")).text())
+    assert ("Over the whole interview: when the share of answers that mention “follow operating procedures” "
+            "is more than 0.8, add 10 points.") in text
+
+    # Every problem of one submit is listed at once: the title, a builder row, a text rule line,
+    # an unknown signal.
+    form = {**base, "title": " ", "rule_signal_0_0": "mentions:", "rule_value_0_0": "1", "rule_points_0_0": "5",
+            "dim_rules_0": "keyword_hits:procedure at least 1\ncharisma >= 1 20"}
+    resp = await post(app_client, "/jobs/new", form)
+    assert resp.status == 422
+    text = text_of(await resp.text())
+    for message in ("Job title must not be empty", "Dimension 1, rule 1: type the phrase the rule looks for",
+                    "Dimension 1, rule line 1", "is not a known signal"):
+        assert message in text, message
+
+    # Keywords the job's speech model can never put out: a warning first, then "create anyway".
+    form = {**base, "title": "용접공", "dim_keywords_0": "안전, procedure"}
+    resp = await post(app_client, "/jobs/new", {**form, "language": "ko"})
+    assert resp.status == 422
+    text = text_of(await resp.text())
+    assert "“procedure” is written in Latin letters, but Korean transcripts are in Hangul (Korean)" in text
+    assert "“안전”" not in text
+    resp = await post(app_client, "/jobs/new", {**form, "language": "ko", "accept_warnings": "on"})
+    assert resp.status == 303

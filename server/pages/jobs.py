@@ -18,6 +18,7 @@ from server.pages.common import (
     FormErrors, PageCall, form_rows, hr_page, see_other, validation_errors,
 )
 from server.pages.interviews import interview_rows
+from server.pages.rule_words import OPS, SCOPES, SIGNALS, rule_sentence, split_signal
 from server.schemas import JobIn
 from server.store import stored_id
 from server.tables import Dimension, Interview, Template
@@ -41,7 +42,49 @@ SIGNAL_HELP = (
 INTERVIEW_PREFIX = "interview"
 LANGUAGES = (("ko", "Korean"), ("en", "English"), ("ja", "Japanese"), ("zh", "Chinese"),
              ("de", "German"), ("fr", "French"), ("es", "Spanish"))
+LANGUAGE_NAMES = dict(LANGUAGES)
 _RULE_OPS = (">=", "<=", "==", ">", "<")
+RULE_ROWS = 3  # rule builder rows per dimension (more through the API or the text form)
+RULE_FIELDS = ("scope", "signal", "arg", "op", "value", "points")
+# The writing a speech model puts out, by language: a keyword in another script is never heard.
+SCRIPTS_OF = {"ko": {"hangul"}, "ja": {"kana", "han"}, "zh": {"han"}}
+SCRIPT_NAMES = {"hangul": "Hangul (Korean)", "kana": "kana (Japanese)", "han": "Chinese characters",
+                "latin": "Latin letters", "cyrillic": "Cyrillic"}
+
+
+def scripts_in(text: str) -> set[str]:
+    found = set()
+    for ch in text:
+        o = ord(ch)
+        if 0xAC00 <= o <= 0xD7A3 or 0x1100 <= o <= 0x11FF or 0x3130 <= o <= 0x318F:
+            found.add("hangul")
+        elif 0x3040 <= o <= 0x30FF:
+            found.add("kana")
+        elif 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF:
+            found.add("han")
+        elif 0x0400 <= o <= 0x04FF:
+            found.add("cyrillic")
+        elif ch.isalpha() and o < 0x0250:
+            found.add("latin")
+    return found
+
+
+def script_warnings(language: str, rows: list[dict[str, Any]]) -> list[str]:
+    """Keywords and phrases in a writing the job's speech model never puts out: they can never
+    be heard (e.g. "procedure" in a Korean interview, whose transcripts are in Hangul)."""
+    expected = SCRIPTS_OF.get(language, {"latin"})
+    name = LANGUAGE_NAMES.get(language, language)
+    out = []
+    for i, row in enumerate(rows):
+        words = list(row.get("keywords_list", [])) + list(row.get("phrases", []))
+        for word in words:
+            scripts = scripts_in(word)
+            if scripts and not scripts & expected:
+                out.append(f"dimension {i + 1}: “{word}” is written in "
+                           f"{' and '.join(SCRIPT_NAMES.get(s, s) for s in sorted(scripts))}, but {name} "
+                           f"transcripts are in {' or '.join(SCRIPT_NAMES.get(s, s) for s in sorted(expected))}: "
+                           f"it would never be heard")
+    return out
 
 
 @hr_page("GET", "/jobs", summary="HR: the jobs this user may see")
@@ -71,13 +114,33 @@ def _blank_job_values(default_language: str) -> dict[str, Any]:
             **{name: True for name, _, _ in SWITCHES}}
 
 
-def _job_form(call: PageCall, *, values: dict[str, Any], rows: list[dict[str, str]],
-              errors: FormErrors | None = None, status: int = 200) -> web.Response:
+def _languages(call: PageCall, current: str) -> list[tuple[str, str]]:
+    """The languages a job can be interviewed in: those with an installed speech model (all
+    known ones when models are switched off), the default first; the current value kept."""
+    installed = call.request.app[models_key].speech_languages()
+    codes = sorted(installed) if installed is not None else [code for code, _ in LANGUAGES]
+    default = call.settings.default_language
+    ordered = ([default] if default in codes else []) + [c for c in codes if c != default]
+    if current and current not in ordered:
+        ordered.append(current)
+    return [(code, LANGUAGE_NAMES.get(code, code)) for code in ordered]
+
+
+def _job_form(call: PageCall, *, values: dict[str, Any], rows: list[dict[str, Any]],
+              errors: FormErrors | None = None, status: int = 200, warnings: list[str] | None = None) -> web.Response:
+    for row in rows:
+        fields = row.setdefault("rule_fields", [])
+        fields.extend(_empty_rule() for _ in range(RULE_ROWS - len(fields)))
     return call.render(
         "hr_job_new.html", status=status, nav="jobs", values=values, rows=rows,
         errors=errors or FormErrors(), switches=SWITCHES, signals=SIGNAL_HELP,
-        languages=LANGUAGES, default_language=call.settings.default_language,
+        languages=_languages(call, values.get("language", "")), default_language=call.settings.default_language,
+        rule_signals=SIGNALS, rule_ops=OPS, rule_scopes=SCOPES, warnings=warnings or [],
     )
+
+
+def _empty_rule() -> dict[str, str]:
+    return {"scope": "answer", "signal": "", "arg": "", "op": ">=", "value": "", "points": ""}
 
 
 @hr_page("GET", "/jobs/new", summary="HR: the new-job form")
@@ -86,8 +149,9 @@ async def job_new(call: PageCall) -> web.Response:
     return _job_form(call, values=_blank_job_values(call.settings.default_language), rows=rows)
 
 
-def _empty_row() -> dict[str, str]:
-    return {"name": "", "description": "", "keywords": "", "rules": "", "weight": ""}
+def _empty_row() -> dict[str, Any]:
+    return {"name": "", "description": "", "keywords": "", "rules": "", "weight": "",
+            "rule_fields": [_empty_rule() for _ in range(RULE_ROWS)]}
 
 
 def split_keywords(text: str) -> list[str]:
@@ -121,39 +185,73 @@ def parse_rules(text: str, row: int, errors: FormErrors) -> list[dict[str, str]]
     return rules
 
 
-def read_job_form(call: PageCall) -> tuple[dict[str, Any], list[dict[str, str]]]:
+def read_job_form(call: PageCall) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     values: dict[str, Any] = {
         "title": call.text("title"),
         "language": call.text("language").strip(),
         **{name: bool(call.text(name)) for name, _, _ in SWITCHES},
     }
     count = form_rows(call.form, DIMENSION_ROWS, MAX_DIMENSIONS)
-    rows = [
-        {key: call.text(f"dim_{key}_{i}") for key in ("name", "description", "keywords", "rules", "weight")}
-        for i in range(count)
-    ]
+    rows: list[dict[str, Any]] = []
+    for i in range(count):
+        row: dict[str, Any] = {key: call.text(f"dim_{key}_{i}")
+                               for key in ("name", "description", "keywords", "rules", "weight")}
+        row["rule_fields"] = [{f: call.text(f"rule_{f}_{i}_{k}").strip() for f in RULE_FIELDS}
+                              for k in range(RULE_ROWS)]
+        rows.append(row)
     return values, rows
 
 
-def build_job(values: dict[str, Any], rows: list[dict[str, str]]) -> JobIn | FormErrors:
+def built_rules(fields: list[dict[str, str]], row: int, errors: FormErrors) -> list[tuple[str, dict[str, str]]]:
+    """The rule builder's filled rows as rules (with how to name each in an error)."""
+    out = []
+    for k, f in enumerate(fields):
+        if not (f.get("signal") or f.get("value") or f.get("points")):
+            continue  # an untouched row
+        where = f"dimension {row + 1}, rule {k + 1}"
+        prefix = f.get("signal", "")
+        if not prefix:
+            errors.add(f"{where}: choose what the rule looks at", f"dim-{row}")
+            continue
+        if prefix.endswith(":") and not f.get("arg"):
+            what = "keyword" if prefix == "keyword_hits:" else "phrase"
+            errors.add(f"{where}: type the {what} the rule looks for", f"dim-{row}")
+            continue
+        if not f.get("value") or not f.get("points"):
+            errors.add(f"{where}: give both the value to compare with and the points", f"dim-{row}")
+            continue
+        signal = prefix + f["arg"] if prefix.endswith(":") else prefix
+        out.append((where, {"signal": signal, "op": f.get("op") or ">=", "value": f["value"],
+                            "points": f["points"], "scope": f.get("scope") or "answer"}))
+    return out
+
+
+def build_job(values: dict[str, Any], rows: list[dict[str, Any]]) -> JobIn | FormErrors:
+    """The job from the form, or every problem at once (the rule rows that cannot be read, and
+    everything the validation finds in the rest)."""
     errors = FormErrors()
     dimensions: list[dict[str, Any]] = []
     row_of: list[int] = []  # the form row of each dimension sent to validation
+    rule_names: list[list[str]] = []  # per dimension sent: how to name each of its rules
     for i, row in enumerate(rows):
-        if not any(v.strip() for v in row.values()):
+        texts = [v for k, v in row.items() if isinstance(v, str)]
+        builder = built_rules(row.get("rule_fields", []), i, errors)
+        if not any(v.strip() for v in texts) and not builder:
             continue  # a blank row: ignored
+        text_rules = parse_rules(row["rules"], i, errors)
+        names = [where for where, _ in builder] + [
+            f"dimension {i + 1}, rule line {n + 1}" for n in range(len(text_rules))]
         dimensions.append({
             "name": row["name"],
             "description": row["description"].strip(),
             "keywords": split_keywords(row["keywords"]),
-            "rules": parse_rules(row["rules"], i, errors),
+            "rules": [rule for _, rule in builder] + text_rules,
             **({"weight": row["weight"].strip()} if row["weight"].strip() else {}),
         })
         row_of.append(i)
+        rule_names.append(names)
     if not dimensions:
         errors.add("add at least one competency dimension (fill in its name)", "dim-0")
-    if errors:
-        return errors
     data = {
         "title": values["title"],
         "language": values["language"] or None,
@@ -165,16 +263,18 @@ def build_job(values: dict[str, Any], rows: list[dict[str, str]]) -> JobIn | For
         if loc[:1] == ("title",):
             return "title", f"job title {described}"
         if loc[:1] == ("language",):
-            return "language", "language: use a language code such as ko or en"
+            return "language", "language: choose one of the languages offered"
         if loc[:1] == ("dimensions",) and len(loc) >= 2 and isinstance(loc[1], int):
             row = row_of[loc[1]]
             where = f"dim-{row}"
             rest = loc[2:]
-            if rest[:1] == ("rules",) and len(rest) >= 3:
+            if rest[:1] == ("rules",) and len(rest) >= 3 and isinstance(rest[1], int):
+                names = rule_names[loc[1]]
+                name = names[rest[1]] if rest[1] < len(names) else f"dimension {row + 1}, rule {rest[1] + 1}"
                 field = rest[2]
                 if field == "signal":
                     described = ("is not a known signal; use one of " + ", ".join(SIGNAL_HELP))
-                return where, f"dimension {row + 1}, rule line {rest[1] + 1}: {field} {described}"
+                return where, f"{name}: {field} {described}"
             if rest[:1] == ("keywords",):
                 return where, f"dimension {row + 1}, keywords: {described}"
             if not rest:  # the dimension as a whole, e.g. a keyword_hits: rule on another keyword
@@ -185,9 +285,15 @@ def build_job(values: dict[str, Any], rows: list[dict[str, str]]) -> JobIn | For
         return "", f"{'.'.join(map(str, loc))}: {described}"
 
     try:
-        return JobIn.model_validate(data, strict=False)
+        job = JobIn.model_validate(data, strict=False)
     except ValidationError as exc:
-        return validation_errors(exc, label)
+        found = validation_errors(exc, label)
+        for item in found:
+            if (item.message, item.where) not in {(e.message, e.where) for e in errors}:
+                errors.items.append(item)
+        errors.status = 422
+        return errors
+    return errors if errors else job
 
 
 @hr_page("POST", "/jobs/new", summary="HR: create a job from the form", errors=(422,))
@@ -200,6 +306,12 @@ async def job_create(call: PageCall) -> web.Response:
     if isinstance(body, FormErrors):
         return _job_form(call, values=values, rows=rows, errors=body, status=422)
     language = call.settings.default_language
+    for dim, row in zip(body.dimensions, [r for r in rows if _filled(r)], strict=False):
+        row["keywords_list"] = dim.keywords
+        row["phrases"] = [split_signal(r.signal)[1] for r in dim.rules if r.signal.startswith("mentions:")]
+    warnings = script_warnings(body.language or language, [r for r in rows if _filled(r)])
+    if warnings and not call.text("accept_warnings"):
+        return _job_form(call, values=values, rows=rows, status=422, warnings=warnings)
     bank = call.request.app[models_key]
     installed = bank.speech_languages()
     try:
@@ -210,6 +322,11 @@ async def job_create(call: PageCall) -> web.Response:
         errors.add(exc.message)
         return _job_form(call, values=values, rows=rows, errors=errors, status=exc.status)
     return see_other(f"/jobs/{job.id}")
+
+
+def _filled(row: dict[str, Any]) -> bool:
+    return any(v.strip() for k, v in row.items() if isinstance(v, str)) or any(
+        f.get("signal") or f.get("value") or f.get("points") for f in row.get("rule_fields", []))
 
 
 @hr_page("GET", "/jobs/{job_id}", summary="HR: one job with its dimensions, templates and interviews",
@@ -226,4 +343,7 @@ async def job_page(call: PageCall) -> web.Response:
         }
 
     context = await call.store.run(work)
+    for dim in context["job"]["dimensions"]:
+        for rule in dim["rules"]:
+            rule["sentence"] = rule_sentence(rule)
     return call.render("hr_job.html", nav="jobs", switches=SWITCHES, **context)

@@ -609,6 +609,17 @@ def test_hr_watches_pauses_and_resumes_a_real_interview(launch_browser: Any, tmp
             expect(ada).to_have_attribute("data-state", "live")
             expect(ada.locator("[data-part=interventions] li[data-action=pause]")).to_have_count(1)
             assert "checking the audio" in (ada.locator("[data-part=interventions]").text_content() or "")
+
+            # HR ends the interview: the finished card leads to its report, which opens.
+            ada.locator("button[data-action=end]").click()
+            hr.fill("#action-note", "enough for a first round")
+            hr.click("#action-submit")
+            expect(ada).to_have_attribute("data-state", "completed", timeout=15_000)
+            report = ada.get_by_role("link", name="Open the report")
+            expect(report).to_be_visible()
+            report.click()
+            hr.wait_for_url(re.compile(r"/interviews/\d+/report$"), timeout=30_000)
+            assert "Report" in hr.title()
             assert not page_errors(candidate)
             assert not csp_problems(console), console  # (a 404 thumbnail before the first frame is fine)
         finally:

@@ -56,7 +56,7 @@ class Settings:
     # Ways out of every waiting state (server/interview_machine.py EXITS): media held but never
     # arriving goes back to waiting after connect_timeout_s (the page keeps retrying); a pause
     # longer than pause_limit_s ends as `abandoned` (HR can reopen it before the deadline).
-    connect_timeout_s: float = 20.0
+    connect_timeout_s: float = 15.0  # the candidate is told well within 20 s
     pause_limit_s: float = 1800.0
     # Recommendation thresholds (overall score 0-100) while a job has no hiring history.
     recommend_at: float = 70.0

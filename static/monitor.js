@@ -93,6 +93,7 @@
       this.connAt = 0;
       this.connTs = null;
       this.analysedFps = null;
+      this.connectFailed = false; // media failed to connect and has not been live since
       this.interventions = [];
       this.lastSeq = null;
       this.busy = false;
@@ -155,6 +156,7 @@
       const prevState = this.d.state;
       for (const key of Object.keys(this.d)) if (key in d && key !== "interview_id") this.d[key] = d[key];
       if ("question_text" in d) { this.questionText = d.question_text; this.questionTextIndex = d.question_index; }
+      if (d.code === "connect_timeout") this.connectFailed = true;
       this.progressAt = performance.now();
       if (d.state !== prevState) {
         this.stateSince = Date.now() - 1000 * (isNum(d.interrupted_for_s) ? d.interrupted_for_s : 0);
@@ -279,11 +281,13 @@
       let warning = null;
       if (this.state === "interrupted") {
         warning = "Connection lost " + clock(since) + " ago" + (this.d.reason ? ": " + this.d.reason : "");
+      } else if ((this.state === "connecting" || this.state === "consented") && this.connectFailed) {
+        // It failed before and has not been live since: say so through the retries.
+        warning = "Camera and microphone could not connect; the candidate’s page keeps retrying " +
+          "(they are told to try another network or browser).";
       } else if (this.state === "connecting" && since >= CONNECT_WARN_S) {
         warning = "Camera and microphone not connected after " + clock(since) +
           ": the candidate’s network may block the media (they are told to try another network or browser).";
-      } else if (this.state === "consented" && this.d.code === "connect_timeout") {
-        warning = "Camera and microphone could not connect; the candidate’s page keeps retrying.";
       }
       toggle(alert, "mon-alert-warn", warning !== null && this.state !== "interrupted");
       if (warning !== null) {
@@ -641,6 +645,8 @@
     switch (ev.type) {
       case "state":
         card.d.code = ev.code || null;
+        if (ev.code === "connect_timeout") card.connectFailed = true;
+        if (ev.state === "live") card.connectFailed = false;
         stateChanged(card, ev.state, ev.reason, ev.ts);
         break;
       case "progress": {

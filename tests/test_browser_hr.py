@@ -159,9 +159,15 @@ def test_hr_invites_a_candidate_through_the_pages(browser: Browser, tmp_path: Pa
             page.get_by_role("button", name="Copy").wait_for()  # hr.js shows it
             page.screenshot(path=str(tmp_path / "invitation_result.png"), full_page=True)
 
-            # The job page now lists the interview.
+            # The job page now lists the interview, with answers counted and the state in words.
             page.goto(job_url)
-            assert "Ada Lovelace" in page.inner_text("main")
+            row = page.get_by_role("row", name=re.compile("Ada Lovelace"))
+            cells = row.locator("td").all_inner_texts()
+            assert "Invited" in cells and "0 of 2 answered" in cells, cells
+            # The pool says where each candidate stands, in words.
+            page.goto(f"{base}/candidates")
+            assert page.get_by_role("row", name=re.compile("Ada Lovelace")).locator("td").all_inner_texts()[1] == "Invited"
+            assert page.get_by_role("row", name=re.compile("Bob Builder")).locator("td").all_inner_texts()[1] == "New"
 
             # The candidate opens the link in a new page.
             candidate = context.new_page()

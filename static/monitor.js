@@ -94,6 +94,7 @@
       this.connTs = null;
       this.analysedFps = null;
       this.connectFailed = false; // media failed to connect and has not been live since
+      this.connectFailReason = ""; // the server's words for why (its likely cause)
       this.interventions = [];
       this.lastSeq = null;
       this.busy = false;
@@ -156,7 +157,7 @@
       const prevState = this.d.state;
       for (const key of Object.keys(this.d)) if (key in d && key !== "interview_id") this.d[key] = d[key];
       if ("question_text" in d) { this.questionText = d.question_text; this.questionTextIndex = d.question_index; }
-      if (d.code === "connect_timeout") this.connectFailed = true;
+      if (d.code === "connect_timeout") { this.connectFailed = true; this.connectFailReason = d.reason || ""; }
       this.progressAt = performance.now();
       if (d.state !== prevState) {
         this.stateSince = Date.now() - 1000 * (isNum(d.interrupted_for_s) ? d.interrupted_for_s : 0);
@@ -283,8 +284,9 @@
         warning = "Connection lost " + clock(since) + " ago" + (this.d.reason ? ": " + this.d.reason : "");
       } else if ((this.state === "connecting" || this.state === "consented") && this.connectFailed) {
         // It failed before and has not been live since: say so through the retries.
-        warning = "Camera and microphone could not connect; the candidate’s page keeps retrying " +
-          "(they are told to try another network or browser).";
+        warning = "Camera and microphone could not connect" +
+          (this.connectFailReason ? " (" + this.connectFailReason + ")" : "") +
+          "; the candidate’s page keeps retrying (they are told to try another network or browser).";
       } else if (this.state === "connecting" && since >= CONNECT_WARN_S) {
         warning = "Camera and microphone not connected after " + clock(since) +
           ": the candidate’s network may block the media (they are told to try another network or browser).";
@@ -645,7 +647,7 @@
     switch (ev.type) {
       case "state":
         card.d.code = ev.code || null;
-        if (ev.code === "connect_timeout") card.connectFailed = true;
+        if (ev.code === "connect_timeout") { card.connectFailed = true; card.connectFailReason = ev.reason || ""; }
         if (ev.state === "live") card.connectFailed = false;
         stateChanged(card, ev.state, ev.reason, ev.ts);
         break;

@@ -134,6 +134,28 @@ def wait_state(page: Page, expected: str, timeout: float = 15_000) -> None:
     page.wait_for_function("s => document.body.dataset.state === s", arg=expected, timeout=timeout)
 
 
+def take_two_question_interview(page: Page, link: str, *, first_s: float, second_s: float,
+                                until_caption: bool = False) -> None:
+    """A candidate in real Chromium through a two-question interview: consent (AI-assisted),
+    join, answer the first question (for `first_s`, after the first caption if `until_caption`),
+    Next, `second_s` on the second, Finish and confirm."""
+    page.goto(f"{link}?raw_audio=1")
+    page.click("#consent-yes")
+    page.wait_for_function("() => (window.candor.stream !== null)")
+    page.click("#join")
+    wait_state(page, "live", timeout=30_000)
+    if until_caption:
+        page.wait_for_function("() => (window.candor.captions.length > 0)", timeout=45_000)
+    time.sleep(first_s)
+    page.click("#next")
+    page.wait_for_function("() => (window.candor.question && window.candor.question.index === 1)", timeout=20_000)
+    page.wait_for_function("() => (!document.getElementById('next').disabled)")
+    time.sleep(second_s)
+    page.click("#next")
+    page.click("#finish-yes")  # the last question asks before finishing
+    wait_state(page, "finished", timeout=30_000)
+
+
 # --- consent, devices, errors: no live path needed ---------------------------------------------
 
 

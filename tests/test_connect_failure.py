@@ -60,7 +60,7 @@ def test_a_candidate_whose_media_cannot_connect_is_told_within_20_s(browser: Bro
             alert = card.locator("[data-part=alert]")
             alert.wait_for(state="visible", timeout=10_000)
             assert "mon-alert-warn" in (alert.get_attribute("class") or "")
-            assert re.search(r"(not connected after|could not connect)", alert.inner_text()), alert.inner_text()
+            assert re.search(r"(not connected after|could not connect \(.+\))", alert.inner_text()), alert.inner_text()
         finally:
             context.close()
             iptables("-D", *DROP_UDP)

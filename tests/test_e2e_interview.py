@@ -18,7 +18,9 @@ from websockets.sync.client import connect as ws_connect
 
 from tests.support.media import face_y4m, speech_wav
 from tests.support.server import running_server
-from tests.test_candidate_page import KOREAN_ANSWER, new_page, page_errors, wait_for_models, wait_state
+from tests.test_candidate_page import (
+    KOREAN_ANSWER, new_page, page_errors, take_two_question_interview, wait_for_models,
+)
 
 _http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -108,21 +110,8 @@ def test_candidate_in_chromium_answers_two_questions(launch_browser: Any, tmp_pa
         browser = launch_browser(video=face_y4m(), audio=speech_wav(KOREAN_ANSWER))
         page = new_page(browser)
         try:
-            page.goto(f"{link}?raw_audio=1")
-            page.click("#consent-yes")
-            page.wait_for_function("() => (window.candor.stream !== null)")
-            page.click("#join")
-            wait_state(page, "live", timeout=30_000)
-            # Answer the first question until the recogniser has produced a final segment.
-            page.wait_for_function("() => (window.candor.captions.length > 0)", timeout=45_000)
-            time.sleep(1.0)
-            page.click("#next")
-            page.wait_for_function("() => (window.candor.question && window.candor.question.index === 1)", timeout=20_000)
-            page.wait_for_function("() => (!document.getElementById('next').disabled)")
-            time.sleep(6.0)
-            page.click("#next")
-            page.click("#finish-yes")  # the last question asks before finishing
-            wait_state(page, "finished", timeout=30_000)
+            # The first question is answered until the recogniser has produced a final segment.
+            take_two_question_interview(page, link, first_s=1.0, second_s=6.0, until_caption=True)
             assert not page_errors(page)
         finally:
             page.context.close()

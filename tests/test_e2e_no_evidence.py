@@ -6,7 +6,6 @@ leads with the warnings and tells "off" (switched off by the job) from "no data"
 from __future__ import annotations
 
 import subprocess
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from server.reports import job_pool
 from server.store import Store
 from tests.support.media import silence_wav
 from tests.support.server import running_server
-from tests.test_candidate_page import new_page, page_errors, wait_for_models, wait_state
+from tests.test_candidate_page import new_page, page_errors, take_two_question_interview, wait_for_models
 from tests.test_e2e_interview import admin_credentials, admin_login, api
 
 
@@ -55,20 +54,8 @@ def test_no_face_and_no_speech_is_insufficient_evidence_not_a_weak_candidate(
         job_id, iid, link = make_interview(server, token)
         candidate = new_page(launch_browser(video=video, audio=silence_wav(5.0)))
         try:
-            candidate.goto(f"{link}?raw_audio=1")
-            candidate.click("#consent-yes")
-            candidate.wait_for_function("() => (window.candor.stream !== null)")
-            candidate.click("#join")
-            wait_state(candidate, "live", timeout=30_000)
-            time.sleep(6.0)  # frames are analysed; nothing is said
-            candidate.click("#next")
-            candidate.wait_for_function("() => (window.candor.question && window.candor.question.index === 1)",
-                                        timeout=20_000)
-            candidate.wait_for_function("() => (!document.getElementById('next').disabled)")
-            time.sleep(4.0)
-            candidate.click("#next")
-            candidate.click("#finish-yes")  # the last question asks before finishing
-            wait_state(candidate, "finished", timeout=30_000)
+            # Frames are analysed; nothing is said.
+            take_two_question_interview(candidate, link, first_s=6.0, second_s=4.0)
             assert not page_errors(candidate)
         finally:
             candidate.context.close()

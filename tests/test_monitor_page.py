@@ -434,6 +434,7 @@ def test_media_that_does_not_connect_is_a_warning_on_the_card(browser: Browser, 
         bob = card(page, 42).locator("[data-part=alert]")
         expect(bob).to_be_visible()
         assert "could not connect" in bob.inner_text() and "mon-alert-warn" in (bob.get_attribute("class") or "")
+        assert "(camera and microphone could not connect)" in bob.inner_text()  # the server's reason
         # Connecting since 20 s (the state event's time): a warning with what it may mean.
         feed.event("state", 41, state="connecting", previous="consented", reason="waiting", code="offer")
         ada = card(page, 41).locator("[data-part=alert]")

@@ -12,7 +12,6 @@ import asyncio
 import html
 import math
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ from conftest import PASSWORD, Api, invite, login
 from server import clips as clip_files, recording
 from server.session import State
 from server.tables import Candidate, ClipView, Decision, Interview, ReviewNote
-from server.web import SESSION_COOKIE
 from tests.test_controls import FakeLink, FakePeer
 from tests.test_reports import Sample, completed_interview
 from analyzers.speech import Word
@@ -357,7 +355,7 @@ def test_hr_reviews_a_real_interview_in_chromium(browser: Any, launch_browser: A
     the candidate's new status."""
     from tests.support.media import face_y4m, speech_wav
     from tests.support.server import running_server
-    from tests.test_candidate_page import KOREAN_ANSWER, new_page, page_errors, wait_for_models, wait_state
+    from tests.test_candidate_page import KOREAN_ANSWER, new_page, page_errors, take_two_question_interview, wait_for_models
     from tests.test_e2e_interview import admin_login, api, make_interview
 
     shots = tmp_path / "screenshots"
@@ -370,21 +368,7 @@ def test_hr_reviews_a_real_interview_in_chromium(browser: Any, launch_browser: A
 
         candidate = new_page(launch_browser(video=face_y4m(), audio=speech_wav(KOREAN_ANSWER)))
         try:
-            candidate.goto(f"{link}?raw_audio=1")
-            candidate.click("#consent-yes")
-            candidate.wait_for_function("() => (window.candor.stream !== null)")
-            candidate.click("#join")
-            wait_state(candidate, "live", timeout=30_000)
-            candidate.wait_for_function("() => (window.candor.captions.length > 0)", timeout=45_000)
-            time.sleep(1.0)
-            candidate.click("#next")
-            candidate.wait_for_function("() => (window.candor.question && window.candor.question.index === 1)",
-                                        timeout=20_000)
-            candidate.wait_for_function("() => (!document.getElementById('next').disabled)")
-            time.sleep(6.0)
-            candidate.click("#next")
-            candidate.click("#finish-yes")  # the last question asks before finishing
-            wait_state(candidate, "finished", timeout=30_000)
+            take_two_question_interview(candidate, link, first_s=1.0, second_s=6.0, until_caption=True)
             assert not page_errors(candidate)
         finally:
             candidate.context.close()

@@ -5,6 +5,8 @@ dimension weights and rule validation. Real sessions driven without media (speec
 injected on the session's clock), the real store and API."""
 from __future__ import annotations
 
+import html
+
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -379,8 +381,9 @@ async def test_job_form_takes_dimension_weight_and_interview_rules(client: Any, 
     assert resp.status == 303, await resp.text()
     page = await (await client.get(resp.headers["Location"])).text()
     assert "weight 3 in the overall" in page and "weight 1 in the overall" in page
-    assert ("mentions:follow operating procedures &gt; 0.8</code> → +10 points "
-            "<span class=\"muted\">(over the interview)") in page
+    assert ("Over the whole interview: when the share of answers that mention “follow operating procedures” "
+            "is more than 0.8, add 10 points.") in html.unescape(page)
+    assert "mentions:follow operating procedures &gt; 0.8 → +10 (interview)" in page
     # A bad weight or a keyword rule on another dimension's keyword is refused with the row named.
     for change, message in (({"dim_weight_2": "0"}, "Dimension 3: weight"),
                             ({"dim_rules_2": "keyword_hits:schedule >= 1 5"}, "keyword_hits: needs one of")):

@@ -8,7 +8,7 @@ from aiohttp import web
 from sqlmodel import select
 
 from server import (  # noqa: F401  (they register routes)
-    api, auth, candidate_page, interview_controls, monitor, pages, review, signaling, users,
+    api, auth, candidate_page, interview_controls, monitor, pages, results, review, signaling, users,
 )
 from server.bus import Bus
 from server.model_bank import ModelBank, model_bank_ctx, models_key

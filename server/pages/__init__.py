@@ -10,6 +10,7 @@ lists them); `server.app.create_app` imports it.
 - `candidates`: /candidates, /candidates/{id}.
 - `interviews`: interview lists, the invitation form's parsing, /invitations (links just sent).
 - `users`: /users (admin: HR accounts), /account (your password).
+- `results`: /jobs/{id}/results (the results board).
 """
 from __future__ import annotations
 
@@ -17,3 +18,4 @@ from server.pages import candidates, interview_templates, interviews, jobs, logi
 from server.pages import monitor  # noqa: F401  (the live panel, /monitor)
 from server.pages import reports  # noqa: F401  (a report and its review, /interviews/{id}/report)
 from server.pages import users  # noqa: F401  (/users, /account)
+from server.pages import results  # noqa: F401  (/jobs/{id}/results)

@@ -8,6 +8,7 @@ overall and coverage, the job's sufficiently covered completed interviews as the
 pool, reports.recommend for the recommendation."""
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from server.api_router import Call, QueryParam
 from server.auth import Principal
 from server.errors import Malformed
 from server.jobs import dimensions_of, get_job
-from server.reports import Thresholds, _hire_profiles, percentile, recommend
+from server.reports import MIN_FOR_PERCENTILE, Thresholds, _hire_profiles, recommend
 from server.scoring import overall_score
 from server.store import stored_id
 from server.tables import Candidate, Decision, Dimension, Interview, InterviewWeight, Score
@@ -162,17 +163,29 @@ def job_results(db: Session, who: Principal, job_id: int,
             pool[iid] = row.overall
     hires = _hire_profiles(db, job_id, exclude=0)
     name_weights = {names[d]: w for d, w in job_weights.items()}
+    ranked = sorted(pool.values())
     for iid, row in rows.items():
         if row.state != "completed":
             continue
         if iid in pool:
-            row.percentile = percentile(pool[iid], [v for k, v in pool.items() if k != iid]).value
+            row.percentile = _percentile_among_others(pool[iid], ranked)
         assessed = {n: v for n, v in row.dimensions.items() if v is not None}
         rec = recommend(assessed, hires, thresholds, overall=row.overall,
                         coverage=row.coverage if row.consent is not False else None,
                         not_assessed=[n for n, v in row.dimensions.items() if v is None], weights=name_weights)
         row.recommendation = rec.decision
     return list(rows.values()), dims
+
+
+def _percentile_among_others(score: float, ranked: list[float]) -> float | None:
+    """reports.percentile against the pool without this interview, for a sorted pool that
+    holds it: by bisection, so a board of thousands stays linear-logarithmic."""
+    others = len(ranked) - 1
+    if others < MIN_FOR_PERCENTILE:
+        return None
+    below = bisect.bisect_left(ranked, score)
+    ties = bisect.bisect_right(ranked, score) - below - 1  # this interview's own score is one of them
+    return round(100.0 * (below + 0.5 * ties) / others, 1)
 
 
 def board(rows: list[ResultRow], dims: list[Any], filters: Filters) -> list[ResultRow]:

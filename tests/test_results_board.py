@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from conftest import Api, login
 from test_scores_hold_up import PLANNING_SAFETY, TWO_QUESTIONS, fake_completed, interview, invite, new_job, report
@@ -91,3 +95,87 @@ async def test_results_page_sorts_filters_and_links_the_csv(client: Any, hr: Api
     assert "1 of 4 interviews" in text_of(page) and "High Han" not in page
     assert f'href="/api/jobs/{job_id}/results?state=completed&amp;q=lee&amp;format=csv"' in page
     assert (await client.get(f"/jobs/{job_id}/results?sort=charisma")).status == 400
+
+
+@pytest.mark.browser
+def test_hr_sorts_filters_and_downloads_the_board_in_chromium(browser: Any, tmp_path: Path) -> None:
+    from sqlmodel import select
+
+    from server.auth import Principal
+    from server.candidates import create_candidate
+    from server.invitations import create_invitations
+    from server.jobs import dimensions_of
+    from server.schemas import CandidateIn, InvitationIn
+    from server.store import Store, stored_id
+    from server.tables import Interview, Job, Score, Template, User, utcnow
+    from tests.support.server import running_server
+    from tests.test_candidate_page import seed_demo
+
+    data_dir = tmp_path / "server-data"
+    demo = seed_demo(data_dir)
+    store = Store(f"sqlite:///{data_dir / 'candor.sqlite3'}")
+    try:
+        def fill(db: Any) -> int:
+            user = db.exec(select(User).where(User.email == demo["email"])).one()
+            who = Principal(id=stored_id(user), email=user.email, role=user.role)
+            job = db.exec(select(Job)).one()
+            template = db.exec(select(Template)).one()
+            dims = [stored_id(d) for d in dimensions_of(db, stored_id(job))]
+            people = {"Ann Alpha": 30.0, "Ben Beta": 80.0, "Cho Gamma": 55.0}
+            ids = [stored_id(create_candidate(db, who, CandidateIn(name=n, email=f"{n.split()[0].lower()}@example.com")))
+                   for n in people]
+            issued = create_invitations(db, who, InvitationIn(template_id=stored_id(template), candidate_ids=ids,
+                                                              deadline=utcnow() + timedelta(days=3)), 1.5)
+            for item, score in zip(issued, people.values(), strict=True):
+                itv = db.get(Interview, item.interview.id)
+                itv.state, itv.consent, itv.completed_at = "completed", True, utcnow()
+                db.add(itv)
+                for d in dims:
+                    db.add(Score(interview_id=itv.id, dimension_id=d, question_index=None, score=score, evidence=[]))
+            return stored_id(job)
+
+        job_id = store.run_sync(fill)
+    finally:
+        store.close()
+    with running_server(tmp_path, env={"CANDOR_LOAD_MODELS": "0"}) as base:
+        context = browser.new_context(accept_downloads=True)
+        try:
+            page = context.new_page()
+            page.goto(f"{base}/login")
+            page.get_by_label("Email").fill(demo["email"])
+            page.get_by_label("Password").fill(demo["password"])
+            page.get_by_role("button", name="Log in").click()
+            page.goto(f"{base}/jobs/{job_id}")
+            page.get_by_role("link", name="Results board").click()
+            names = lambda: page.locator("#results tbody th").all_inner_texts()  # noqa: E731
+            # Highest overall first; the demo candidate (invited, no score) last.
+            assert names() == ["Ben Beta", "Cho Gamma", "Ann Alpha", "Demo Candidate"]
+            page.get_by_role("link", name="Candidate", exact=True).click()
+            assert names() == ["Ann Alpha", "Ben Beta", "Cho Gamma", "Demo Candidate"]
+            page.get_by_label("State").select_option(label="Completed")
+            page.get_by_role("button", name="Filter").click()
+            assert names() == ["Ann Alpha", "Ben Beta", "Cho Gamma"]  # still by name
+            assert page.inner_text("#count") == "3 of 4 interviews"
+            with page.expect_download() as info:
+                page.get_by_role("link", name="Download CSV").click()
+            rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
+            assert [r["name"] for r in rows] == names()
+            assert [float(r["overall"]) for r in rows] == [30.0, 80.0, 55.0]
+        finally:
+            context.close()
+
+
+def test_board_percentile_equals_the_reports_formula() -> None:
+    """The board ranks by bisection; the report compares with the others one by one."""
+    import random
+
+    from server.reports import percentile
+    from server.results import _percentile_among_others
+
+    rng = random.Random(3)
+    for size in (3, 6, 7, 50):
+        pool = [float(rng.choice([10, 20, 20, 35.5, 50, 50, 50, 80])) for _ in range(size)]
+        ranked = sorted(pool)
+        for i, score in enumerate(pool):
+            others = pool[:i] + pool[i + 1:]
+            assert _percentile_among_others(score, ranked) == percentile(score, others).value

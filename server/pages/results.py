@@ -39,7 +39,11 @@ async def results_page(call: PageCall) -> web.Response:
     shown = board(rows, dims, filters)
 
     def sort_link(column: str) -> str:
-        descending = not (filters.sort == column and filters.descending)
+        """A column's header: its natural order first (highest scores, A to Z), then flipped."""
+        if filters.sort == column:
+            descending = not filters.descending
+        else:
+            descending = column in ("overall", "percentile", "completed_at")
         return "?" + urlencode({**query, "sort": column, "order": "desc" if descending else "asc"})
 
     return call.render(

@@ -1,6 +1,6 @@
 """A job's results board: every interview of the job with its state, overall (and coverage), each
 dimension's score, percentile, recommendation, review and decision, sortable and filterable,
-as JSON or CSV (`GET /api/jobs/{id}/results`; the page is server/pages/results.py).
+as JSON, CSV or XLSX (`GET /api/jobs/{id}/results`; the page is server/pages/results.py).
 
 Built from the stored interview-level scores in a few queries for the whole job (not from one
 report per candidate), with the same rules as the report: scoring.overall_score for the
@@ -214,6 +214,27 @@ def csv_text(rows: list[ResultRow], dims: list[Any]) -> str:
     return out.getvalue()
 
 
+def xlsx_bytes(rows: list[ResultRow], dims: list[Dimension], title: str) -> bytes:
+    """The same table as csv_text, as a spreadsheet (numbers as numbers, the header frozen)."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Results"
+    table = list(csv.reader(io.StringIO(csv_text(rows, dims))))
+    numeric = {i for i, name in enumerate(table[0]) if name in ("overall", "coverage", "percentile")
+               or name in {d.name for d in dims}}
+    for line in table:
+        sheet.append([float(v) if i in numeric and v != "" and line is not table[0] else v
+                      for i, v in enumerate(line)])
+    sheet.freeze_panes = "A2"
+    book.properties.title = f"{title}: results"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 def _int(query: Mapping[str, str], name: str, default: int, highest: int) -> int:
     raw = query.get(name, "")
     if raw == "":
@@ -242,18 +263,22 @@ def _int(query: Mapping[str, str], name: str, default: int, highest: int) -> int
                   # (whole numbers from 0: not "integer", which this router checks as ids from 1)
                   QueryParam("limit", f"rows, a whole number (default 100, at most {MAX_LIMIT})"),
                   QueryParam("offset", "rows to skip, a whole number (default 0)"),
-                  QueryParam("format", "json (default) or csv (every matching row)")))
+                  QueryParam("format", "json (default), csv or xlsx (files hold every matching row)")))
 async def get_results(call: Call) -> dict[str, Any] | web.Response:
     job_id = call.int_param("job_id")
     query = call.request.query
     filters = Filters.from_query(query)
     fmt = query.get("format", "json")
-    if fmt not in ("json", "csv"):
-        raise Malformed("format must be json or csv")
+    if fmt not in ("json", "csv", "xlsx"):
+        raise Malformed("format must be json, csv or xlsx")
     limit, offset = _int(query, "limit", 100, MAX_LIMIT), _int(query, "offset", 0, 10**9)
     thresholds = Thresholds.from_settings(call.request.app[settings_key])
     rows, dims = await call.request.app[store_key].run(lambda db: job_results(db, call.who, job_id, thresholds))
     shown = board(rows, dims, filters)
+    if fmt == "xlsx":
+        return web.Response(body=xlsx_bytes(shown, dims, f"job {job_id}"),
+                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                            headers={"Content-Disposition": f'attachment; filename="job-{job_id}-results.xlsx"'})
     if fmt == "csv":
         return web.Response(text=csv_text(shown, dims), content_type="text/csv", charset="utf-8",
                             headers={"Content-Disposition": f'attachment; filename="job-{job_id}-results.csv"'})

@@ -161,6 +161,12 @@ def test_hr_sorts_filters_and_downloads_the_board_in_chromium(browser: Any, tmp_
             rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
             assert [r["name"] for r in rows] == names()
             assert [float(r["overall"]) for r in rows] == [30.0, 80.0, 55.0]
+            from openpyxl import load_workbook
+
+            with page.expect_download() as info:
+                page.get_by_role("link", name="Download Excel").click()
+            sheet = load_workbook(io.BytesIO(Path(info.value.path()).read_bytes())).active
+            assert [r[0] for r in sheet.iter_rows(min_row=2, values_only=True)] == names()
         finally:
             context.close()
 
@@ -179,3 +185,23 @@ def test_board_percentile_equals_the_reports_formula() -> None:
         for i, score in enumerate(pool):
             others = pool[:i] + pool[i + 1:]
             assert _percentile_among_others(score, ranked) == percentile(score, others).value
+
+
+async def test_the_board_as_an_excel_file(client: Any, hr: Api, store: Any) -> None:
+    from openpyxl import load_workbook
+
+    job_id, dims, tpl = await new_job(hr, PLANNING_SAFETY, TWO_QUESTIONS)
+    for name, (planning, safety) in {"Low Lee": (10, 20), "High Han": (90, 80)}.items():
+        fake_completed(store, await invite(hr, tpl, name), {dims[0]: planning, dims[1]: safety})
+    await invite(hr, tpl, "Wes Waiting")
+    _, board = await hr.call("GET", f"/api/jobs/{job_id}/results", expect=200)
+    resp = await client.get(f"/api/jobs/{job_id}/results?format=xlsx", headers=hr.headers)
+    assert resp.status == 200 and resp.content_type.endswith("spreadsheetml.sheet")
+    sheet = load_workbook(io.BytesIO(await resp.read())).active
+    table = [list(r) for r in sheet.iter_rows(values_only=True)]
+    header = table[0]
+    assert header[:5] == ["name", "email", "state", "overall", "coverage"] and "Safety" in header
+    assert [r[0] for r in table[1:]] == [r["name"] for r in board["rows"]]
+    high = table[1]
+    assert high[0] == "High Han" and high[3] == 85.0 and high[header.index("Safety")] == 80  # numbers, not text
+    assert table[-1][3] in (None, "")  # not scored: an empty cell, not 0

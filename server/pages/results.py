@@ -49,6 +49,7 @@ async def results_page(call: PageCall) -> web.Response:
     return call.render(
         "hr_results.html", nav="jobs", job_id=job_id, title=title, rows=shown, total=len(rows), dims=dims,
         filters=filters, query=query, sort_link=sort_link, csv_query=urlencode({**query, "format": "csv"}),
+        xlsx_query=urlencode({**query, "format": "xlsx"}),
         states=STATE_LABELS, recommendations=RECOMMENDATIONS, decisions=DECISIONS,
         recommendation_labels=dict(RECOMMENDATIONS), decision_labels=dict(DECISIONS),
     )

@@ -18,7 +18,7 @@ from server.api_router import Call
 from server.errors import ApiError, Conflict, NotFound
 from server.interview_machine import FINISHED, TEXT, Event, Facts, Refused
 from server.invitations import change_deadline, reissue_link, revoke_link, visible_interview
-from server.schemas import Body, Deadline, InvitationOut
+from server.schemas import Body, DeadlineIn, InvitationOut
 from server.web import base_url, store_key
 from server.session import InterviewSession
 from server.sessions import bus_key, sessions_key
@@ -168,9 +168,7 @@ async def new_link(call: Call) -> InvitationOut:
     interview_id = call.int_param("interview_id")
     base = base_url(call.request)  # an unknown Host is refused before the old link is revoked
     issued = await call.request.app[store_key].run(lambda db: reissue_link(db, call.who, interview_id))
-    session = call.request.app[sessions_key].sessions.get(interview_id)
-    if session is not None:
-        await session.revoke_link()  # whoever holds the old link is disconnected now
+    await call.request.app[sessions_key].link_changed(interview_id, revoked=True)
     inv = issued.invitation
     return InvitationOut(id=inv.id, candidate_id=inv.candidate_id, interview_id=interview_id,  # type: ignore[arg-type]
                          url=issued.url(base), deadline=inv.deadline)
@@ -180,20 +178,13 @@ class RevokeIn(Body):
     pass
 
 
-class DeadlineIn(Body):
-    deadline: Deadline = Field(description="ISO 8601; a time without zone is taken as UTC; in the future "
-                                           "and before the year 3000")
-
-
 @router.route("POST", "/api/interviews/{interview_id}/revoke",
               summary="Revoke the interview's link (it stops working; a new one may be issued later)",
               body=RevokeIn, errors=(404, 409), tag="interviews")
 async def revoke(call: Call) -> dict[str, Any]:
     interview_id = call.int_param("interview_id")
     invitation = await call.request.app[store_key].run(lambda db: revoke_link(db, call.who, interview_id))
-    session = call.request.app[sessions_key].sessions.get(interview_id)
-    if session is not None:
-        await session.revoke_link()
+    await call.request.app[sessions_key].link_changed(interview_id, revoked=True)
     return {"interview_id": interview_id, "link_revoked_at": invitation.link_revoked_at}
 
 
@@ -205,9 +196,7 @@ async def deadline(call: Call) -> dict[str, Any]:
     body: DeadlineIn = call.body
     invitation = await call.request.app[store_key].run(
         lambda db: change_deadline(db, call.who, interview_id, body.deadline))
-    session = call.request.app[sessions_key].sessions.get(interview_id)
-    if session is not None:
-        session.deadline = invitation.deadline  # its watchdog expires it on the new date
+    await call.request.app[sessions_key].link_changed(interview_id, deadline=invitation.deadline)
     return {"interview_id": interview_id, "deadline": invitation.deadline}
 
 

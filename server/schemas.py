@@ -214,6 +214,11 @@ class InvitationIn(Body):
                                            "future and before the year 3000")
 
 
+class DeadlineIn(Body):
+    deadline: Deadline = Field(description="ISO 8601; a time without zone is taken as UTC; in the future "
+                                           "and before the year 3000")
+
+
 class InvitationOut(BaseModel):
     id: int
     candidate_id: int

@@ -2,6 +2,8 @@
 shared executors and models they use, and the once-a-second ticker that feeds the HR panel."""
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncio
 import logging
 import time
@@ -106,6 +108,19 @@ class SessionManager:
             logger.info("interview %d: session opened (%s)", interview_id, session.state)
             self.bus.publish("session", interview_id, event="opened", interview=session_views.describe(session))
             return session
+
+    async def link_changed(self, interview_id: int, *, revoked: bool = False,
+                           deadline: datetime | None = None) -> None:
+        """A link was re-issued or revoked (whoever holds the old one is disconnected now) or its
+        deadline moved (the watchdog expires the interview on the new date). Nothing to do for
+        an interview no session holds: it reads both from the store when it opens."""
+        session = self.sessions.get(interview_id)
+        if session is None:
+            return
+        if deadline is not None:
+            session.deadline = deadline
+        if revoked:
+            await session.revoke_link()
 
     def overloaded(self) -> bool:
         """Speech recognition is falling behind live audio: a new interview would make every

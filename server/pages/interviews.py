@@ -18,8 +18,7 @@ from server.jobs import dimensions_of, visible_jobs_query
 from server.pages.common import (
     MAX_ID, FormErrors, PageCall, form_texts, hr_page, see_other, validation_errors,
 )
-from server.interview_controls import DeadlineIn
-from server.schemas import InvitationIn
+from server.schemas import DeadlineIn, InvitationIn
 from server.sessions import sessions_key
 from server.store import stored_id
 from server.tables import Candidate, Interview, Invitation, Job, QuestionSignals, Template, utcnow
@@ -274,9 +273,7 @@ async def new_link_page(call: PageCall) -> web.Response:
         invitations = await call.store.run(work)
     except Conflict as exc:
         return call.error(409, exc.message)
-    session = call.request.app[sessions_key].sessions.get(interview_id)
-    if session is not None:
-        await session.revoke_link()
+    await call.request.app[sessions_key].link_changed(interview_id, revoked=True)
     return _links_page(call, invitations)
 
 
@@ -288,9 +285,7 @@ async def revoke_link_page(call: PageCall) -> web.Response:
         await call.store.run(lambda db: revoke_link(db, call.who, interview_id))
     except Conflict as exc:
         return call.error(409, exc.message)
-    session = call.request.app[sessions_key].sessions.get(interview_id)
-    if session is not None:
-        await session.revoke_link()
+    await call.request.app[sessions_key].link_changed(interview_id, revoked=True)
     return see_other(f"/invitations?interviews={interview_id}&done=revoked")
 
 
@@ -310,7 +305,5 @@ async def deadline_page(call: PageCall) -> web.Response:
         invitation = await call.store.run(lambda db: change_deadline(db, call.who, interview_id, body.deadline))
     except Conflict as exc:
         return call.error(409, exc.message)
-    session = call.request.app[sessions_key].sessions.get(interview_id)
-    if session is not None:
-        session.deadline = invitation.deadline
+    await call.request.app[sessions_key].link_changed(interview_id, deadline=invitation.deadline)
     return see_other(f"/invitations?interviews={interview_id}&done=deadline")

@@ -48,6 +48,7 @@ CREATE TABLE candidates (
 	name VARCHAR(200) NOT NULL,
 	email VARCHAR(320) NOT NULL,
 	resume_text VARCHAR(100000) NOT NULL,
+	time_zone VARCHAR(64) NOT NULL,
 	status VARCHAR(32) NOT NULL,
 	created_by INTEGER NOT NULL,
 	created_at DATETIME NOT NULL,
@@ -73,6 +74,28 @@ CREATE TABLE jobs (
 );
 
 CREATE INDEX ix_jobs_created_by ON jobs (created_by);
+
+CREATE TABLE mail_templates (
+	kind VARCHAR(16) NOT NULL,
+	subject VARCHAR(300) NOT NULL,
+	body VARCHAR(20000) NOT NULL,
+	updated_by INTEGER,
+	updated_at DATETIME NOT NULL,
+	PRIMARY KEY (kind),
+	FOREIGN KEY(updated_by) REFERENCES users (id)
+);
+
+CREATE TABLE webhooks (
+	id INTEGER NOT NULL,
+	url VARCHAR(2000) NOT NULL,
+	secret_sealed VARCHAR(512) NOT NULL,
+	events JSON NOT NULL,
+	active BOOLEAN NOT NULL,
+	created_by INTEGER NOT NULL,
+	created_at DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	FOREIGN KEY(created_by) REFERENCES users (id)
+);
 
 CREATE TABLE dimensions (
 	id INTEGER NOT NULL,
@@ -113,11 +136,35 @@ CREATE TABLE templates (
 
 CREATE INDEX ix_templates_job_id ON templates (job_id);
 
+CREATE TABLE webhook_deliveries (
+	id INTEGER NOT NULL,
+	webhook_id INTEGER NOT NULL,
+	event VARCHAR(64) NOT NULL,
+	payload JSON NOT NULL,
+	state VARCHAR(16) NOT NULL,
+	attempts INTEGER NOT NULL,
+	next_attempt_at DATETIME,
+	last_status INTEGER,
+	last_error VARCHAR(1000) NOT NULL,
+	created_at DATETIME NOT NULL,
+	delivered_at DATETIME,
+	PRIMARY KEY (id),
+	FOREIGN KEY(webhook_id) REFERENCES webhooks (id)
+);
+
+CREATE INDEX ix_webhook_deliveries_next_attempt_at ON webhook_deliveries (next_attempt_at);
+
+CREATE INDEX ix_webhook_deliveries_state ON webhook_deliveries (state);
+
+CREATE INDEX ix_webhook_deliveries_webhook_id ON webhook_deliveries (webhook_id);
+
 CREATE TABLE invitations (
 	id INTEGER NOT NULL,
 	token_sha256 VARCHAR(64) NOT NULL,
 	token_issued_at DATETIME NOT NULL,
 	link_revoked_at DATETIME,
+	token_sealed VARCHAR(512),
+	reminder_queued_at DATETIME,
 	template_id INTEGER NOT NULL,
 	candidate_id INTEGER NOT NULL,
 	deadline DATETIME NOT NULL,
@@ -193,6 +240,33 @@ CREATE INDEX ix_interviews_job_id ON interviews (job_id);
 CREATE INDEX ix_interviews_state ON interviews (state);
 
 CREATE INDEX ix_interviews_template_id ON interviews (template_id);
+
+CREATE TABLE outbound_mail (
+	id INTEGER NOT NULL,
+	kind VARCHAR(16) NOT NULL,
+	invitation_id INTEGER,
+	to_addr VARCHAR(320) NOT NULL,
+	subject VARCHAR(300) NOT NULL,
+	body_text VARCHAR(40000) NOT NULL,
+	body_html VARCHAR(80000) NOT NULL,
+	link_base VARCHAR(300) NOT NULL,
+	state VARCHAR(16) NOT NULL,
+	attempts INTEGER NOT NULL,
+	next_attempt_at DATETIME,
+	last_error VARCHAR(1000) NOT NULL,
+	created_by INTEGER,
+	created_at DATETIME NOT NULL,
+	sent_at DATETIME,
+	PRIMARY KEY (id),
+	FOREIGN KEY(invitation_id) REFERENCES invitations (id),
+	FOREIGN KEY(created_by) REFERENCES users (id)
+);
+
+CREATE INDEX ix_outbound_mail_invitation_id ON outbound_mail (invitation_id);
+
+CREATE INDEX ix_outbound_mail_next_attempt_at ON outbound_mail (next_attempt_at);
+
+CREATE INDEX ix_outbound_mail_state ON outbound_mail (state);
 
 CREATE TABLE question_dimensions (
 	question_id INTEGER NOT NULL,

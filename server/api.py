@@ -13,12 +13,17 @@ from server.candidates import candidate_out, create_candidate, get_candidate, se
 from server.errors import Malformed
 from server.interview_templates import create_template, get_template, list_templates, template_detail
 from server.invitations import create_invitations, interview_detail
+from server.mail_delivery import delivery_of
+from server.mail_outbox import announce
+from server.mail_sender import link_sealer
+from server.mail_sender import wake as wake_mail
 from server.jobs import create_job, get_job, grant_access, job_detail, list_jobs, visible_jobs_query
 from server.model_bank import models_key
 from server.schemas import (
     AccessIn, CandidateIn, Created, InvitationIn, InvitationsCreated, JobCreated, JobIn, LoginIn,
     TemplateIn, TokenOut, UserIn, UserOut,
 )
+from server.store import stored_id
 from server.tables import Interview, Job
 from server.web import (
     SESSION_COOKIE, base_url, bearer_token, client_address, json_response, settings_key, store_key,
@@ -238,18 +243,26 @@ async def get_one_candidate(call: Call) -> dict[str, Any]:
               body=InvitationIn, response=InvitationsCreated, status=201, errors=(404, 409),
               tag="interviews")
 async def post_invitations(call: Call) -> InvitationsCreated:
-    boost = call.request.app[settings_key].resume_boost
+    app = call.request.app
+    settings = app[settings_key]
     base = base_url(call.request)
+    sealer = link_sealer(app)
 
     def work(db: Session) -> InvitationsCreated:
-        issued = create_invitations(db, call.who, call.body, boost)
+        issued = create_invitations(db, call.who, call.body, settings.resume_boost, sealer)
+        announce(db, settings, issued, base, call.who.id)
+        db.flush()
+        delivery = delivery_of(db, [stored_id(i.invitation) for i in issued])
         return InvitationsCreated(invitations=[
             {"id": i.invitation.id, "candidate_id": i.invitation.candidate_id,  # type: ignore[misc]
-             "interview_id": i.interview.id, "url": i.url(base), "deadline": i.invitation.deadline}
+             "interview_id": i.interview.id, "url": i.url(base), "deadline": i.invitation.deadline,
+             "delivery": delivery.get(stored_id(i.invitation))}
             for i in issued
         ])
 
-    return await _store(call).run(work)
+    created = await _store(call).run(work)
+    wake_mail(app)
+    return created
 
 
 @router.route("GET", "/api/interviews", summary="Interviews of the jobs this user may see",

@@ -8,9 +8,11 @@ from aiohttp import web
 from sqlmodel import select
 
 from server import (  # noqa: F401  (they register routes)
-    api, auth, candidate_page, interview_controls, monitor, pages, results, review, signaling, users,
+    api, auth, candidate_page, interview_controls, mail_api, monitor, pages, results, review, signaling, users,
 )
 from server.bus import Bus
+from server.mail_sender import mail_ctx
+from server.sealing import sealer_for, sealer_key
 from server.model_bank import ModelBank, model_bank_ctx, models_key
 from server.peer import restrict_host_addresses
 from server.sessions import SessionManager, bus_key, sessions_ctx, sessions_key
@@ -40,6 +42,7 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     app[models_key] = ModelBank(settings.models_dir, languages, enabled=settings.load_models)
     app[api.routes_key] = api.router.routes
     app[bus_key] = Bus()
+    app[sealer_key] = sealer_for(settings)
     app[interview_controls.throttle_key] = interview_controls.Throttle()
     app[auth.login_throttle_key] = auth.LoginThrottle()
     app[sessions_key] = SessionManager(settings, app[store_key], app[bus_key], app[models_key])
@@ -50,6 +53,7 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     app.cleanup_ctx.append(model_bank_ctx)
     app.cleanup_ctx.append(sessions_ctx)
     app.cleanup_ctx.append(review.renderer_ctx)
+    app.cleanup_ctx.append(mail_ctx)
     return app
 
 

@@ -17,7 +17,8 @@ def create_candidate(db: Session, who: Principal, body: CandidateIn) -> Candidat
     if db.exec(select(Candidate).where(Candidate.email == body.email)).first() is not None:
         raise Conflict(f"a candidate with email {body.email} already exists")
     candidate = Candidate(
-        name=body.name, email=body.email, resume_text=body.resume_text, created_by=who.id
+        name=body.name, email=body.email, resume_text=body.resume_text, time_zone=body.time_zone,
+        created_by=who.id,
     )
     db.add(candidate)
     db.flush()
@@ -53,6 +54,7 @@ def candidate_out(candidate: Candidate, with_resume: bool = False) -> dict[str, 
         "id": candidate.id,
         "name": candidate.name,
         "email": candidate.email,
+        "time_zone": candidate.time_zone or None,
         "status": candidate.status,
         "created_at": candidate.created_at,
     }

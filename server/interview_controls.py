@@ -18,6 +18,7 @@ from server.api_router import Call
 from server.errors import ApiError, Conflict, NotFound
 from server.interview_machine import FINISHED, TEXT, Event, Facts, Refused
 from server.invitations import change_deadline, reissue_link, revoke_link, visible_interview
+from server.mail_sender import link_sealer
 from server.schemas import Body, DeadlineIn, InvitationOut
 from server.web import base_url, store_key
 from server.session import InterviewSession
@@ -167,7 +168,8 @@ async def new_link(call: Call) -> InvitationOut:
     """Links are stored as hashes, so this is how HR shows a link again (audited)."""
     interview_id = call.int_param("interview_id")
     base = base_url(call.request)  # an unknown Host is refused before the old link is revoked
-    issued = await call.request.app[store_key].run(lambda db: reissue_link(db, call.who, interview_id))
+    sealer = link_sealer(call.request.app)
+    issued = await call.request.app[store_key].run(lambda db: reissue_link(db, call.who, interview_id, sealer))
     await call.request.app[sessions_key].link_changed(interview_id, revoked=True)
     inv = issued.invitation
     return InvitationOut(id=inv.id, candidate_id=inv.candidate_id, interview_id=interview_id,  # type: ignore[arg-type]

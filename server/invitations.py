@@ -18,7 +18,10 @@ from server.errors import Conflict, Gone, Invalid, NotFound
 from server.interview_machine import FINISHED, Event, Facts, Refused
 from server.interview_templates import get_template, questions_of
 from server.jobs import dimensions_of, get_job
+from server.mail_delivery import delivery_of
 from server.schemas import InvitationIn
+from server.sealing import Sealer
+from server.store import stored_id
 from server.tables import (
     Candidate, Interview, InterviewWeight, Invitation, utcnow,
 )
@@ -53,15 +56,18 @@ class Issued:
         return f"{base_url}/i/{self.token}"
 
 
-def _new_token(invitation: Invitation) -> str:
+def _new_token(invitation: Invitation, sealer: Sealer | None) -> str:
     token = secrets.token_urlsafe(32)  # 256 bits
     invitation.token_sha256 = token_digest(token)
+    # Sealed only when mail is on: the outbox must put the link in messages later.
+    invitation.token_sealed = sealer.seal(token) if sealer is not None else None
     invitation.token_issued_at = utcnow()
     invitation.link_revoked_at = None
     return token
 
 
-def create_invitations(db: Session, who: Principal, body: InvitationIn, boost: float) -> list[Issued]:
+def create_invitations(db: Session, who: Principal, body: InvitationIn, boost: float,
+                       sealer: Sealer | None = None) -> list[Issued]:
     template, job = get_template(db, who, body.template_id)
     deadline = to_utc(body.deadline)
     if deadline <= utcnow():
@@ -97,7 +103,7 @@ def create_invitations(db: Session, who: Principal, body: InvitationIn, boost: f
             deadline=deadline,
             created_by=who.id,
         )
-        token = _new_token(invitation)
+        token = _new_token(invitation, sealer)
         db.add(invitation)
         db.flush()
         interview = Interview(
@@ -134,11 +140,11 @@ def create_invitations(db: Session, who: Principal, body: InvitationIn, boost: f
     return created
 
 
-def reissue_link(db: Session, who: Principal, interview_id: int) -> Issued:
+def reissue_link(db: Session, who: Principal, interview_id: int, sealer: Sealer | None = None) -> Issued:
     """A new link for an interview that can still be taken; the old one stops working (409 when
     the interview is finished or its deadline passed: a new link would not open either)."""
     link = _changeable(db, who, interview_id, "no new link")
-    token = _new_token(link.invitation)
+    token = _new_token(link.invitation, sealer)
     db.add(link.invitation)
     audit.record(db, "hr", who.id, "invitation.reissue", "interview", interview_id,
                  candidate_id=link.invitation.candidate_id)
@@ -161,6 +167,7 @@ def revoke_link(db: Session, who: Principal, interview_id: int) -> Invitation:
     invitation = link.invitation
     # Nobody holds a token for this hash: the old link is as unknown as a mistyped one.
     invitation.token_sha256 = token_digest(secrets.token_urlsafe(32))
+    invitation.token_sealed = None
     invitation.link_revoked_at = utcnow()
     db.add(invitation)
     audit.record(db, "hr", who.id, "invitation.revoke", "interview", interview_id,
@@ -245,6 +252,7 @@ def interview_detail(db: Session, who: Principal, interview_id: int) -> dict[str
     question_pos = {q.id: q.position for q, _ in questions_of(db, interview.template_id)}
     return {
         "id": interview.id,
+        "invitation_id": interview.invitation_id,
         "state": interview.state,
         "question_index": interview.question_index,
         "question_count": interview.question_count,
@@ -256,6 +264,8 @@ def interview_detail(db: Session, who: Principal, interview_id: int) -> dict[str
         # The link itself is not kept (only its hash): POST .../link issues a new one.
         "link_issued_at": invitation.token_issued_at,  # type: ignore[union-attr]
         "link_revoked_at": invitation.link_revoked_at,  # type: ignore[union-attr]
+        # With mail on: the latest message's state (server/mail_delivery.py); null when none.
+        "delivery": delivery_of(db, [stored_id(invitation)]).get(stored_id(invitation)),  # type: ignore[arg-type]
         "created_at": interview.created_at,
         "started_at": interview.started_at,
         "completed_at": interview.completed_at,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, Optional
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -201,10 +202,25 @@ class Created(BaseModel):
     id: int
 
 
+def _time_zone(value: str) -> str:
+    value = value.strip()
+    if not value:
+        return ""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not a time zone name (e.g. Europe/Berlin, Asia/Seoul, UTC)") from None
+    return value
+
+
 class CandidateIn(Body):
     name: Annotated[Text, Field(max_length=200)]
     email: Email
     resume_text: str = Field(default="", max_length=100_000)
+    time_zone: Annotated[str, AfterValidator(_time_zone)] = Field(
+        default="", max_length=64,
+        description="IANA time zone for the deadline in messages to the candidate (e.g. Europe/Berlin); "
+                    "empty: the server's CANDOR_MAIL_TIME_ZONE")
 
 
 class InvitationIn(Body):
@@ -225,6 +241,8 @@ class InvitationOut(BaseModel):
     interview_id: int
     url: str
     deadline: datetime
+    # With mail on (CANDOR_SMTP_URL): {state: queued|sent|failed, error?, ...}; null with mail off.
+    delivery: Optional[dict[str, Any]] = None
 
 
 class InvitationsCreated(BaseModel):

@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,6 +67,24 @@ class Settings:
     # Below this share of the job's dimension weight assessed, the recommendation is
     # "insufficient_evidence" and the interview is left out of percentile pools.
     min_coverage: float = 0.6
+    # Mail (server/mail_outbox.py): None = mail off, HR copies links by hand.
+    # smtp://[user:pass@]host:port, smtp+starttls://... or smtps://...
+    smtp_url: str | None = None
+    mail_from: str | None = None
+    mail_time_zone: str = "UTC"  # for candidates without their own time zone
+    mail_retry_s: float = 60.0  # first retry after a failure; doubles each time
+    mail_max_attempts: int = 8
+    reminder_before_h: float = 24.0  # reminders this long before the deadline; 0 = none
+    # Webhooks (server/webhooks.py): retries and the receiver's time to answer.
+    webhook_retry_s: float = 30.0
+    webhook_max_attempts: int = 8
+    webhook_timeout_s: float = 10.0
+    # How often the outbox and webhook workers look for due work (they are also woken at once
+    # when work is queued by this process).
+    outbox_poll_s: float = 5.0
+    # Key that seals secrets the server must read back (links in queued mail, webhook
+    # secrets); unset: generated once into <data_dir>/secret.key (server/sealing.py).
+    secret_key: str | None = None
     load_models: bool = True
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -91,6 +111,10 @@ class Settings:
         return False
 
     @property
+    def mail_on(self) -> bool:
+        return self.smtp_url is not None
+
+    @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "candor.sqlite3"
 
@@ -113,6 +137,11 @@ class Settings:
             values["models_dir"] = Path(v)
         values["database_url"] = get("DATABASE_URL")
         values["redis_url"] = get("REDIS_URL")
+        values["smtp_url"] = get("SMTP_URL")
+        values["mail_from"] = get("MAIL_FROM")
+        values["secret_key"] = get("SECRET_KEY")
+        if (v := get("MAIL_TIME_ZONE")) is not None:
+            values["mail_time_zone"] = v
         if (v := get("PUBLIC_URL")) is not None:
             values["public_url"] = v.rstrip("/")
         if (v := get("ALLOWED_HOSTS")) is not None:
@@ -146,6 +175,13 @@ class Settings:
             ("ABANDON_AFTER_S", "abandon_after_s", float),
             ("CONNECT_TIMEOUT_S", "connect_timeout_s", float),
             ("PAUSE_LIMIT_S", "pause_limit_s", float),
+            ("MAIL_RETRY_S", "mail_retry_s", float),
+            ("MAIL_MAX_ATTEMPTS", "mail_max_attempts", int),
+            ("REMINDER_BEFORE_H", "reminder_before_h", float),
+            ("WEBHOOK_RETRY_S", "webhook_retry_s", float),
+            ("WEBHOOK_MAX_ATTEMPTS", "webhook_max_attempts", int),
+            ("WEBHOOK_TIMEOUT_S", "webhook_timeout_s", float),
+            ("OUTBOX_POLL_S", "outbox_poll_s", float),
         ):
             if (v := get(name)) is not None:
                 try:
@@ -181,6 +217,7 @@ class Settings:
             raise SettingsError("CANDOR_MIN_COVERAGE must be between 0 and 1")
         if self.resume_boost < 1:
             raise SettingsError("CANDOR_RESUME_BOOST must be >= 1")
+        self._check_mail()
         for entry in self.trusted_proxies:
             try:
                 ipaddress.ip_network(entry, strict=False)
@@ -193,6 +230,67 @@ class Settings:
                 raise SettingsError(
                     f"CANDOR_ALLOWED_HOSTS: {entry!r} is not a host name or host:port"
                 )
+
+
+    def _check_mail(self) -> None:
+        for name, value in (("MAIL_RETRY_S", self.mail_retry_s), ("WEBHOOK_RETRY_S", self.webhook_retry_s),
+                            ("WEBHOOK_TIMEOUT_S", self.webhook_timeout_s), ("OUTBOX_POLL_S", self.outbox_poll_s)):
+            if not value > 0:
+                raise SettingsError(f"CANDOR_{name} must be a number of seconds > 0")
+        for name, count in (("MAIL_MAX_ATTEMPTS", self.mail_max_attempts),
+                            ("WEBHOOK_MAX_ATTEMPTS", self.webhook_max_attempts)):
+            if count < 1:
+                raise SettingsError(f"CANDOR_{name} must be at least 1")
+        if self.reminder_before_h < 0:
+            raise SettingsError("CANDOR_REMINDER_BEFORE_H must be >= 0 (0: no reminders)")
+        try:
+            ZoneInfo(self.mail_time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"CANDOR_MAIL_TIME_ZONE={self.mail_time_zone!r} is not a time zone name (e.g. Europe/Berlin)"
+            ) from None
+        if self.secret_key is not None and len(self.secret_key) < 32:
+            raise SettingsError("CANDOR_SECRET_KEY must be at least 32 characters")
+        if self.smtp_url is None:
+            return
+        parse_smtp_url(self.smtp_url)  # raises SettingsError
+        if self.mail_from is None:
+            raise SettingsError("CANDOR_SMTP_URL is set: CANDOR_MAIL_FROM (the sender address) is needed too")
+        if "@" not in self.mail_from:
+            raise SettingsError(f"CANDOR_MAIL_FROM={self.mail_from!r} is not an email address")
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpTarget:
+    """Where mail goes: from CANDOR_SMTP_URL."""
+
+    host: str
+    port: int
+    tls: str  # none | starttls | tls
+    username: str | None
+    password: str | None
+
+
+_SMTP_SCHEMES = {"smtp": ("none", 25), "smtp+starttls": ("starttls", 587), "smtps": ("tls", 465)}
+
+
+def parse_smtp_url(url: str) -> SmtpTarget:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _SMTP_SCHEMES:
+        raise SettingsError(
+            f"CANDOR_SMTP_URL: scheme {parts.scheme!r} is not smtp://, smtp+starttls:// or smtps://"
+        )
+    tls, default_port = _SMTP_SCHEMES[scheme]
+    try:
+        port = parts.port or default_port
+    except ValueError:
+        raise SettingsError("CANDOR_SMTP_URL: the port is not a number between 1 and 65535") from None
+    if not parts.hostname:
+        raise SettingsError("CANDOR_SMTP_URL names no host (smtp://host:port)")
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password is not None else None
+    return SmtpTarget(parts.hostname, port, tls, username, password)
 
 
 _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,

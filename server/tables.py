@@ -123,6 +123,9 @@ class Candidate(SQLModel, table=True):
     name: str = Field(max_length=200)
     email: str = Field(max_length=320, unique=True, index=True)
     resume_text: str = Field(default="", max_length=100_000)
+    # IANA zone (e.g. "Europe/Berlin") for times in messages to the candidate; "" = the
+    # server's CANDOR_MAIL_TIME_ZONE.
+    time_zone: str = Field(default="", max_length=64)
     # new | invited | interviewed | second_interview | talent_pool | not_recommended | hired
     status: str = Field(default="new", max_length=32)
     created_by: int = Field(foreign_key="users.id", index=True)
@@ -137,6 +140,10 @@ class Invitation(SQLModel, table=True):
     token_sha256: str = Field(max_length=64, unique=True, index=True)
     token_issued_at: datetime = Field(default_factory=utcnow)
     link_revoked_at: Optional[datetime] = None  # HR revoked the link; a new one may be issued later
+    # With mail on, the token sealed with the server's secret key (server/sealing.py), so the
+    # outbox and reminders can put the link in a message; None with mail off (hash only).
+    token_sealed: Optional[str] = Field(default=None, max_length=512)
+    reminder_queued_at: Optional[datetime] = None  # the deadline reminder went to the outbox
     template_id: int = Field(foreign_key="templates.id", index=True)
     candidate_id: int = Field(foreign_key="candidates.id", index=True)
     deadline: datetime
@@ -313,3 +320,68 @@ class Decision(SQLModel, table=True):
     decision: str = Field(max_length=32)  # second_interview | talent_pool | not_recommended | hire
     note: str = Field(default="", max_length=5000)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class MailTemplate(SQLModel, table=True):
+    """HR's wording of one kind of message (server/mail_templates.py has the defaults and the
+    variables); no row = the default."""
+
+    __tablename__ = "mail_templates"
+    kind: str = Field(max_length=16, primary_key=True)  # invitation | reminder | continue
+    subject: str = Field(max_length=300)
+    body: str = Field(max_length=20_000)
+    updated_by: Optional[int] = Field(default=None, foreign_key="users.id")
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class OutboundMail(SQLModel, table=True):
+    """The outbox: a message is stored before it is sent, so a restart loses none. The link is
+    not stored: the body holds a placeholder, filled at send time from the sealed token."""
+
+    __tablename__ = "outbound_mail"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # invitation | reminder | continue
+    invitation_id: Optional[int] = Field(default=None, foreign_key="invitations.id", index=True)
+    to_addr: str = Field(max_length=320)
+    subject: str = Field(max_length=300)
+    body_text: str = Field(max_length=40_000)
+    body_html: str = Field(max_length=80_000)
+    link_base: str = Field(default="", max_length=300)  # e.g. https://jobs.example.com (the link's origin)
+    # queued | sending | sent | failed | cancelled (the interview finished before it was sent)
+    state: str = Field(default="queued", max_length=16, index=True)
+    attempts: int = 0
+    next_attempt_at: Optional[datetime] = Field(default_factory=utcnow, index=True)  # None: no more tries
+    last_error: str = Field(default="", max_length=1000)
+    created_by: Optional[int] = Field(default=None, foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: Optional[datetime] = None
+
+
+class Webhook(SQLModel, table=True):
+    """An outbound hook: events POSTed as JSON, signed with HMAC-SHA256 of the secret."""
+
+    __tablename__ = "webhooks"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2000)
+    secret_sealed: str = Field(max_length=512)  # server/sealing.py: the receiver needs it in clear
+    events: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    active: bool = True
+    created_by: int = Field(foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one hook, stored before it is sent (retried with back-off; the log HR sees)."""
+
+    __tablename__ = "webhook_deliveries"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    webhook_id: int = Field(foreign_key="webhooks.id", index=True)
+    event: str = Field(max_length=64)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: str = Field(default="queued", max_length=16, index=True)  # queued | sending | delivered | failed
+    attempts: int = 0
+    next_attempt_at: Optional[datetime] = Field(default_factory=utcnow, index=True)  # None: no more tries
+    last_status: Optional[int] = None  # the receiver's HTTP status
+    last_error: str = Field(default="", max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow)
+    delivered_at: Optional[datetime] = None

@@ -2,6 +2,8 @@
 their resume and interviews."""
 from __future__ import annotations
 
+import zoneinfo
+
 from typing import Any
 
 from aiohttp import web
@@ -15,7 +17,9 @@ from server.pages.common import MAX_ID, FormErrors, PageCall, hr_page, see_other
 from server.pages.interviews import interview_rows
 from server.schemas import CandidateIn
 
-FIELD_LABELS = {"name": "name", "email": "email", "resume_text": "resume"}
+# Offered as suggestions in the form (any IANA name is accepted).
+TIME_ZONES = sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
+FIELD_LABELS = {"name": "name", "email": "email", "resume_text": "resume", "time_zone": "time zone"}
 
 
 async def _pool_page(call: PageCall, *, q: str, values: dict[str, str],
@@ -34,7 +38,8 @@ async def _pool_page(call: PageCall, *, q: str, values: dict[str, str],
     candidates, just_added = await call.store.run(work)
     return call.render("hr_candidates.html", status=status, nav="candidates", q=q,
                        candidates=candidates, values=values, errors=errors or FormErrors(),
-                       just_added=just_added)
+                       just_added=just_added, time_zones=TIME_ZONES,
+                       default_time_zone=call.settings.mail_time_zone)
 
 
 def _added_id(call: PageCall) -> int | None:
@@ -46,7 +51,7 @@ def _added_id(call: PageCall) -> int | None:
          query=(QueryParam("q", "words that must all appear in name, email or resume"),))
 async def candidates_page(call: PageCall) -> web.Response:
     q = call.request.query.get("q", "").strip()[:500]
-    return await _pool_page(call, q=q, values={"name": "", "email": "", "resume_text": ""})
+    return await _pool_page(call, q=q, values={"name": "", "email": "", "resume_text": "", "time_zone": ""})
 
 
 def build_candidate(values: dict[str, str]) -> CandidateIn | FormErrors:
@@ -63,7 +68,8 @@ def build_candidate(values: dict[str, str]) -> CandidateIn | FormErrors:
 @hr_page("POST", "/candidates", summary="HR: add a candidate to the pool", errors=(409, 422))
 async def candidate_add(call: PageCall) -> web.Response:
     values = {"name": call.text("name"), "email": call.text("email").strip(),
-              "resume_text": call.text("resume_text").replace("\r\n", "\n")}
+              "resume_text": call.text("resume_text").replace("\r\n", "\n"),
+              "time_zone": call.text("time_zone").strip()}
     body = build_candidate(values)
     if not isinstance(body, FormErrors):
         valid = body

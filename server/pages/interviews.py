@@ -18,6 +18,10 @@ from server.jobs import dimensions_of, visible_jobs_query
 from server.pages.common import (
     MAX_ID, FormErrors, PageCall, form_texts, hr_page, see_other, validation_errors,
 )
+from server.mail_api import send_again
+from server.mail_outbox import REMINDABLE, announce
+from server.mail_sender import link_sealer
+from server.mail_sender import wake as wake_mail
 from server.schemas import DeadlineIn, InvitationIn
 from server.sessions import sessions_key
 from server.store import stored_id
@@ -152,11 +156,14 @@ def _invitation_label(loc: tuple[Any, ...], kind: str, described: str) -> tuple[
 async def send_invitations(call: PageCall, body: InvitationIn) -> web.Response | FormErrors:
     """Create the invitations and show their links: this is the only time they are shown (only
     their hashes are stored), so the page is the POST's answer, not a redirect."""
-    boost = call.settings.resume_boost
+    settings = call.settings
     base = base_url(call.request)  # an unknown Host is refused before anything is created
+    sealer = link_sealer(call.request.app)
 
     def work(db: Session) -> list[dict[str, Any]]:
-        issued = create_invitations(db, call.who, body, boost)
+        issued = create_invitations(db, call.who, body, settings.resume_boost, sealer)
+        announce(db, settings, issued, base, call.who.id)
+        db.flush()
         return _link_details(db, call.who, [stored_id(i.interview) for i in issued],
                              {stored_id(i.interview): i.url(base) for i in issued})
 
@@ -167,6 +174,7 @@ async def send_invitations(call: PageCall, body: InvitationIn) -> web.Response |
         errors.add(exc.message, "invite")
         errors.status = exc.status
         return errors
+    wake_mail(call.request.app)
     return _links_page(call, invitations)
 
 
@@ -213,6 +221,8 @@ def _link_details(db: Session, who: Any, ids: list[int], urls: dict[int, str]) -
         detail["state_label"] = STATE_LABELS.get(detail["state"], detail["state"])
         detail["open"] = detail["state"] not in FINISHED_STATES and detail["deadline"] > utcnow()
         detail["url"] = urls.get(iid)
+        invitation = db.get(Invitation, detail["invitation_id"])
+        detail["link_sealed"] = invitation is not None and invitation.token_sealed is not None
         out.append(detail)
     return out
 
@@ -221,14 +231,19 @@ DONE_NOTICES = {
     "revoked": "The link was revoked: it no longer opens the interview. Issue a new link when you want "
                "the candidate to take it.",
     "deadline": "The deadline was changed.",
+    "mailed": "The email is on its way: its state shows below.",
+    "mailed_new_link": "A new link was issued and is on its way by email; the earlier link no longer works.",
 }
+MAIL_KINDS = {"invitation": "Invitation", "reminder": "Reminder", "continue": "Link to continue"}
 
 
 def _links_page(call: PageCall, invitations: list[dict[str, Any]], status: int = 200,
                 error: str = "") -> web.Response:
     notice = DONE_NOTICES.get(call.request.query.get("done", ""), "")
     response = call.render("hr_invitations.html", status=status, nav="jobs", invitations=invitations,
-                           boost=call.settings.resume_boost, notice=notice, error=error)
+                           boost=call.settings.resume_boost, notice=notice, error=error,
+                           mail_on=call.settings.mail_on, mail_from=call.settings.mail_from,
+                           mail_kinds=MAIL_KINDS, remindable=REMINDABLE)
     # The links are credentials: keep them out of Referer headers and of every cache.
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
@@ -266,7 +281,7 @@ async def new_link_page(call: PageCall) -> web.Response:
     base = base_url(call.request)
 
     def work(db: Session) -> list[dict[str, Any]]:
-        issued = reissue_link(db, call.who, interview_id)
+        issued = reissue_link(db, call.who, interview_id, link_sealer(call.request.app))
         return _link_details(db, call.who, [interview_id], {interview_id: issued.url(base)})
 
     try:
@@ -307,3 +322,18 @@ async def deadline_page(call: PageCall) -> web.Response:
         return call.error(409, exc.message)
     await call.request.app[sessions_key].link_changed(interview_id, deadline=invitation.deadline)
     return see_other(f"/invitations?interviews={interview_id}&done=deadline")
+
+
+@hr_page("POST", "/interviews/{interview_id}/mail",
+         summary="HR: email the invitation again, or a link to continue", errors=(404, 409, 422))
+async def mail_again_page(call: PageCall) -> web.Response:
+    interview_id = call.id_param("interview_id", "interview")
+    kind = call.text("kind").strip() or "invitation"
+    if kind not in ("invitation", "reminder", "continue"):
+        return call.error(422, f"unknown message kind {kind!r}")
+    try:
+        result = await send_again(call.request.app, call.who, interview_id, kind, base_url(call.request))
+    except Conflict as exc:
+        return call.error(409, exc.message)
+    done = "mailed_new_link" if result["new_link"] else "mailed"
+    return see_other(f"/invitations?interviews={interview_id}&done={done}")

@@ -10,6 +10,7 @@ from sqlmodel import select
 from server import (  # noqa: F401  (they register routes)
     api, auth, candidate_page, interview_controls, mail_api, monitor, pages, results, review, signaling, users,
 )
+from server import compare, report_pdf  # noqa: F401  (they register routes: comparison, PDF report)
 from server.bus import Bus
 from server.mail_sender import mail_ctx
 from server.sealing import sealer_for, sealer_key
@@ -53,6 +54,7 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     app.cleanup_ctx.append(model_bank_ctx)
     app.cleanup_ctx.append(sessions_ctx)
     app.cleanup_ctx.append(review.renderer_ctx)
+    app.cleanup_ctx.append(report_pdf.pdf_ctx)  # PDF reports rendered off the event loop
     app.cleanup_ctx.append(mail_ctx)
     return app
 

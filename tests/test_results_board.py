@@ -115,14 +115,15 @@ def test_hr_sorts_filters_and_downloads_the_board_in_chromium(browser: Any, tmp_
     demo = seed_demo(data_dir)
     store = Store(f"sqlite:///{data_dir / 'candor.sqlite3'}")
     try:
-        def fill(db: Any) -> int:
+        def fill(db: Any) -> tuple[int, list[int]]:
             user = db.exec(select(User).where(User.email == demo["email"])).one()
             who = Principal(id=stored_id(user), email=user.email, role=user.role)
             job = db.exec(select(Job)).one()
             template = db.exec(select(Template)).one()
             dims = [stored_id(d) for d in dimensions_of(db, stored_id(job))]
             people = {"Ann Alpha": 30.0, "Ben Beta": 80.0, "Cho Gamma": 55.0}
-            ids = [stored_id(create_candidate(db, who, CandidateIn(name=n, email=f"{n.split()[0].lower()}@example.com")))
+            ids = [stored_id(create_candidate(
+                db, who, CandidateIn(name=n, email=f"{n.split()[0].lower()}@example.com")))
                    for n in people]
             issued = create_invitations(db, who, InvitationIn(template_id=stored_id(template), candidate_ids=ids,
                                                               deadline=utcnow() + timedelta(days=3)), 1.5)
@@ -132,9 +133,9 @@ def test_hr_sorts_filters_and_downloads_the_board_in_chromium(browser: Any, tmp_
                 db.add(itv)
                 for d in dims:
                     db.add(Score(interview_id=itv.id, dimension_id=d, question_index=None, score=score, evidence=[]))
-            return stored_id(job)
+            return stored_id(job), dims
 
-        job_id = store.run_sync(fill)
+        job_id, dims = store.run_sync(fill)
     finally:
         store.close()
     with running_server(tmp_path, env={"CANDOR_LOAD_MODELS": "0"}) as base:
@@ -167,6 +168,33 @@ def test_hr_sorts_filters_and_downloads_the_board_in_chromium(browser: Any, tmp_
                 page.get_by_role("link", name="Download Excel").click()
             sheet = load_workbook(io.BytesIO(Path(info.value.path()).read_bytes())).active
             assert [r[0] for r in sheet.iter_rows(min_row=2, values_only=True)] == names()
+
+            # One ticked row is not a comparison: the page says so (422) and leads back to the board.
+            page.get_by_label("Compare Ann Alpha").check()
+            page.get_by_role("button", name="Compare selected").click()
+            assert "1 chosen" in page.inner_text("#compare-error")
+            page.get_by_role("link", name="Back to the results board").click()
+            # Two ticked rows: side by side, one bar group per dimension, both names in the legend.
+            page.get_by_label("Compare Ben Beta").check()
+            page.get_by_label("Compare Cho Gamma").check()
+            page.get_by_role("button", name="Compare selected").click()
+            page.wait_for_url("**/compare?**")
+            chart = page.locator("#dimension-chart")
+            assert chart.is_visible() and chart.bounding_box()["height"] > 50
+            assert page.locator("#dimension-chart g.group").count() == len(dims)
+            assert page.locator("#legend li").all_inner_texts() == ["Ben Beta", "Cho Gamma"]
+            assert page.locator("table.compare thead th.cand-head").all_inner_texts() == ["Ben Beta", "Cho Gamma"]
+            # From there to a full report, and its PDF.
+            page.get_by_role("link", name="Ben Beta").first.click()
+            page.wait_for_url("**/report")
+            with page.expect_download() as info:
+                page.get_by_role("link", name="Download PDF").click()
+            assert info.value.suggested_filename.startswith("candor-report-")
+            from pypdf import PdfReader
+
+            reader = PdfReader(Path(info.value.path()))
+            text = "\n".join(p.extract_text() for p in reader.pages)
+            assert "Ben Beta" in text and "ben@example.com" in text and "by Candor" in text
         finally:
             context.close()
 

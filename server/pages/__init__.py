@@ -11,6 +11,7 @@ lists them); `server.app.create_app` imports it.
 - `interviews`: interview lists, the invitation form's parsing, /invitations (links just sent).
 - `users`: /users (admin: HR accounts), /account (your password).
 - `results`: /jobs/{id}/results (the results board).
+- `compare`: /jobs/{id}/compare (2 to 4 interviews side by side).
 """
 from __future__ import annotations
 
@@ -19,3 +20,4 @@ from server.pages import monitor  # noqa: F401  (the live panel, /monitor)
 from server.pages import reports  # noqa: F401  (a report and its review, /interviews/{id}/report)
 from server.pages import users  # noqa: F401  (/users, /account)
 from server.pages import results  # noqa: F401  (/jobs/{id}/results)
+from server.pages import compare  # noqa: F401  (/jobs/{id}/compare)

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from server import session_store
 from server.api import router
 from server.api_router import Call
+from server.auth import Principal
 from server.errors import ApiError, Conflict, NotFound
 from server.interview_machine import FINISHED, TEXT, Event, Facts, Refused
 from server.invitations import change_deadline, reissue_link, revoke_link, visible_interview
@@ -130,28 +131,31 @@ async def intervene(call: Call) -> StateOut:
               summary="Reopen an abandoned interview before its deadline", body=ReopenIn,
               errors=(404, 409, 410), tag="interviews")
 async def reopen(call: Call) -> dict[str, Any]:
-    interview_id = call.int_param("interview_id")
     body: ReopenIn = call.body
-    manager = call.request.app[sessions_key]
+    return await reopen_interview(call.request.app, call.who, call.int_param("interview_id"), body.note.strip())
+
+
+async def reopen_interview(app: web.Application, who: Principal, interview_id: int, note: str) -> dict[str, Any]:
+    """Abandoned -> interrupted before the deadline (recorded, announced, watched again)."""
+    manager = app[sessions_key]
     await manager.settled(interview_id)  # an abandoned session still finishing its last answer
-    note = body.note.strip()
 
     def work(db: Session) -> dict[str, Any]:
-        interview = visible_interview(db, call.who, interview_id)
+        interview = visible_interview(db, who, interview_id)
         invitation = db.get(Invitation, interview.invitation_id)
         facts = Facts(deadline_passed=invitation is None or invitation.deadline <= utcnow())
         try:
-            session_store.apply(db, interview, Event.REOPEN, facts, "hr", call.who.id, note)
+            session_store.apply(db, interview, Event.REOPEN, facts, "hr", who.id, note)
         except Refused as refused:
             raise ApiError(refused.reason, status=refused.status) from None
-        session_store.store_intervention(db, interview_id, call.who.id, "reopen", interview.question_index, None, note)
+        session_store.store_intervention(db, interview_id, who.id, "reopen", interview.question_index, None, note)
         return {"state": interview.state, "question_index": interview.question_index}
 
-    result = await call.request.app[store_key].run(work)
-    bus = call.request.app[bus_key]
+    result = await app[store_key].run(work)
+    bus = app[bus_key]
     bus.publish("state", interview_id, state=result["state"], previous="abandoned", code="reopened",
                 reason=TEXT["reopened"] + (f": {note}" if note else ""))
-    bus.publish("intervention", interview_id, action="reopen", note=note, seconds=None, user=call.who.email,
+    bus.publish("intervention", interview_id, action="reopen", note=note, seconds=None, user=who.email,
                 question_index=result["question_index"])
     await manager.session_for(interview_id)  # watched again: abandoned on time unless the candidate returns
     return result

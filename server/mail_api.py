@@ -11,6 +11,7 @@ from server import audit
 from server.api import router
 from server.api_router import Call, QueryParam
 from server.errors import Conflict, Malformed, NotFound
+from server.interview_controls import reopen_interview
 from server.invitations import reissue_link, visible_interview
 from server.mail_delivery import delivery_view
 from server.mail_outbox import check_sendable, message_for
@@ -109,6 +110,11 @@ async def send_again(app: Any, who: Any, interview_id: int, kind: str, base: str
     sealer = link_sealer(app)
     if sealer is None:
         raise Conflict(MAIL_OFF)
+    if kind == "continue":
+        state = await app[store_key].run(lambda db: visible_interview(db, who, interview_id).state)
+        if state == "abandoned":
+            # The candidate is asked to continue: the interview must be open again first.
+            await reopen_interview(app, who, interview_id, "reopened to send a link to continue")
 
     def work(db: Session) -> dict[str, Any]:
         interview = visible_interview(db, who, interview_id)

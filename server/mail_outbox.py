@@ -77,8 +77,8 @@ def check_sendable(interview: Interview, kind: str) -> None:
     if interview.state in (CONTINUABLE if kind == "continue" else REMINDABLE):
         return
     if kind == "continue":
-        raise Conflict(f"a continue link is for an interrupted interview; this one is {interview.state}"
-                       + (" (reopen it first)" if interview.state == "abandoned" else ""))
+        raise Conflict(f"a link to continue is for an interrupted or abandoned interview; this one is "
+                       f"{interview.state}")
     raise Conflict(f"this interview is {interview.state}: "
                    + ("the candidate is in it now" if interview.state in ("connecting", "live", "paused")
                       else "its link no longer works"))

@@ -326,3 +326,90 @@ def test_killed_between_queueing_and_sending_loses_nothing(tmp_path: Path) -> No
                       for i in created["invitations"]}
         assert sorted(r.rcpt_tos[0] for r in received) == ["w0@example.com", "w1@example.com", "w2@example.com"]
         assert states == {"sent"}
+
+
+async def test_hr_edits_the_wording_on_the_mail_page_and_resends_from_the_invitation_page(
+        aiohttp_client: Any, tmp_path: Path, smtp: SmtpServer) -> None:
+    from tests.test_pages_hr import csrf_of, text_of
+
+    client, store = await mail_client(aiohttp_client, mail_settings(tmp_path, smtp))
+    hr = await login(client, store, "hr@example.com")
+    resp = await client.post("/login", data={"email": "hr@example.com", "password": hr_password()},
+                             allow_redirects=False)
+    assert resp.status == 303
+    page = await (await client.get("/mail")).text()
+    csrf = csrf_of(page)
+    words = text_of(page)
+    assert "Email is on" in words and "jobs@candor.test" in words and "{candidate_name}" in words
+    assert "Reminder before the deadline" in words and "Alex Kim" in words  # the preview
+
+    resp = await client.post("/mail/reminder", data={"csrf_token": csrf, "subject": "Soon: {jobtitle}",
+                                                      "body": "Hello {candidate_name} {"}, allow_redirects=False)
+    assert resp.status == 422
+    words = text_of(await resp.text())
+    assert "{jobtitle}" in words and "stray brace" in words and "{link}" in words  # all at once
+    assert "Soon: {jobtitle}" in await resp.text() or "Soon: {jobtitle}" in words  # what HR typed stays
+
+    resp = await client.post("/mail/reminder", data={"csrf_token": csrf, "subject": "Soon: {job_title}",
+                                                      "body": "Hello {candidate_name}, {link} closes {deadline}."},
+                             allow_redirects=False)
+    assert resp.status == 303
+    words = text_of(await (await client.get("/mail")).text())
+    assert "Soon: Site engineer" in words and "Back to the default wording" in words
+    _, mail = await hr.call("GET", "/api/mail", expect=200)
+    assert {t["kind"]: t["default"] for t in mail["templates"]} == {
+        "invitation": True, "reminder": False, "continue": True}
+    resp = await client.post("/mail/reminder/reset", data={"csrf_token": csrf}, allow_redirects=False)
+    assert resp.status == 303
+    _, mail = await hr.call("GET", "/api/mail", expect=200)
+    assert all(t["default"] for t in mail["templates"])
+    assert (await client.post("/mail/bogus", data={"csrf_token": csrf, "subject": "a", "body": "{link}"},
+                              allow_redirects=False)).status == 404
+
+    # The invitation page: delivery state, and "email the invitation again".
+    _, _, tpl = await make_job_and_template(hr)
+    [cid] = await candidates(hr, 1)
+    _, created = await hr.call("POST", "/api/invitations", json={
+        "template_id": tpl, "candidate_ids": [cid], "deadline": deadline_in(48)}, expect=201)
+    iid = created["invitations"][0]["interview_id"]
+    await wait_delivery(hr, iid, "sent")
+    page = await (await client.get(f"/invitations?interviews={iid}")).text()
+    assert "Email sent" in text_of(page) and 'data-delivery="sent"' in page
+    resp = await client.post(f"/interviews/{iid}/mail", data={"csrf_token": csrf, "kind": "invitation"},
+                             allow_redirects=False)
+    assert resp.status == 303
+    received = await asyncio.to_thread(smtp.handler.wait_for, 2)
+    assert [r.rcpt_tos[0] for r in received] == ["c00@example.com"] * 2
+    assert LINK.search(received[0].text()).group(1) == LINK.search(received[1].text()).group(1)
+    resp = await client.post(f"/interviews/{iid}/mail", data={"csrf_token": csrf, "kind": "continue"},
+                             allow_redirects=False)
+    assert resp.status == 409 and "interrupted" in text_of(await resp.text())
+
+
+async def test_an_abandoned_candidate_is_reopened_and_sent_a_link_to_continue(
+        aiohttp_client: Any, tmp_path: Path, smtp: SmtpServer) -> None:
+    client, store = await mail_client(aiohttp_client, mail_settings(tmp_path, smtp))
+    hr = await login(client, store, "hr@example.com")
+    _, _, tpl = await make_job_and_template(hr)
+    [cid] = await candidates(hr, 1)
+    _, created = await hr.call("POST", "/api/invitations", json={
+        "template_id": tpl, "candidate_ids": [cid], "deadline": deadline_in(48)}, expect=201)
+    iid = created["invitations"][0]["interview_id"]
+    await asyncio.to_thread(smtp.handler.wait_for, 1)
+    status, error = await hr.call("POST", f"/api/interviews/{iid}/mail", json={"kind": "continue"})
+    assert status == 409 and "invited" in error["error"]  # nothing to continue yet
+
+    def abandon(db: Any) -> None:
+        row = db.get(Interview, iid)
+        row.state, row.started_at = "abandoned", datetime.now(timezone.utc)
+        db.add(row)
+    store.run_sync(abandon)
+    _, sent = await hr.call("POST", f"/api/interviews/{iid}/mail", json={"kind": "continue"}, expect=202)
+    assert sent["delivery"]["kind"] == "continue"
+    _, detail = await hr.call("GET", f"/api/interviews/{iid}", expect=200)
+    assert detail["state"] == "interrupted"  # reopened, recorded
+    received = await asyncio.to_thread(smtp.handler.wait_for, 2)
+    assert received[1].message["Subject"].startswith("Continue your video interview")
+    token = LINK.search(received[1].text()).group(1)
+    assert token == created["invitations"][0]["url"].rsplit("/", 1)[1]
+    assert (await client.get(f"/i/{token}")).status == 200

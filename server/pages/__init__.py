@@ -12,6 +12,7 @@ lists them); `server.app.create_app` imports it.
 - `users`: /users (admin: HR accounts), /account (your password).
 - `results`: /jobs/{id}/results (the results board).
 - `compare`: /jobs/{id}/compare (2 to 4 interviews side by side).
+- `mail`: /mail (email on or off; the wording of messages to candidates).
 """
 from __future__ import annotations
 
@@ -21,3 +22,4 @@ from server.pages import reports  # noqa: F401  (a report and its review, /inter
 from server.pages import users  # noqa: F401  (/users, /account)
 from server.pages import results  # noqa: F401  (/jobs/{id}/results)
 from server.pages import compare  # noqa: F401  (/jobs/{id}/compare)
+from server.pages import mail  # noqa: F401  (/mail)

@@ -221,6 +221,7 @@ def _link_details(db: Session, who: Any, ids: list[int], urls: dict[int, str]) -
         detail["state_label"] = STATE_LABELS.get(detail["state"], detail["state"])
         detail["open"] = detail["state"] not in FINISHED_STATES and detail["deadline"] > utcnow()
         detail["url"] = urls.get(iid)
+        detail["deadline_open"] = detail["deadline"] > utcnow()
         invitation = db.get(Invitation, detail["invitation_id"])
         detail["link_sealed"] = invitation is not None and invitation.token_sealed is not None
         out.append(detail)

@@ -279,10 +279,12 @@ async def get_interviews(call: Call) -> dict[str, Any]:
             query = query.where(Interview.job_id == job_id)
         if state:
             query = query.where(Interview.state == state)
-        rows = db.exec(query.order_by(Interview.id.desc()).limit(500))  # type: ignore[union-attr]
+        rows = db.exec(query.order_by(Interview.id.desc()).limit(500)).all()  # type: ignore[union-attr]
+        delivery = delivery_of(db, [i.invitation_id for i in rows])
         return {"interviews": [
             {"id": i.id, "state": i.state, "job_id": i.job_id, "candidate_id": i.candidate_id,
-             "question_index": i.question_index, "question_count": i.question_count}
+             "question_index": i.question_index, "question_count": i.question_count,
+             "delivery": delivery.get(i.invitation_id)}
             for i in rows
         ]}
 

@@ -142,7 +142,7 @@ async def test_a_refusing_server_shows_failed_with_its_reason_then_a_retry_succe
     smtp.handler.refuse_next = ["550 5.1.1 mailbox unavailable", "451 4.7.1 greylisted, come back later"]
     client, store = await mail_client(aiohttp_client, mail_settings(tmp_path, smtp, mail_retry_s=0.6))
     hr = await login(client, store, "hr@example.com")
-    _, _, tpl = await make_job_and_template(hr)
+    job_id, _, tpl = await make_job_and_template(hr)
     [cid] = await candidates(hr, 1)
     _, created = await hr.call("POST", "/api/invitations", json={
         "template_id": tpl, "candidate_ids": [cid], "deadline": deadline_in(48)}, expect=201)
@@ -153,6 +153,10 @@ async def test_a_refusing_server_shows_failed_with_its_reason_then_a_retry_succe
     # The page shows it too, in words.
     page = await (await client.get(f"/invitations?interviews={iid}", headers=hr.headers)).text()
     assert "mailbox unavailable" in page
+    job_page = await (await client.get(f"/jobs/{job_id}", headers=hr.headers)).text()
+    assert "Email failed" in job_page and "mailbox unavailable" in job_page  # the job's list flags it
+    _, listed = await hr.call("GET", f"/api/interviews?job_id={job_id}", expect=200)
+    assert listed["interviews"][0]["delivery"]["state"] == "failed"
     sent = await wait_delivery(hr, iid, "sent")
     assert sent["attempts"] == 3
     assert len(smtp.handler.received) == 1

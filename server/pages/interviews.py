@@ -19,6 +19,7 @@ from server.pages.common import (
     MAX_ID, FormErrors, PageCall, form_texts, hr_page, see_other, validation_errors,
 )
 from server.mail_api import send_again
+from server.mail_delivery import delivery_of
 from server.mail_outbox import REMINDABLE, announce
 from server.mail_sender import link_sealer
 from server.mail_sender import wake as wake_mail
@@ -61,6 +62,7 @@ def interview_rows(db: Session, who: Any, *, job_id: int | None = None,
         query = query.where(Interview.candidate_id == candidate_id)
     rows = db.exec(query.order_by(col(Interview.id).desc()).limit(1000)).all()
     answered = _answer_counts(db, [itv.id for itv, *_ in rows])
+    delivery = delivery_of(db, [inv.id for *_, inv in rows])
     now = utcnow()
     return [
         {
@@ -76,6 +78,7 @@ def interview_rows(db: Session, who: Any, *, job_id: int | None = None,
             "job": {"id": job.id, "title": job.title},
             "deadline": inv.deadline,
             "open": itv.state not in FINISHED_STATES and inv.deadline > now,
+            "delivery": delivery.get(inv.id),
         }
         for itv, cand, tpl, job, inv in rows
     ]

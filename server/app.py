@@ -13,6 +13,7 @@ from server import (  # noqa: F401  (they register routes)
 from server import compare, report_pdf  # noqa: F401  (they register routes: comparison, PDF report)
 from server.bus import Bus
 from server.mail_sender import mail_ctx
+from server.webhook_admin import webhooks_ctx  # (importing it registers the webhook API)
 from server.sealing import sealer_for, sealer_key
 from server.model_bank import ModelBank, model_bank_ctx, models_key
 from server.peer import restrict_host_addresses
@@ -56,6 +57,7 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     app.cleanup_ctx.append(review.renderer_ctx)
     app.cleanup_ctx.append(report_pdf.pdf_ctx)  # PDF reports rendered off the event loop
     app.cleanup_ctx.append(mail_ctx)
+    app.cleanup_ctx.append(webhooks_ctx)
     return app
 
 

@@ -17,6 +17,7 @@ from server.interview_templates import questions_of
 from server.invitations import Issued
 from server.mail_templates import Values, render, wording
 from server.settings import Settings
+from server.store import stored_id
 from server.tables import Candidate, Interview, Invitation, Job, OutboundMail, User, utcnow
 
 # Interviews a reminder or a resent invitation may go to: not finished and nobody in it now.
@@ -64,12 +65,10 @@ def announce(db: Session, settings: Settings, issued: Sequence[Issued], link_bas
 
 
 def sent_event(db: Session, interview: Interview, *, by_mail: bool) -> dict[str, Any]:
-    candidate = db.get(Candidate, interview.candidate_id)
     invitation = db.get(Invitation, interview.invitation_id)
-    assert candidate is not None and invitation is not None
-    return {"interview_id": interview.id, "invitation_id": invitation.id, "job_id": interview.job_id,
-            "template_id": interview.template_id, "candidate_id": candidate.id, "name": candidate.name,
-            "email": candidate.email, "deadline": invitation.deadline.isoformat(), "by_mail": by_mail}
+    assert invitation is not None
+    return {**webhook_events.about_interview(db, stored_id(interview)),
+            "deadline": webhook_events.iso(invitation.deadline), "by_mail": by_mail}
 
 
 def check_sendable(interview: Interview, kind: str) -> None:

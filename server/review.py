@@ -18,7 +18,7 @@ from pydantic import Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from server import audit, clips, recording
+from server import audit, clips, recording, webhook_events
 from server.clips import MIN_MEDIA_S
 from server.api import router
 from server.api_router import Call
@@ -135,6 +135,7 @@ def change_decision(db: Session, who: Principal, interview_id: int, body: Decisi
     db.add(candidate)
     audit.record(db, "hr", who.id, "review.decision_change", "interview", interview_id,
                  old=old, new=body.decision, reason=reason)
+    _emit_decision(db, who, interview_id, body.decision, reason, previous=old)
     return {"decision": body.decision, "previous": old, "candidate_status": candidate.status}
 
 
@@ -213,7 +214,18 @@ def decide(db: Session, who: Principal, interview_id: int, body: DecisionIn, bas
             "this interview changed at the same moment (another review or decision); try again") from None
     audit.record(db, "hr", who.id, "review.decision", "interview", interview_id, decision=body.decision,
                  note=body.note.strip(), recommendation=report["recommendation"]["decision"])
+    _emit_decision(db, who, interview_id, body.decision, body.note.strip(), previous=None)
     return {"decision": body.decision, "candidate_status": candidate.status, "decided_at": utcnow()}
+
+
+def _emit_decision(db: Session, who: Principal, interview_id: int, decision: str, note: str,
+                   previous: str | None) -> None:
+    """`decision.made` for hooks (server/webhook_events.py): the first decision, or a change
+    (`changed`, with the previous decision; `note` is then the reason for the change)."""
+    webhook_events.emit(db, webhook_events.DECISION_MADE, {
+        **webhook_events.about_interview(db, interview_id), "decision": decision, "note": note,
+        "changed": previous is not None, "previous_decision": previous,
+        "decided_by": who.email, "decided_at": webhook_events.iso(utcnow())})
 
 
 # --- media: key clips and answers' recordings -------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any, Iterable
 from sqlmodel import Session, col, select
 
 from analyzers.speech import Word
-from server import audit
+from server import audit, webhook_events
 from server.attempts import Attempt
 from server.interview_machine import HOLDS_MEDIA, TEXT, Event, Facts, State, Step, handle
 from server.question_signals import Segment
@@ -44,6 +44,11 @@ def record_transition(db: Session, interview_id: int, old: State, new: State, co
     db.add(row)
     db.add(StateChange(interview_id=interview_id, from_state=old.value, to_state=new.value, code=code,
                        reason=reason[:500], actor_kind=actor, actor_id=actor_id))
+    if new == State.COMPLETED and old != State.COMPLETED:  # completed is final: this runs once
+        webhook_events.emit(db, webhook_events.INTERVIEW_COMPLETED, {
+            **webhook_events.about_interview(db, interview_id), "completed_at": webhook_events.iso(row.completed_at),
+            "ended_by": "interviewer" if actor == "hr" else actor, "code": code,
+            "human_only_review": consent is False})
 
 
 def checkpoint(db: Session, interview_id: int, question_index: int, used_s: float, extra_s: float) -> None:

@@ -13,6 +13,7 @@ lists them); `server.app.create_app` imports it.
 - `results`: /jobs/{id}/results (the results board).
 - `compare`: /jobs/{id}/compare (2 to 4 interviews side by side).
 - `mail`: /mail (email on or off; the wording of messages to candidates).
+- `webhooks`: /webhooks (admin: hooks for other systems, their delivery log).
 """
 from __future__ import annotations
 
@@ -23,3 +24,4 @@ from server.pages import users  # noqa: F401  (/users, /account)
 from server.pages import results  # noqa: F401  (/jobs/{id}/results)
 from server.pages import compare  # noqa: F401  (/jobs/{id}/compare)
 from server.pages import mail  # noqa: F401  (/mail)
+from server.pages import webhooks  # noqa: F401  (/webhooks, admin)

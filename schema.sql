@@ -388,6 +388,16 @@ CREATE TABLE scores (
 
 CREATE INDEX ix_scores_interview_id ON scores (interview_id);
 
+CREATE TABLE self_identifications (
+	interview_id INTEGER NOT NULL,
+	sex VARCHAR(64) NOT NULL,
+	race_ethnicity VARCHAR(64) NOT NULL,
+	age_band VARCHAR(16) NOT NULL,
+	created_at DATETIME NOT NULL,
+	PRIMARY KEY (interview_id),
+	FOREIGN KEY(interview_id) REFERENCES interviews (id)
+);
+
 CREATE TABLE state_changes (
 	id INTEGER NOT NULL,
 	interview_id INTEGER NOT NULL,

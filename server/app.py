@@ -11,6 +11,7 @@ from server import (  # noqa: F401  (they register routes)
     api, auth, candidate_page, interview_controls, mail_api, monitor, pages, results, review, signaling, users,
 )
 from server import compare, report_pdf  # noqa: F401  (they register routes: comparison, PDF report)
+from server import adverse_impact_api, self_id  # noqa: F401  (they register routes: fairness)
 from server.bus import Bus
 from server.mail_sender import mail_ctx
 from server.webhook_admin import webhooks_ctx  # (importing it registers the webhook API)

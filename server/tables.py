@@ -385,3 +385,17 @@ class WebhookDelivery(SQLModel, table=True):
     last_error: str = Field(default="", max_length=1000)
     created_at: datetime = Field(default_factory=utcnow)
     delivered_at: Optional[datetime] = None
+
+
+class SelfIdentification(SQLModel, table=True):
+    """A candidate's voluntary self-identification, asked after the interview on its own form.
+    Kept apart from everything reviewers see and never an input of any score: only the
+    adverse-impact report (server/adverse_impact.py) reads it, in aggregate. "" = not answered
+    or "prefer not to say"."""
+
+    __tablename__ = "self_identifications"
+    interview_id: int = Field(foreign_key="interviews.id", primary_key=True)
+    sex: str = Field(default="", max_length=64)
+    race_ethnicity: str = Field(default="", max_length=64)
+    age_band: str = Field(default="", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)

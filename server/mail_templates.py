@@ -25,12 +25,14 @@ KIND_LABELS = {
     "continue": "Continue an interrupted interview",
 }
 LINK_MARK = "\x00candor-link\x00"
+DATA_PATH = "/my-data"  # under the candidate's link: their data as a ZIP (server/my_data.py)
 
 VARIABLES: dict[str, str] = {
     "candidate_name": "The candidate's name",
     "job_title": "The job's title",
     "deadline": "The deadline, in the candidate's time zone (e.g. Friday 4 December 2026, 17:00 (Europe/Berlin))",
     "link": "The candidate's own interview link (required)",
+    "data_link": "Where the candidate downloads everything held about them (works after the interview too)",
     "question_count": "How many questions the interview has",
     "minutes": "The most the answers can take, in minutes (the questions' time limits added up)",
     "contact_email": "The HR person who invited the candidate (replies go there)",
@@ -60,7 +62,8 @@ DEFAULTS: dict[str, tuple[str, str]] = {
         "Your interview link:\n{link}\n\n"
         "{what_happens}\n\n"
         "{human_review}\n\n"
-        "The link is yours alone: please do not share it.\n\n"
+        "The link is yours alone: please do not share it. You can download everything we hold "
+        "about you at any time, also after the interview, here:\n{data_link}\n\n"
         "Kind regards,\nThe hiring team",
     ),
     "reminder": (
@@ -83,6 +86,7 @@ DEFAULTS: dict[str, tuple[str, str]] = {
         "Kind regards,\nThe hiring team",
     ),
 }
+_LINKS = re.compile(re.escape(LINK_MARK) + f"(?:{re.escape(DATA_PATH)})?")
 MAX_SUBJECT = 300
 MAX_BODY = 20_000
 
@@ -147,7 +151,7 @@ def check(kind: str, subject: str, body: str) -> list[str]:
             problems.append(f"the {where} uses unknown variable{'s' if len(unknown) > 1 else ''} "
                             f"{', '.join('{' + n + '}' for n in unknown)}; known: "
                             f"{', '.join('{' + n + '}' for n in VARIABLES)}")
-        if where == "subject" and "link" in names:
+        if where == "subject" and names & {"link", "data_link"}:
             problems.append("the subject must not hold {link} (it is the candidate's credential)")
         if where == "text" and "link" not in names:
             problems.append("the text must contain {link}: without it the candidate cannot open the interview")
@@ -173,8 +177,9 @@ def reset(db: Session, kind: str) -> None:
 
 def render(words: Wording, values: Values) -> Rendered:
     fields = _values(values)
-    subject = string.Formatter().vformat(words.subject, (), {**fields, "link": ""})
-    text = string.Formatter().vformat(words.body, (), {**fields, "link": LINK_MARK})
+    subject = string.Formatter().vformat(words.subject, (), {**fields, "link": "", "data_link": ""})
+    text = string.Formatter().vformat(words.body, (), {**fields, "link": LINK_MARK,
+                                                       "data_link": LINK_MARK + DATA_PATH})
     return Rendered(" ".join(subject.split()), text, to_html(text))
 
 
@@ -201,7 +206,7 @@ def to_html(text: str) -> str:
     paragraphs = []
     for block in re.split(r"\n\s*\n", text.strip()):
         escaped = html.escape(block)
-        linked = escaped.replace(LINK_MARK, f'<a href="{LINK_MARK}">{LINK_MARK}</a>')
+        linked = _LINKS.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
         paragraphs.append("<p>" + linked.replace("\n", "<br>\n") + "</p>")
     body = "\n".join(paragraphs)
     return ('<!doctype html>\n<html><head><meta charset="utf-8"></head>\n'

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Candor command line: serve, adduser, demo, models, schema. See README.md."""
+"""Candor command line: serve, adduser, demo, models, schema, audit, keys, purge. See README.md."""
 from __future__ import annotations
 
 import argparse
@@ -131,6 +131,18 @@ def cmd_models(args: argparse.Namespace) -> int:
     return cli.main(args.rest, settings.models_dir)
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from server import audit_cli
+
+    return audit_cli.main(args.rest, _store(_settings(args)))
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from server import recording_keys_cli
+
+    return recording_keys_cli.main(args.rest, _settings(args))
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from server.store import SCHEMA_PATH, schema_ddl
 
@@ -140,6 +152,31 @@ def cmd_schema(args: argparse.Namespace) -> int:
         print(f"wrote {SCHEMA_PATH}")
     else:
         sys.stdout.write(ddl)
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from server.erasure import Actor
+    from server.retention import purge
+
+    settings = _settings(args)
+    store = _store(settings)
+    try:
+        done = asyncio.run(purge(store, settings, dry_run=args.dry_run, actor=Actor("cli")))
+    finally:
+        store.close()
+    verb = "would erase" if args.dry_run else "erased"
+    for p in done:
+        ids = ", ".join(map(str, p.due.interview_ids))
+        what = "candidate" if p.due.whole else f"interviews {ids} of candidate"
+        if p.skipped:
+            print(f"skipped {what} {p.due.candidate_id}: {p.skipped}")
+        else:
+            cert = f" (certificate {p.certificate_id}, sha256 {p.digest})" if p.certificate_id is not None else ""
+            print(f"{verb} {what} {p.due.candidate_id}{cert}")
+    print(f"{len([p for p in done if not p.skipped])} {verb}" if done else "nothing past its retention")
     return 0
 
 
@@ -163,6 +200,15 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("schema", help="print the DDL generated from the tables (--write: update schema.sql)")
     p.add_argument("--write", action="store_true")
     p.set_defaults(fn=cmd_schema)
+    p = sub.add_parser("keys", help="recording encryption keys: status, rotate, reencrypt, retire", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=cmd_keys)
+    p = sub.add_parser("audit", help="verify, export or prune the audit log (`audit` alone: its usage)", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=cmd_audit)
+    p = sub.add_parser("purge", help="erase candidates not hired whose retention period is over")
+    p.add_argument("--dry-run", action="store_true", help="only print what would be erased")
+    p.set_defaults(fn=cmd_purge)
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["serve", *(argv or [])])

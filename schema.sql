@@ -1,6 +1,23 @@
 -- Candor database schema. Generated from server/tables.py by
 -- `python run.py schema`; tests/test_schema.py keeps the two equal.
 
+CREATE TABLE audit_anchors (
+	id INTEGER NOT NULL,
+	up_to_seq INTEGER NOT NULL,
+	sha256 VARCHAR(64) NOT NULL,
+	rows_removed INTEGER NOT NULL,
+	cutoff DATETIME NOT NULL,
+	created_at DATETIME NOT NULL,
+	PRIMARY KEY (id)
+);
+
+CREATE TABLE audit_chain_head (
+	id INTEGER NOT NULL,
+	seq INTEGER NOT NULL,
+	sha256 VARCHAR(64) NOT NULL,
+	PRIMARY KEY (id)
+);
+
 CREATE TABLE audit_log (
 	id INTEGER NOT NULL,
 	ts DATETIME NOT NULL,
@@ -10,10 +27,37 @@ CREATE TABLE audit_log (
 	target_kind VARCHAR(32) NOT NULL,
 	target_id INTEGER,
 	detail JSON NOT NULL,
+	seq INTEGER NOT NULL,
+	prev_sha256 VARCHAR(64) NOT NULL,
+	sha256 VARCHAR(64) NOT NULL,
 	PRIMARY KEY (id)
 );
 
+CREATE UNIQUE INDEX ix_audit_log_seq ON audit_log (seq);
+
 CREATE INDEX ix_audit_log_ts ON audit_log (ts);
+
+CREATE TABLE deletion_certificates (
+	id INTEGER NOT NULL,
+	candidate_id INTEGER NOT NULL,
+	candidate_ref VARCHAR(64) NOT NULL,
+	ref_salt VARCHAR(32) NOT NULL,
+	scope VARCHAR(16) NOT NULL,
+	interview_ids JSON NOT NULL,
+	reason VARCHAR(16) NOT NULL,
+	erased_at DATETIME NOT NULL,
+	erased_by_kind VARCHAR(16) NOT NULL,
+	erased_by INTEGER,
+	counts JSON NOT NULL,
+	digest VARCHAR(64) NOT NULL,
+	PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_deletion_certificates_candidate_id ON deletion_certificates (candidate_id);
+
+CREATE INDEX ix_deletion_certificates_candidate_ref ON deletion_certificates (candidate_ref);
+
+CREATE INDEX ix_deletion_certificates_erased_at ON deletion_certificates (erased_at);
 
 CREATE TABLE users (
 	id INTEGER NOT NULL,
@@ -69,6 +113,7 @@ CREATE TABLE jobs (
 	analyze_expression BOOLEAN NOT NULL,
 	analyze_eye_contact BOOLEAN NOT NULL,
 	analyze_posture BOOLEAN NOT NULL,
+	jurisdiction VARCHAR(32) NOT NULL,
 	PRIMARY KEY (id),
 	FOREIGN KEY(created_by) REFERENCES users (id)
 );
@@ -288,6 +333,38 @@ CREATE TABLE clip_views (
 	FOREIGN KEY(interview_id) REFERENCES interviews (id),
 	FOREIGN KEY(user_id) REFERENCES users (id)
 );
+
+CREATE TABLE consent_records (
+	id INTEGER NOT NULL,
+	interview_id INTEGER NOT NULL,
+	kind VARCHAR(16) NOT NULL,
+	notice_id VARCHAR(32) NOT NULL,
+	notice_version VARCHAR(32) NOT NULL,
+	language VARCHAR(16) NOT NULL,
+	text_sha256 VARCHAR(64) NOT NULL,
+	answer BOOLEAN NOT NULL,
+	ts DATETIME NOT NULL,
+	withdrawn_at DATETIME,
+	PRIMARY KEY (id),
+	FOREIGN KEY(interview_id) REFERENCES interviews (id)
+);
+
+CREATE INDEX ix_consent_records_interview_id ON consent_records (interview_id);
+
+CREATE TABLE decision_changes (
+	id INTEGER NOT NULL,
+	interview_id INTEGER NOT NULL,
+	user_id INTEGER NOT NULL,
+	old VARCHAR(32) NOT NULL,
+	new VARCHAR(32) NOT NULL,
+	reason VARCHAR(2000) NOT NULL,
+	ts DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	FOREIGN KEY(interview_id) REFERENCES interviews (id),
+	FOREIGN KEY(user_id) REFERENCES users (id)
+);
+
+CREATE INDEX ix_decision_changes_interview_id ON decision_changes (interview_id);
 
 CREATE TABLE decisions (
 	id INTEGER NOT NULL,

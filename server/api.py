@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 from sqlmodel import Session, select
 
-from server import audit, auth
+from server import audit, auth, consent
 from server.api_router import ApiRouter, Call, QueryParam
 from server.candidates import candidate_out, create_candidate, get_candidate, search_candidates
 from server.errors import Malformed
@@ -295,7 +295,9 @@ async def get_interviews(call: Call) -> dict[str, Any]:
               errors=(404,), tag="interviews")
 async def get_one_interview(call: Call) -> dict[str, Any]:
     iid = call.int_param("interview_id")
-    return await _store(call).run(lambda db: interview_detail(db, call.who, iid))
+    # With the consent records (server/consent.py): what the candidate was shown and answered.
+    return await _store(call).run(lambda db: {**interview_detail(db, call.who, iid),
+                                              "consents": consent.records_json(db, iid)})
 
 
 routes_key = web.AppKey("routes", list)

@@ -11,10 +11,15 @@ from server import (  # noqa: F401  (they register routes)
     api, auth, candidate_page, interview_controls, mail_api, monitor, pages, results, review, signaling, users,
 )
 from server import compare, report_pdf  # noqa: F401  (they register routes: comparison, PDF report)
+from server import audit_api  # noqa: F401  (it registers GET /api/audit and /api/audit/verify)
+from server import jurisdiction_api  # noqa: F401  (it registers GET /api/jurisdictions)
 from server import adverse_impact_api, self_id  # noqa: F401  (they register routes: fairness)
+from server import erasure_api, my_data  # noqa: F401  (they register routes: erasure, the candidate's data)
+from server.retention import retention_ctx
 from server.bus import Bus
 from server.mail_sender import mail_ctx
 from server.webhook_admin import webhooks_ctx  # (importing it registers the webhook API)
+from server.recording_crypto import configure as configure_recording_keys
 from server.sealing import sealer_for, sealer_key
 from server.model_bank import ModelBank, model_bank_ctx, models_key
 from server.peer import restrict_host_addresses
@@ -46,6 +51,7 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     app[api.routes_key] = api.router.routes
     app[bus_key] = Bus()
     app[sealer_key] = sealer_for(settings)
+    configure_recording_keys(settings.data_dir, settings.recording_keys)  # recordings sealed at rest
     app[interview_controls.throttle_key] = interview_controls.Throttle()
     app[auth.login_throttle_key] = auth.LoginThrottle()
     app[sessions_key] = SessionManager(settings, app[store_key], app[bus_key], app[models_key])
@@ -59,6 +65,7 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     app.cleanup_ctx.append(report_pdf.pdf_ctx)  # PDF reports rendered off the event loop
     app.cleanup_ctx.append(mail_ctx)
     app.cleanup_ctx.append(webhooks_ctx)
+    app.cleanup_ctx.append(retention_ctx)  # the daily retention purge
     return app
 
 

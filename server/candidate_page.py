@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from sqlmodel import Session
 
+from server import jurisdictions
 from server.api import router
 from server.errors import NotFound
 from server.interview_machine import state_sets
@@ -45,8 +46,12 @@ def _closed_words(link: OpenLink) -> tuple[str, tuple[str, ...]]:
             ("This link no longer opens the interview. Contact the company that invited you.",))
 
 
-def closed_page(request: web.Request, status: int, words: tuple[str, tuple[str, ...]]) -> web.Response:
-    response = render(request, "candidate_closed.html", status=status, title=words[0], lines=words[1])
+def closed_page(request: web.Request, status: int, words: tuple[str, tuple[str, ...]],
+                data_url: str | None = None, about_url: str | None = None) -> web.Response:
+    # data_url: the candidate's copy of their data (server/my_data.py), offered once finished;
+    # about_url: the voluntary self-identification form (server/self_id.py), after completion.
+    response = render(request, "candidate_closed.html", status=status, title=words[0], lines=words[1],
+                      data_url=data_url, about_url=about_url)
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -63,8 +68,18 @@ async def interview_page(request: web.Request) -> web.Response:
             return link
         job = db.get(Job, link.interview.job_id)
         candidate = db.get(Candidate, link.interview.candidate_id)
+        assert job is not None, "a foreign key"
+        # The notice of the job's jurisdiction profile in the page's language; the page sends
+        # its version back with the candidate's answer.
+        shown = jurisdictions.shown(job.jurisdiction)
+        assert shown is not None, "the current notice always exists"
         return {
-            "job_title": job.title,  # type: ignore[union-attr]
+            "notice": shown.text,
+            "notice_version": shown.notice.version,
+            "notice_language": shown.language,
+            "profile_name": shown.profile.name,
+            "biometric_question": "biometric" in shown.questions,
+            "job_title": job.title,
             "candidate_name": candidate.name,  # type: ignore[union-attr]
             "question_count": link.interview.question_count,
             "deadline": link.invitation.deadline,
@@ -76,7 +91,8 @@ async def interview_page(request: web.Request) -> web.Response:
     except NotFound:
         return closed_page(request, 404, UNKNOWN_LINK)
     if isinstance(context, OpenLink):
-        return closed_page(request, 410, _closed_words(context))
+        about = f"/i/{token}/about-you" if context.interview.state == "completed" else None
+        return closed_page(request, 410, _closed_words(context), data_url=f"/i/{token}/my-data", about_url=about)
     settings = request.app[settings_key]
     response = render(request, "interview.html", token=token, states=state_sets(),
                       ice_servers=json.dumps(list(settings.ice_servers)), **context)

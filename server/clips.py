@@ -1,21 +1,24 @@
-"""Reading an interview's recording (server/recording.py writes it) and rendering key clips from
-it: WebM (VP8 + Opus) with silence and black where nothing was received, cached on disk."""
+"""Reading an interview's recording (server/recording.py writes it, sealed) and rendering key
+clips from it: WebM (VP8 + Opus) with silence and black where nothing was received, rendered in
+memory and cached on disk sealed; `media_response` serves one decrypted, with Range requests."""
 from __future__ import annotations
 
+import asyncio
 import fractions
+import io
 import json
 import logging
-import os
 import re
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import av
 import numpy as np
+from aiohttp import web
 
-from server.recording import RATE, VIDEO_FPS, VIDEO_HOLD_S, VIDEO_WIDTH, recording_dir
+from server.recording import RATE, VIDEO_FPS, VIDEO_HOLD_S, VIDEO_WIDTH, identity, keys_for, recording_dir
+from server.recording_crypto import Keyring, SealedReader, SealError, read_record, seal_file
 
 logger = logging.getLogger(__name__)
 
@@ -28,20 +31,31 @@ class AudioSpan:
     path: Path
     start_s: float
     samples: int
+    keys: Keyring | None = None
 
     @property
     def end_s(self) -> float:
         return self.start_s + self.samples / RATE
+
+    def read(self, first: int, count: int) -> bytes:
+        """Samples [first, first + count) as s16le bytes (fewer at the end)."""
+        keys = self.keys or keys_for(self.path.parent.parent)
+        return SealedReader(self.path, identity(self.path), keys).read_range(first * 2, count * 2)
 
 
 @dataclass(frozen=True, slots=True)
 class FrameRef:
     t_s: float  # interview clock
     path: Path
-    offset: int
+    offset: int  # sealed: the record's offset after the header; plaintext: the JPEG's
     length: int
+    index: int = -1  # the frame's index in a sealed .mjpeg; -1: plaintext (an earlier version)
+    keys: Keyring | None = None
 
     def read(self) -> bytes:
+        if self.index >= 0:
+            keys = self.keys or keys_for(self.path.parent.parent)
+            return read_record(self.path, identity(self.path), keys, self.index, self.offset, self.length)
         with open(self.path, "rb") as f:
             f.seek(self.offset)
             return f.read(self.length)
@@ -50,7 +64,9 @@ class FrameRef:
 _STREAM = re.compile(r"^(audio|video)-(\d+)\.json$")
 
 
-def _headers(directory: Path, kind: str) -> Iterator[tuple[Path, dict[str, Any]]]:
+def _headers(directory: Path, kind: str, keys: Keyring) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Each stream's header. A header that cannot be decrypted (a key missing, tampered) raises
+    SealError: a recording must not quietly look empty."""
     if not directory.is_dir():
         return
     found = []
@@ -60,37 +76,73 @@ def _headers(directory: Path, kind: str) -> Iterator[tuple[Path, dict[str, Any]]
             found.append((int(m.group(2)), p))
     for _, p in sorted(found):
         try:
-            yield p, json.loads(p.read_text())
-        except (OSError, ValueError):
+            text = SealedReader(p, identity(p), keys).read_all()
+        except OSError:
             logger.warning("unreadable recording header %s", p)
+            continue
+        try:
+            header = json.loads(text)
+        except ValueError:
+            logger.warning("unreadable recording header %s", p)  # torn before its first frame
+            continue
+        if isinstance(header, dict) and "start_s" in header:
+            yield p, header
 
 
 def audio_spans(root: Path, interview_id: int) -> list[AudioSpan]:
+    keys = keys_for(root)
     out = []
-    for header_path, header in _headers(recording_dir(root, interview_id), "audio"):
+    for header_path, header in _headers(recording_dir(root, interview_id), "audio", keys):
         pcm = header_path.with_suffix(".pcm")
-        size = pcm.stat().st_size if pcm.exists() else 0
+        size = SealedReader(pcm, identity(pcm), keys).plain_size if pcm.exists() else 0
         if size >= 2:
-            out.append(AudioSpan(pcm, float(header["start_s"]), size // 2))
+            out.append(AudioSpan(pcm, float(header["start_s"]), size // 2, keys))
+    return out
+
+
+_index_cache: dict[tuple[object, ...], list[tuple[float, int, int, int]]] = {}
+
+
+def _index(path: Path, keys: Keyring) -> list[tuple[float, int, int, int]]:
+    """A .idx file's lines as (seconds, offset, length, frame index or -1), cached by the
+    file's inode, size and mtime (an index only grows)."""
+    st = path.stat()
+    cache_key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    hit = _index_cache.get(cache_key)
+    if hit is not None:
+        return hit
+    reader = SealedReader(path, identity(path), keys)
+    lines = [f.decode() for f in reader.all_frames()] if reader.sealed else reader.read_all().decode().splitlines()
+    out = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 4 and reader.sealed:
+            out.append((float(parts[0]), int(parts[1]), int(parts[2]), int(parts[3])))
+        elif len(parts) == 3 and not reader.sealed:
+            out.append((float(parts[0]), int(parts[1]), int(parts[2]), -1))
+        # else: a line cut short by a kill (plaintext)
+    if len(_index_cache) > 256:
+        _index_cache.clear()
+    _index_cache[cache_key] = out
     return out
 
 
 def video_frames(root: Path, interview_id: int) -> list[FrameRef]:
     """Every recorded frame that is fully on disk, by time."""
+    keys = keys_for(root)
     out = []
-    for header_path, header in _headers(recording_dir(root, interview_id), "video"):
+    for header_path, header in _headers(recording_dir(root, interview_id), "video", keys):
         data, index = header_path.with_suffix(".mjpeg"), header_path.with_suffix(".idx")
         if not (data.exists() and index.exists()):
             continue
-        size = data.stat().st_size
+        reader = SealedReader(data, identity(data), keys)
+        complete = len(reader.frames)
+        size = reader.file_size
         start = float(header["start_s"])
-        for line in index.read_text().splitlines():
-            parts = line.split()
-            if len(parts) != 3:
-                continue  # a line cut short by a kill
-            rel, offset, length = float(parts[0]), int(parts[1]), int(parts[2])
-            if offset + length <= size:
-                out.append(FrameRef(start + rel, data, offset, length))
+        for rel, offset, length, i in _index(index, keys):
+            if (0 <= i < complete and reader.frames[i].offset == offset) if reader.sealed else \
+                    (i < 0 and offset + length <= size):
+                out.append(FrameRef(start + rel, data, offset, length, i, keys))
     out.sort(key=lambda f: f.t_s)
     return out
 
@@ -164,6 +216,14 @@ def media_problem(root: Path, interview_id: int, start_s: float, end_s: float) -
     streams). Cheap (headers and indexes only); `render_clip` checks the same."""
     if not end_s > start_s:
         return f"the range {_mmss(start_s)}–{_mmss(end_s)} is empty"
+    try:
+        return _media_problem(root, interview_id, start_s, end_s)
+    except SealError as exc:
+        logger.warning("interview %s: the recording cannot be opened: %s", interview_id, exc)
+        return f"the recording cannot be decrypted ({exc})"
+
+
+def _media_problem(root: Path, interview_id: int, start_s: float, end_s: float) -> str | None:
     rng = recorded_range(root, interview_id)
     if rng is None:
         return "nothing was recorded for this interview (no audio or video reached the server)"
@@ -198,13 +258,49 @@ def render_clip(root: Path, interview_id: int, start_s: float, end_s: float) -> 
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        _encode_clip(tmp, audio_spans(root, interview_id), video_frames(root, interview_id), start, end)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    buffer = io.BytesIO()  # rendered in memory: the clip reaches the disk sealed only
+    _encode_clip(buffer, audio_spans(root, interview_id), video_frames(root, interview_id), start, end)
+    seal_file(out, buffer.getvalue(), identity(out), keys_for(root))
     return out
+
+
+def read_media(path: Path) -> bytes:
+    """A rendered clip's WebM bytes (decrypted)."""
+    return _media_reader(path).read_all()
+
+
+def _media_reader(path: Path) -> SealedReader:
+    path = Path(path)
+    return SealedReader(path, identity(path), keys_for(path.parent.parent.parent))
+
+
+async def media_response(request: web.Request, path: Path, headers: dict[str, str]) -> web.Response:
+    """A rendered clip, decrypted (off the event loop: a full answer's recording is megabytes),
+    as FileResponse would serve it: the whole (200) or the byte range asked for (206, one
+    range; 416 past the end), so players can seek. Only the frames covering the range are
+    decrypted."""
+    return await asyncio.get_running_loop().run_in_executor(None, _media_response, request, path, headers)
+
+
+def _media_response(request: web.Request, path: Path, headers: dict[str, str]) -> web.Response:
+    reader = _media_reader(path)
+    size = reader.plain_size
+    out = {**headers, "Accept-Ranges": "bytes"}
+    try:
+        rng = request.http_range
+    except ValueError:
+        rng = slice(None, None)  # a malformed Range: the whole, as aiohttp's FileResponse does
+    if "Range" not in request.headers or (rng.start is None and rng.stop is None):
+        return web.Response(body=reader.read_all(), content_type="video/webm", headers=out)
+    start, stop = rng.start, rng.stop
+    if start is None or start < 0:  # a suffix: the last N bytes
+        start, stop = max(0, size - (-start if start is not None else int(stop or 0))), size
+    stop = size if stop is None else min(stop, size)
+    if start >= size or stop <= start:
+        return web.Response(status=416, headers={**out, "Content-Range": f"bytes */{size}"})
+    out["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+    return web.Response(status=206, body=reader.read_range(start, stop - start), content_type="video/webm",
+                        headers=out)
 
 
 def clip_audio(spans: list[AudioSpan], start: float, end: float) -> np.ndarray:
@@ -216,14 +312,13 @@ def clip_audio(spans: list[AudioSpan], start: float, end: float) -> np.ndarray:
         lo, hi = max(0, first), min(n, first + span.samples)
         if lo >= hi:
             continue
-        with open(span.path, "rb") as f:
-            f.seek((lo - first) * 2)
-            data = np.frombuffer(f.read((hi - lo) * 2), np.int16)
+        data = np.frombuffer(span.read(lo - first, hi - lo), np.int16)
         out[lo:lo + len(data)] = data
     return out
 
 
-def _encode_clip(path: Path, spans: list[AudioSpan], frames: list[FrameRef], start: float, end: float) -> None:
+def _encode_clip(target: io.BytesIO, spans: list[AudioSpan], frames: list[FrameRef], start: float,
+                 end: float) -> None:
     duration = end - start
     # The frames on screen during the clip: the one showing at its start (if recent), then
     # the rest.
@@ -258,7 +353,7 @@ def _encode_clip(path: Path, spans: list[AudioSpan], frames: list[FrameRef], sta
     black[:height] = 16  # yuv420p, limited range: Y 16 is black, U = V = 128 no colour
 
     ms = fractions.Fraction(1, 1000)
-    with av.open(str(path), "w", format="webm") as container:
+    with av.open(target, "w", format="webm") as container:
         vs = container.add_stream("libvpx", rate=int(VIDEO_FPS), options={
             "deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"})
         vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from server.api import router
 from server.api_router import Call, QueryParam
 from server.auth import Principal
+from server import audit
 from server.errors import Conflict, Invalid, Malformed
 from server.evidence_words import counted_questions, evidence_lines
 from server.invitations import visible_interview
@@ -80,6 +81,7 @@ def check_interviews(db: Session, who: Principal, job_id: int, ids: list[int]) -
 def build_comparison(db: Session, who: Principal, q: CompareQuery) -> dict[str, Any]:
     """The comparison (checked as `check_interviews` says)."""
     job, interviews = check_interviews(db, who, q.job_id, q.interview_ids)
+    audit.record(db, "hr", who.id, "compare.view", "job", q.job_id, interview_ids=list(q.interview_ids))
     candidates: list[dict[str, Any]] = []
     reports: list[dict[str, Any]] = []
     for itv in interviews:

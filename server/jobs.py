@@ -6,7 +6,7 @@ from typing import Any
 from sqlmodel import Session, col, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from server import audit
+from server import audit, jurisdictions
 from server.auth import Principal
 from server.errors import Invalid, NotFound
 from server.schemas import JobIn
@@ -27,13 +27,15 @@ def create_job(db: Session, who: Principal, body: JobIn, default_language: str,
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise Invalid(f"dimension names must be unique within a job: {', '.join(duplicates)}")
+    analyses = allowed_analyses(body)
     job = Job(
         title=body.title,
         language=language,
         created_by=who.id,
-        analyze_expression=body.analyze_expression,
-        analyze_eye_contact=body.analyze_eye_contact,
-        analyze_posture=body.analyze_posture,
+        jurisdiction=body.jurisdiction,
+        analyze_expression=analyses["expression"],
+        analyze_eye_contact=analyses["eye_contact"],
+        analyze_posture=analyses["posture"],
     )
     db.add(job)
     db.flush()
@@ -61,8 +63,31 @@ def create_job(db: Session, who: Principal, body: JobIn, default_language: str,
                 )
             )
     db.flush()
-    audit.record(db, "hr", who.id, "job.create", "job", job.id, title=job.title)
+    audit.record(db, "hr", who.id, "job.create", "job", job.id, title=job.title, jurisdiction=job.jurisdiction)
     return job
+
+
+def allowed_analyses(body: JobIn) -> dict[str, bool]:
+    """The job's analysis switches under its jurisdiction profile, or 422: an unknown profile,
+    a rule on a signal the profile forbids, or a forbidden analysis asked for explicitly. A
+    forbidden analysis left at its default is switched off: the profile, not a checkbox,
+    decides (the vision pipeline never computes what is off)."""
+    if not jurisdictions.known(body.jurisdiction):
+        raise Invalid(f"unknown jurisdiction {body.jurisdiction!r}; one of: {jurisdictions.ids_text()}")
+    profile = jurisdictions.profile(body.jurisdiction)
+    signals = [rule.signal for dim in body.dimensions for rule in dim.rules]
+    forbidden = jurisdictions.forbidden_rule_signals(profile, signals)
+    if forbidden:
+        raise Invalid(f"the {profile.name} profile forbids rules on {', '.join(forbidden)} (affect or emotion "
+                      f"signals are never computed for its jobs); remove those rules or choose another profile")
+    switches = {"expression": body.analyze_expression, "eye_contact": body.analyze_eye_contact,
+                "posture": body.analyze_posture}
+    for name in sorted(profile.forbidden_analyses):
+        if switches[name] and f"analyze_{name}" in body.model_fields_set:
+            raise Invalid(f"the {profile.name} profile forbids {name.replace('_', ' ')} analysis: "
+                          f"analyze_{name} must be false (or left out)")
+        switches[name] = False
+    return switches
 
 
 def visible_jobs_query(who: Principal) -> Any:
@@ -120,6 +145,7 @@ def job_detail(db: Session, job: Job) -> dict[str, Any]:
         "language": job.language,
         "created_by": job.created_by,
         "created_at": job.created_at,
+        "jurisdiction": job.jurisdiction,
         "analyze_expression": job.analyze_expression,
         "analyze_eye_contact": job.analyze_eye_contact,
         "analyze_posture": job.analyze_posture,

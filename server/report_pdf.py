@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 
 from server.api import router
 from server.api_router import Call
+from server import audit
 from server.errors import ApiError
 from server.evidence_words import evidence_lines, mmss
 from server.executors import analysis_executor
@@ -277,6 +278,7 @@ def pdf_input(db: Session, call: Call, interview_id: int, thresholds: Thresholds
     interview = visible_interview(db, call.who, interview_id)  # 404 for unknown and invisible
     report = build_report(db, interview_id, "", thresholds)  # 409 unless completed
     review = review_status(db, call.who, interview_id, report)
+    audit.record(db, "hr", call.who.id, "report.export", "interview", interview_id, format="pdf")
     candidate = db.get(Candidate, interview.candidate_id)
     assert candidate is not None, "a foreign key"
     authors = {n["user_id"] for n in review["notes"]}

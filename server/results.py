@@ -21,6 +21,7 @@ from sqlmodel import Session, col, func, select
 from server.api import router
 from server.api_router import Call, QueryParam
 from server.auth import Principal
+from server import audit
 from server.errors import Malformed
 from server.jobs import dimensions_of, get_job
 from server.reports import MIN_FOR_PERCENTILE, Thresholds, _hire_profiles, recommend
@@ -275,6 +276,9 @@ async def get_results(call: Call) -> dict[str, Any] | web.Response:
     thresholds = Thresholds.from_settings(call.request.app[settings_key])
     rows, dims = await call.request.app[store_key].run(lambda db: job_results(db, call.who, job_id, thresholds))
     shown = board(rows, dims, filters)
+    if fmt != "json":  # a file leaves the server: audited
+        await call.request.app[store_key].run(lambda db: audit.record(db, "hr", call.who.id, "results.export", "job",
+                                                                      job_id, format=fmt, rows=len(shown)))
     if fmt == "xlsx":
         return web.Response(body=xlsx_bytes(shown, dims, f"job {job_id}"),
                             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -30,7 +30,7 @@ from server.review_gate import answer_ranges, gate, recording_id, times
 from server.review_schemas import AcknowledgedOut
 from server.schemas import Body, Created
 from server.store import stored_id
-from server.tables import AuditLog, Candidate, ClipView, Decision, Report, ReviewNote, utcnow
+from server.tables import AuditLog, Candidate, ClipView, Decision, DecisionChange, Report, ReviewNote, utcnow
 from server.web import base_url, settings_key, store_key
 from server.sessions import sessions_key
 
@@ -101,12 +101,17 @@ def review_status(db: Session, who: Principal, interview_id: int, report: dict[s
 
 
 def decision_changes(db: Session, interview_id: int) -> list[dict[str, Any]]:
-    """Every change of the decision, oldest first, from the audit log (who, when, from, to, why)."""
-    rows = db.exec(select(AuditLog).where(AuditLog.action == "review.decision_change",
-                                          AuditLog.target_kind == "interview",
-                                          AuditLog.target_id == interview_id).order_by(col(AuditLog.id))).all()
-    return [{"user_id": r.actor_id, "ts": r.ts, "from": r.detail.get("old"), "to": r.detail.get("new"),
-             "reason": r.detail.get("reason", "")} for r in rows]
+    """Every change of the decision, oldest first (who, when, from, to, why). Versions before
+    `decision_changes` kept the reason in the audit log: those changes are read from there."""
+    legacy = db.exec(select(AuditLog).where(AuditLog.action == "review.decision_change",
+                                            AuditLog.target_kind == "interview",
+                                            AuditLog.target_id == interview_id).order_by(col(AuditLog.id))).all()
+    out = [{"user_id": r.actor_id, "ts": r.ts, "from": r.detail.get("old"), "to": r.detail.get("new"),
+            "reason": r.detail.get("reason", "")} for r in legacy if "change_id" not in r.detail]
+    changes = db.exec(select(DecisionChange).where(DecisionChange.interview_id == interview_id)
+                      .order_by(col(DecisionChange.id))).all()
+    out += [{"user_id": c.user_id, "ts": c.ts, "from": c.old, "to": c.new, "reason": c.reason} for c in changes]
+    return out
 
 
 def change_decision(db: Session, who: Principal, interview_id: int, body: DecisionChangeIn, base: str,
@@ -133,8 +138,11 @@ def change_decision(db: Session, who: Principal, interview_id: int, body: Decisi
     assert candidate is not None
     candidate.status = CANDIDATE_STATUS[body.decision]
     db.add(candidate)
+    change = DecisionChange(interview_id=interview_id, user_id=who.id, old=old, new=body.decision, reason=reason)
+    db.add(change)
+    db.flush()
     audit.record(db, "hr", who.id, "review.decision_change", "interview", interview_id,
-                 old=old, new=body.decision, reason=reason)
+                 old=old, new=body.decision, change_id=change.id, reason_sha256=audit.text_digest(reason))
     _emit_decision(db, who, interview_id, body.decision, reason, previous=old)
     return {"decision": body.decision, "previous": old, "candidate_status": candidate.status}
 
@@ -213,7 +221,7 @@ def decide(db: Session, who: Principal, interview_id: int, body: DecisionIn, bas
         raise _already(db, interview_id) or Conflict(
             "this interview changed at the same moment (another review or decision); try again") from None
     audit.record(db, "hr", who.id, "review.decision", "interview", interview_id, decision=body.decision,
-                 note=body.note.strip(), recommendation=report["recommendation"]["decision"])
+                 note_sha256=audit.text_digest(body.note), recommendation=report["recommendation"]["decision"])
     _emit_decision(db, who, interview_id, body.decision, body.note.strip(), previous=None)
     return {"decision": body.decision, "candidate_status": candidate.status, "decided_at": utcnow()}
 
@@ -261,9 +269,13 @@ def answer_target(db: Session, who: Principal, interview_id: int, question_index
                        ranges[(question_index, attempt)])
 
 
-def _mark(db: Session, who: Principal, interview_id: int, target: MediaTarget, reason: str | None) -> None:
-    """Seen by this user: opened (reason None) or acknowledged as unplayable (the reason)."""
+def _mark(db: Session, who: Principal, interview_id: int, target: MediaTarget, reason: str | None,
+          opened: bool = False) -> None:
+    """Seen by this user: opened (reason None) or acknowledged as unplayable (the reason).
+    `opened`: a new playback (not a later byte range of one): audited every time."""
     if db.get(ClipView, (interview_id, target.id, who.id)) is not None:
+        if opened:
+            audit.record(db, "hr", who.id, "clip.view", "interview", interview_id, clip_id=target.id, reason=None)
         return
     db.add(ClipView(interview_id=interview_id, clip_id=target.id, user_id=who.id,
                     acknowledged=reason is not None, reason=(reason or "")[:500]))
@@ -294,8 +306,9 @@ async def serve_media(call: Call, interview_id: int, target: MediaTarget) -> web
     except clips.MediaProblem as exc:
         raise Conflict(f"{target.label} cannot be played: {exc}; acknowledge it to count it as seen",
                        unavailable=str(exc)) from None
-    await call.request.app[store_key].run(lambda db: _mark(db, call.who, interview_id, target, None))
-    return web.FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
+    opened = call.request.headers.get("Range", "bytes=0-").replace(" ", "").startswith("bytes=0-")  # not a later range
+    await call.request.app[store_key].run(lambda db: _mark(db, call.who, interview_id, target, None, opened))
+    return await clips.media_response(call.request, path, {"Cache-Control": "private, max-age=3600"})  # sealed
 
 
 async def acknowledge(app: web.Application, who: Principal, interview_id: int,
@@ -327,6 +340,7 @@ async def get_report(call: Call) -> dict[str, Any]:
     def work(db: Session) -> dict[str, Any]:
         visible_interview(db, call.who, iid)
         report = build_report(db, iid, base, Thresholds.from_settings(settings))
+        audit.record(db, "hr", call.who.id, "report.view", "interview", iid, via="api")
         ranges = answer_ranges(db, iid)
         report["review"] = review_status(db, call.who, iid, report, ranges)
         attach_media(report, ranges, recording.recordings_root(settings.data_dir), base)

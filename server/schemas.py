@@ -169,6 +169,9 @@ class JobIn(Body):
     analyze_expression: bool = True
     analyze_eye_contact: bool = True
     analyze_posture: bool = True
+    jurisdiction: str = Field(default="default", max_length=32,
+                              description="Jurisdiction profile id (GET /api/jurisdictions): notice, consent, "
+                                          "which analyses may run, retention")
 
 
 class DimensionRef(BaseModel):

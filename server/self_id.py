@@ -83,7 +83,11 @@ async def about_you(request: web.Request) -> web.Response:
             auth="candidate", errors=(404, 409, 422), tag="candidate")
 async def about_you_post(request: web.Request) -> web.Response:
     token = request.match_info["token"]
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (ValueError, UnicodeDecodeError):
+        return closed_page(request, 400, ("This form could not be read", (
+            "Please go back to the form and send it again.",)))
     values: dict[str, str] = {}
     problems = []
     for name, options in FIELDS.items():

@@ -12,12 +12,14 @@ completed in the background once the recogniser has caught up (`settled()` waits
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Awaitable, Callable, Protocol
 
+from server import consent as consents
 from server import session_store, session_views
 from server.session_effects import carry_out
 from server.answers import Answers, LanguageSignals
@@ -28,6 +30,7 @@ from server.media_slots import MediaSlots
 from server.interview_machine import (
     AFTER_RECORD, FINISHED, HOLDS_MEDIA, TEXT, Effect, Event, Facts, Refused, State, Step, handle,
 )
+from server.question_signals import VisionTally
 from server.plan import InterviewPlan, QuestionPlan
 from server.question_clock import QuestionClock
 from server.samples import SampleRouter
@@ -69,6 +72,11 @@ class InterviewSession:
         self.question_index = interview.question_index
         self.consent: bool | None = interview.consent
         self.pending_consent: bool | None = None
+        # The consent records' terms (server/consent.py): read before any analysis, at the first
+        # `start` or offer. `withdrawn_at`: the interview clock when the candidate withdrew.
+        self.terms: consents.Terms | None = None
+        self.withdrawn_at: float | None = None
+        self._unanalysed: set[asyncio.Task[Any]] = set()
         self.candidate: CandidateLink | None = None
         self.media_connected = False
         self.peer: Any = None  # server.peer.PeerLink
@@ -242,12 +250,22 @@ class InterviewSession:
             self.candidate = None
             self.touched_at = time.monotonic()
 
-    async def start(self, consent: bool) -> None:
-        """The candidate's `start`: their choice (the first one is kept), then ready to begin."""
+    async def start(self, consent: bool, notice_version: str | None = None, biometric: bool | None = None,
+                    notice_language: str | None = None) -> None:
+        """The candidate's `start`: their choice (the first one is kept), then ready to begin.
+        The first choice is stored as consent records (the notice version the page showed)
+        before the state machine saves it, so no analysis runs ahead of its record."""
         async with self._lock:
             self.touched_at = time.monotonic()
             self.pending_consent = consent
             try:
+                if self.consent is None and Effect.SAVE_CONSENT in self.check(Event.CONSENT).effects:
+                    try:
+                        self.terms = await self.store.run(lambda db: consents.record_start(
+                            db, self.id, consent, biometric, notice_version, notice_language))
+                    except consents.UnknownNotice as exc:
+                        self.send({"type": "error", "error": str(exc)})
+                        return
                 await self._apply(Event.CONSENT, "candidate")
                 await self._apply(Event.JOIN, "candidate")
                 if self.state == State.CONNECTING and self.media_connected:
@@ -255,6 +273,38 @@ class InterviewSession:
             except Refused as refused:
                 self.send({"type": "state", "state": self.state.value, "code": refused.code,
                            "reason": TEXT.get(refused.code, refused.reason)})
+
+    async def withdraw(self) -> bool:
+        """The candidate withdrew their consent to analysis: from this moment nothing more is
+        recognised or analysed (the peer asks `consent` per audio batch and per frame), the open
+        answer's evidence so far is dropped, later answers are stored without signals or
+        scores, and the interview goes on to a human-only review. False when there was no
+        consent to withdraw (not given, already withdrawn, or the interview is over)."""
+        async with self._lock:
+            self.touched_at = time.monotonic()
+            if self.consent is not True or self.state in FINISHED:
+                return False
+            self.consent = False
+            self.withdrawn_at = self.clock()
+            for attempt in self.attempts.all():
+                if not attempt.closed:  # what was measured of the open answer is not used
+                    attempt.segments.clear()
+                    attempt.vision = VisionTally()
+            self.samples.last_signals = None
+            state = self.state.value
+            await self.store.run(lambda db: consents.withdraw(db, self.id, state))
+            self.bus.publish("state", self.id, state=state, previous=state, reason=consents.WITHDRAWN_TEXT,
+                             code=consents.WITHDRAWN_CODE)
+            self.send({"type": "state", "state": state, "code": consents.WITHDRAWN_CODE,
+                       "reason": consents.WITHDRAWN_TEXT})
+            logger.info("interview %d: consent withdrawn at %.1f s; human-only from now", self.id,
+                        self.withdrawn_at)
+            return True
+
+    def vision_allowed(self) -> bool:
+        """Faces and bodies may be analysed now: consent given and not withdrawn, and no
+        separate biometric consent refused."""
+        return self.consent is True and (self.terms is None or self.terms.vision)
 
     async def candidate_next(self) -> None:
         try:
@@ -270,6 +320,13 @@ class InterviewSession:
         async with self._lock:
             self.touched_at = time.monotonic()
             await self._apply(Event.OFFER, "candidate")
+            if self.terms is None:  # e.g. a session made again after a restart
+                self.terms = await self.store.run(lambda db: consents.terms(db, self.id))
+                if self.terms.withdrawn and self.withdrawn_at is None:
+                    self.withdrawn_at = self.clock()  # still human-only: later answers unanalysed
+            ready = getattr(peer, "vision_ready", None)
+            if ready is not None:  # no frame is even analysed without the consent it needs
+                peer.vision_ready = lambda: ready() and self.vision_allowed()
             old, self.peer = self.peer, peer
             self.media_connected = False
             if old is not None:
@@ -304,6 +361,9 @@ class InterviewSession:
     # --- answers: closed at once, finished in the background (server/answers.py) ----------
 
     def close_attempt(self, attempt: Attempt) -> None:
+        if self.withdrawn_at is not None:
+            self._close_unanalysed(attempt)
+            return
         speech = self.peer.speech if self.peer is not None else None
         # Everything received so far is recognised before the answer is scored; audio after
         # this moment belongs to the next question and waits behind it in the same queue.
@@ -313,26 +373,60 @@ class InterviewSession:
         self.last_scores = overall
         self.bus.publish("progress", self.id, **session_views.progress(self))
 
+    def _close_unanalysed(self, attempt: Attempt) -> None:
+        """After a withdrawal: the answer is stored with its recording's span and flags, and
+        no signals or scores (the stored overall scores go too)."""
+        attempt.closed = True
+        attempt.stored_signals = {}
+        interview_id = self.id
+
+        async def store() -> None:
+            await self.store.run(lambda db: session_store.store_attempt(db, interview_id, attempt, {}, {}, [], [], []))
+            attempt.finished = True
+            self.bus.publish("progress", self.id, **session_views.progress(self))
+
+        task = self.background.spawn(store())
+        self._unanalysed.add(task)
+        task.add_done_callback(self._unanalysed.discard)
+
     async def settled(self) -> None:
         """Every closed answer is stored (waits for the recogniser to catch up)."""
         await self.answers.settled()
+        while self._unanalysed:
+            await asyncio.gather(*list(self._unanalysed), return_exceptions=True)
 
     # --- samples in (server/samples.py) ----------------------------------------------------
 
     def on_transcript(self, text: str, final: bool, start_s: float | None, end_s: float | None,
                       words: tuple[Any, ...] = ()) -> None:
+        if self.withdrawn_at is not None:
+            return  # recognised from audio still queued at the withdrawal: not used
         self.samples.on_transcript(text, final, start_s, end_s, words)
 
     def on_vision(self, sample: Any, clock_s: float) -> None:
-        if self.state == State.LIVE:
-            self.samples.on_vision(sample, clock_s)
+        if self.state == State.LIVE and self.vision_allowed():
+            self.samples.on_vision(self._permitted(sample), clock_s)
+
+    def _permitted(self, sample: Any) -> Any:
+        """The sample without what the job's jurisdiction forbids (the job's switches already
+        keep the analyser from computing it; this holds even for a job stored otherwise)."""
+        forbidden = self.terms.forbidden_analyses if self.terms is not None else frozenset()
+        if "expression" in forbidden and getattr(sample, "smile", None) is not None \
+                and dataclasses.is_dataclass(sample):
+            logger.error("interview %d: an expression sample under a profile that forbids it; dropped", self.id)
+            return dataclasses.replace(sample, smile=None, smile_score=None)  # type: ignore[type-var]
+        return sample
 
     # --- signals and scores (server/answers.py) ------------------------------------------
 
     def signals_of(self, attempt: Attempt) -> tuple[dict[str, float], list[dict[str, Any]]]:
+        if self.withdrawn_at is not None:
+            return {}, []  # nothing is computed after a withdrawal
         return self.answers.signals_of(attempt, self.clock())
 
     def live_scores(self) -> list[DimensionScore]:
+        if self.withdrawn_at is not None:
+            return []
         return self.answers.live_scores(self.clock())
 
     def scores_payload(self, scores: list[DimensionScore]) -> list[dict[str, Any]]:

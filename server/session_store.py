@@ -64,7 +64,7 @@ def store_intervention(db: Session, interview_id: int, user_id: int, action: str
     db.add(Intervention(interview_id=interview_id, user_id=user_id, action=action, question_index=question_index,
                         seconds=seconds, note=note))
     audit.record(db, "hr", user_id, f"interview.{action}", "interview", interview_id,
-                 note=note, seconds=seconds, question_index=question_index)
+                 note_sha256=audit.text_digest(note), seconds=seconds, question_index=question_index)
 
 
 def store_attempt(db: Session, interview_id: int, attempt: Attempt, signals: dict[str, float],
@@ -96,6 +96,9 @@ def store_attempt(db: Session, interview_id: int, attempt: Attempt, signals: dic
     for s in overall:
         db.add(Score(interview_id=interview_id, dimension_id=s.dimension_id, question_index=None,
                      score=s.score, evidence=list(s.evidence)))
+    audit.record(db, "system", None, "score.store", "interview", interview_id, question_index=attempt.index,
+                 attempt=attempt.number, question={str(s.dimension_id): s.score for s in per_question},
+                 overall={str(s.dimension_id): s.score for s in overall})  # every score, in the audit chain
 
 
 def _segment(row: TranscriptSegment) -> Segment:

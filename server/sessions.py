@@ -122,6 +122,16 @@ class SessionManager:
         if revoked:
             await session.revoke_link()
 
+    async def forget(self, interview_id: int) -> None:
+        """The interview was erased (server/erasure.py, never while it holds media): whoever
+        holds its link is disconnected and its session leaves memory without writing again."""
+        session = self.sessions.get(interview_id)
+        if session is None:
+            return
+        await session.revoke_link()
+        await session.close()
+        self._drop(session)
+
     def overloaded(self) -> bool:
         """Speech recognition is falling behind live audio: a new interview would make every
         one worse, so it waits (the candidate page retries a 503)."""

@@ -85,6 +85,14 @@ class Settings:
     # Key that seals secrets the server must read back (links in queued mail, webhook
     # secrets); unset: generated once into <data_dir>/secret.key (server/sealing.py).
     secret_key: str | None = None
+    # Keys that seal recordings at rest: "id:base64key,..." (32-byte keys), the first current,
+    # the rest kept to read older files; unset: <data_dir>/recording.keys, made on first use
+    # (server/recording_crypto.py; `run.py keys rotate|reencrypt|status`).
+    recording_keys: str | None = None
+    # Retention (server/retention.py): days after the decision (or the interview's end) that a
+    # candidate not hired is kept, for jobs on the "default" jurisdiction profile; None: the
+    # profile's own. Other profiles set their own period.
+    retention_days: int | None = None
     load_models: bool = True
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -140,6 +148,7 @@ class Settings:
         values["smtp_url"] = get("SMTP_URL")
         values["mail_from"] = get("MAIL_FROM")
         values["secret_key"] = get("SECRET_KEY")
+        values["recording_keys"] = get("RECORDING_KEYS")
         if (v := get("MAIL_TIME_ZONE")) is not None:
             values["mail_time_zone"] = v
         if (v := get("PUBLIC_URL")) is not None:
@@ -182,6 +191,7 @@ class Settings:
             ("WEBHOOK_MAX_ATTEMPTS", "webhook_max_attempts", int),
             ("WEBHOOK_TIMEOUT_S", "webhook_timeout_s", float),
             ("OUTBOX_POLL_S", "outbox_poll_s", float),
+            ("RETENTION_DAYS", "retention_days", int),
         ):
             if (v := get(name)) is not None:
                 try:
@@ -217,6 +227,8 @@ class Settings:
             raise SettingsError("CANDOR_MIN_COVERAGE must be between 0 and 1")
         if self.resume_boost < 1:
             raise SettingsError("CANDOR_RESUME_BOOST must be >= 1")
+        if self.retention_days is not None and self.retention_days < 1:
+            raise SettingsError("CANDOR_RETENTION_DAYS must be a number of days >= 1")
         self._check_mail()
         for entry in self.trusted_proxies:
             try:
@@ -251,6 +263,13 @@ class Settings:
             ) from None
         if self.secret_key is not None and len(self.secret_key) < 32:
             raise SettingsError("CANDOR_SECRET_KEY must be at least 32 characters")
+        if self.recording_keys is not None:
+            from server.recording_crypto import BadKeys, parse_keys
+
+            try:
+                parse_keys(self.recording_keys, "CANDOR_RECORDING_KEYS")
+            except BadKeys as exc:
+                raise SettingsError(str(exc)) from None
         if self.smtp_url is None:
             return
         parse_smtp_url(self.smtp_url)  # raises SettingsError

@@ -246,7 +246,7 @@ class _Socket:
 
 
 @router.raw("GET", "/i/{token}/ws",
-            summary="The candidate's control websocket (start, next; questions, captions, state)",
+            summary="The candidate's control websocket (start, next, withdraw; questions, captions, state)",
             auth="candidate", content_type="", status=101, errors=(404, 410, 503), tag="candidate")
 async def candidate_ws(request: web.Request) -> web.StreamResponse:
     link = await _link(request)
@@ -327,7 +327,24 @@ async def _handle(session: InterviewSession, sock: _Socket, data: str) -> None:
         if not isinstance(consent, bool):
             sock.send({"type": "error", "error": '"start" needs "consent": true or false'})
             return
-        await session.start(consent)
+        # The notice version the page showed (absent: the current one) and, for profiles that
+        # ask for it separately, the answer to the biometric consent (absent: no).
+        version = message.get("notice_version")
+        biometric = message.get("biometric_consent")
+        if version is not None and not (isinstance(version, str) and 0 < len(version) <= 32):
+            sock.send({"type": "error", "error": '"notice_version" must be the version string the page showed'})
+            return
+        if biometric is not None and not isinstance(biometric, bool):
+            sock.send({"type": "error", "error": '"biometric_consent" must be true or false'})
+            return
+        language = message.get("notice_language")
+        if language is not None and not (isinstance(language, str) and 0 < len(language) <= 16):
+            sock.send({"type": "error", "error": '"notice_language" must be the language code the page showed'})
+            return
+        await session.start(consent, version, biometric, language)
+    elif kind == "withdraw":
+        if not await session.withdraw():
+            sock.send({"type": "error", "error": "there is no consent to analysis to withdraw"})
     elif kind == "next":
         await session.candidate_next()
     elif kind == "ping":

@@ -70,11 +70,13 @@ def schema_ddl(dialect_engine: Engine | None = None) -> str:
 
 
 def create_schema(engine: Engine) -> None:
+    from server.audit_chain import install as install_audit_chain
     from server.schema_upgrade import add_missing_columns, hash_invitation_tokens
 
     SQLModel.metadata.create_all(engine)
     hash_invitation_tokens(engine)  # before columns are added: it renames one
     add_missing_columns(engine)  # a database made by an earlier version gets the new columns
+    install_audit_chain(engine)  # the audit chain's head, old rows chained once, append-only triggers
 
 
 class Store:

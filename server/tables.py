@@ -51,6 +51,9 @@ class Job(SQLModel, table=True):
     analyze_expression: bool = True
     analyze_eye_contact: bool = True
     analyze_posture: bool = True
+    # The jurisdiction profile (server/jurisdictions.py): notice and consent wording, which
+    # analyses may run, retention. Unknown ids read as "default".
+    jurisdiction: str = Field(default="default", max_length=32)
 
 
 class JobAccess(SQLModel, table=True):
@@ -278,6 +281,11 @@ class AuditLog(SQLModel, table=True):
     target_kind: str = Field(default="", max_length=32)
     target_id: Optional[int] = None
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The hash chain (server/audit_chain.py): position from 1, the previous row's digest, this
+    # row's digest. Rows of a version before the chain have seq 0 and "" until sealed at start-up.
+    seq: int = Field(default=0, index=True, unique=True)
+    prev_sha256: str = Field(default="", max_length=64)
+    sha256: str = Field(default="", max_length=64)
 
 
 class Report(SQLModel, table=True):
@@ -399,3 +407,80 @@ class SelfIdentification(SQLModel, table=True):
     race_ethnicity: str = Field(default="", max_length=64)
     age_band: str = Field(default="", max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class ConsentRecord(SQLModel, table=True):
+    """A candidate's answer to one consent question (server/consent.py), stored before any
+    analysis: which notice text they were shown (profile, version, language and the text's
+    sha256), what they answered and when; `withdrawn_at` once they withdrew it."""
+
+    __tablename__ = "consent_records"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    interview_id: int = Field(foreign_key="interviews.id", index=True)
+    kind: str = Field(max_length=16)  # ai_analysis | biometric
+    notice_id: str = Field(max_length=32)  # the jurisdiction profile whose notice was shown
+    notice_version: str = Field(max_length=32)
+    language: str = Field(default="en", max_length=16)
+    text_sha256: str = Field(max_length=64)
+    answer: bool
+    ts: datetime = Field(default_factory=utcnow)
+    withdrawn_at: Optional[datetime] = None
+
+
+class AuditChainHead(SQLModel, table=True):
+    """The audit chain's last position and digest (one row, id 1): appends lock it, so writers
+    in several threads or processes chain one after the other, and a removed tail shows."""
+
+    __tablename__ = "audit_chain_head"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    seq: int = 0
+    sha256: str = Field(default="", max_length=64)
+
+
+class AuditAnchor(SQLModel, table=True):
+    """Where the audit chain starts after retention removed its oldest rows: the last removed
+    row's position and digest, which the first row kept carries as its previous digest."""
+
+    __tablename__ = "audit_anchors"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    up_to_seq: int
+    sha256: str = Field(max_length=64)
+    rows_removed: int
+    cutoff: datetime
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class DeletionCertificate(SQLModel, table=True):
+    """Proof that a candidate's data (or some of their interviews') was erased: what, when, by
+    whom, and a sha256 over the certificate's canonical JSON (server/erasure.py). Holds no
+    personal data: the email survives only as a salted sha256, so a later request can be
+    matched without keeping it. No foreign keys: the rows it names are gone."""
+
+    __tablename__ = "deletion_certificates"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    candidate_id: int = Field(index=True)  # the erased candidate's former id
+    candidate_ref: str = Field(max_length=64, index=True)  # sha256(ref_salt + lower(email))
+    ref_salt: str = Field(max_length=32)
+    scope: str = Field(max_length=16)  # candidate | interviews (a retention purge of some interviews)
+    interview_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reason: str = Field(max_length=16)  # request | retention
+    erased_at: datetime = Field(default_factory=utcnow, index=True)
+    erased_by_kind: str = Field(max_length=16)  # hr | system | cli
+    erased_by: Optional[int] = None  # the HR user's id (no foreign key: the certificate outlives it)
+    counts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    digest: str = Field(max_length=64)
+
+
+class DecisionChange(SQLModel, table=True):
+    """A decision changed after it was made: from, to, and HR's reason. The reason is kept here,
+    not in the audit log (which is append-only and holds ids and digests only), so that erasing
+    the candidate removes it."""
+
+    __tablename__ = "decision_changes"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    interview_id: int = Field(foreign_key="interviews.id", index=True)
+    user_id: int = Field(foreign_key="users.id")
+    old: str = Field(max_length=32)
+    new: str = Field(max_length=32)
+    reason: str = Field(default="", max_length=2000)
+    ts: datetime = Field(default_factory=utcnow)

@@ -80,6 +80,10 @@
     not_reading: "Your connection was too slow to keep up, so it was reset. Reconnecting…",
     refused: "",
   };
+  // Codes that are not state-machine codes (server/consent.py), in the same voice.
+  const CONSENT_TEXT = {
+    consent_withdrawn: "You withdrew your consent: nothing more is analysed by AI. The interview continues, and a person reviews it.",
+  };
   // Codes that need the candidate's attention (the alert above the interview), not a remark.
   const ALERT_CODES = new Set(["capacity", "connect_timeout", "too_many_messages", "not_reading"]);
   // Several problems may be known at once: the alert shows the most important one.
@@ -92,6 +96,9 @@
     serverCode: null, // the last machine code the server sent (see CODE_TEXT)
     serverReason: null, // kept for debugging only: never shown
     consent: null,
+    biometric: null, // the separate biometric consent (profiles that ask for it), else null
+    noticeVersion: config.notice_version || null, // the version of the notice this page shows
+    withdrawn: false, // the candidate withdrew their consent during the interview
     rawAudio,
     question: null, // the last {type:"question", ...} message
     remaining: null, // seconds left on the current question (counts down only while live)
@@ -136,6 +143,9 @@
     captions: $("captions"), partial: $("caption-partial"),
     finishedTitle: $("finished-title"), finishedText: $("finished-text"),
     closedTitle: $("closed-title"), closedText: $("closed-text"),
+    biometric: $("biometric-consent"), withdrawBox: $("withdraw-box"), withdraw: $("withdraw"),
+    withdrawConfirm: $("withdraw-confirm"), withdrawYes: $("withdraw-yes"), withdrawNo: $("withdraw-no"),
+    withdrawnText: $("withdrawn-text"),
   };
 
   // The deadline in the candidate's own time zone (the server writes UTC).
@@ -248,7 +258,9 @@
 
   function choose(consent) {
     candor.consent = consent;
+    candor.biometric = config.biometric_question && el.biometric ? consent && el.biometric.checked : null;
     try { sessionStorage.setItem(`candor-consent-${token}`, String(consent)); } catch (_) { /* private mode */ }
+    updateWithdraw();
     ensureAudioContext();
     el.consentSummary.textContent = consent
       ? "You chose the AI-assisted interview."
@@ -260,6 +272,38 @@
 
   el.consentYes.addEventListener("click", () => choose(true));
   el.consentNo.addEventListener("click", () => choose(false));
+
+  // Withdrawing consent during the interview (a confirm step first): the server stops all
+  // analysis at once and answers with the code consent_withdrawn; the interview goes on.
+  function updateWithdraw() {
+    el.withdrawBox.hidden = candor.consent !== true || candor.withdrawn;
+    el.withdrawnText.hidden = !candor.withdrawn;
+    if (el.withdrawBox.hidden) el.withdrawConfirm.hidden = true;
+  }
+
+  function onWithdrawn() {
+    candor.withdrawn = true;
+    candor.consent = false;
+    try { sessionStorage.setItem(`candor-consent-${token}`, "false"); } catch (_) { /* private mode */ }
+    updateWithdraw();
+  }
+
+  el.withdraw.addEventListener("click", () => {
+    el.withdrawConfirm.hidden = false;
+    el.withdrawYes.focus();
+  });
+  el.withdrawNo.addEventListener("click", () => {
+    el.withdrawConfirm.hidden = true;
+    el.withdraw.focus();
+  });
+  el.withdrawYes.addEventListener("click", () => {
+    if (send({ type: "withdraw" })) {
+      el.withdrawConfirm.hidden = true;
+      log("withdraw sent");
+    } else {
+      notice("socket", "Not connected to the interview server right now, so your withdrawal could not be sent. Try again in a moment.");
+    }
+  });
 
   // --- 2. camera and microphone ------------------------------------------------------------
 
@@ -518,7 +562,11 @@
   }
 
   function sendStart() {
-    const ok = send({ type: "start", consent: candor.consent === true });
+    // The server records the notice version this page showed with the first answer.
+    const msg = { type: "start", consent: candor.consent === true };
+    if (candor.noticeVersion) msg.notice_version = candor.noticeVersion;
+    if (config.biometric_question && candor.consent === true) msg.biometric_consent = candor.biometric === true;
+    const ok = send(msg);
     if (ok) lastStartAt = performance.now();
     return ok;
   }
@@ -778,6 +826,7 @@
     } else if (HOLDS_MEDIA.has(state)) {
       clearNotices("busy"); // the server holds a place for this interview now
     }
+    if (code === "consent_withdrawn") onWithdrawn();
     if (code === "capacity") {
       notice("busy", CODE_TEXT.capacity);
       if (joined && !connecting) schedule("media", retryMedia, "the server is busy");
@@ -786,7 +835,7 @@
     }
     if (NEEDS_MEDIA.has(state) && code !== "capacity") serverWantsMedia(`the server is ${state} (${code})`);
     refreshLiveState();
-    setDetail(ALERT_CODES.has(code) ? "" : CODE_TEXT[code] || "");
+    setDetail(ALERT_CODES.has(code) ? "" : CODE_TEXT[code] || CONSENT_TEXT[code] || "");
   }
 
   let nextLockTimer = null;
@@ -988,6 +1037,7 @@
     let stored = null;
     try { stored = sessionStorage.getItem(`candor-consent-${token}`); } catch (_) { /* private mode */ }
     candor.consent = stored === "true";
+    updateWithdraw();
     el.consentSummary.textContent = "Welcome back: your interview continues where it stopped.";
     setState("devices");
     showStep("devices");

@@ -156,6 +156,8 @@ async def test_self_identification_form_stores_apart_and_never_reaches_reviewers
     store.run_sync(complete)
     page = await (await client.get(f"/i/{token}/about-you")).text()
     assert "voluntary" in page and "I prefer not to say" in page and 'value="hispanic_or_latino"' in page
+    resp = await client.post(f"/i/{token}/about-you", data=b"x", headers={"Content-Type": "multipart/form-data"})
+    assert resp.status == 400 and "could not be read" in await resp.text()
     resp = await client.post(f"/i/{token}/about-you", data={"sex": "robot", "race_ethnicity": "asian"})
     assert resp.status == 422 and "choose one of the options" in await resp.text()
     resp = await client.post(f"/i/{token}/about-you", data={"sex": "female", "race_ethnicity": "hispanic_or_latino",

@@ -1,6 +1,7 @@
 """The HR JSON API: happy paths, roles, and every kind of bad input the issue names."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -262,7 +263,10 @@ async def test_invitation_links_open_expire_and_close(hr: Api, client: Any, stor
     page = await resp.text()
     # Calm words for a finished candidate, not an error (and no way into HR's pages).
     assert resp.status == 410 and "Your interview is complete" in page and "next steps" in page
-    assert "error-message" not in page and "href=" not in page.split("<body", 1)[1]
+    # Its only links are the candidate's own: their data, and the optional self-identification.
+    links = re.findall(r'href="([^"]+)"', page.split("<body", 1)[1])
+    token = url.rsplit("/", 1)[1]
+    assert "error-message" not in page and links == [f"/i/{token}/about-you", f"/i/{token}/my-data"]
 
 
 async def test_openapi_describes_every_route(client: Any) -> None:

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from server import jurisdictions
 from server.interview_machine import TEXT
 from tests.support.browser import CHROMIUM_ARGS, chromium_executable
 from tests.support.media import face_y4m, speech_wav
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.browser
 
 SERVER_ENV = {"CANDOR_LOAD_MODELS": "0"}
+# The page sends the version of the notice it showed (server/jurisdictions.py).
+NOTICE_VERSION = jurisdictions.PROFILES["default"].notice.version
 KOREAN_ANSWER = "저는 큰 프로젝트의 일정을 관리했습니다. 안전 절차를 항상 지켰습니다."
 _no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -483,7 +486,7 @@ def test_live_interview_flow_with_a_scripted_server(browser: Browser, invitation
         join(page, consent=True)
         assert state(page) == "connecting"
         # What went to the server: start with the consent, then an offer with ICE done.
-        assert sent(page)[0] == {"type": "start", "consent": True}
+        assert sent(page)[0] == {"type": "start", "consent": True, "notice_version": NOTICE_VERSION}
         ws_url = page.evaluate("window.__fake.ws().url")
         assert ws_url == invitation.url.replace("http://", "ws://") + "/ws"
         offers = page._candor_offers  # type: ignore[attr-defined]
@@ -596,7 +599,7 @@ def test_reconnects_the_socket_and_the_media_keeping_the_camera(browser: Browser
         page.evaluate("window.__fake.ws()._closed(1006, '')")
         wait_state(page, "reconnecting")
         page.wait_for_function("() => (window.__fake.sockets.length === 2 && window.candor.wsOpen)", timeout=5000)
-        assert page.evaluate("window.__fake.ws().sent") == [{"type": "start", "consent": False}]
+        assert page.evaluate("window.__fake.ws().sent") == [{"type": "start", "consent": False, "notice_version": NOTICE_VERSION}]
         server_says(page, server_state("live", "joined"))
         wait_state(page, "live")
 
@@ -669,7 +672,7 @@ def test_server_busy_the_page_keeps_trying_and_gets_in_by_itself(browser: Browse
         page.wait_for_function("() => (window.candor.offers >= 3 && window.candor.pcState === 'connected')", timeout=10_000)
         assert len(offers_sent(page)) == 3
         assert starts_sent(page) >= 3, sent(page)
-        assert all(m == {"type": "start", "consent": True} for m in sent(page) if m["type"] == "start")
+        assert all(m == {"type": "start", "consent": True, "notice_version": NOTICE_VERSION} for m in sent(page) if m["type"] == "start")
         # In: the busy message goes; the server takes it from there.
         page.wait_for_selector("#notice", state="hidden")
         page.evaluate("window.__fake.reply = null")
@@ -800,7 +803,7 @@ def test_server_gone_then_back_the_page_recovers_by_itself(browser: Browser, inv
         # interview stands (interrupted: it has no media), and sends the same question.
         server_dead(page, False)
         page.wait_for_function("() => (window.candor.wsOpen)", timeout=15_000)
-        assert page.evaluate("window.__fake.ws().sent") == [{"type": "start", "consent": True}]
+        assert page.evaluate("window.__fake.ws().sent") == [{"type": "start", "consent": True, "notice_version": NOTICE_VERSION}]
         before = len(offers_sent(page))
         told_at = time.monotonic()
         server_says(page, server_state("interrupted", "joined"))
@@ -855,7 +858,7 @@ def test_real_interview_end_to_end(launch_browser: Any, tmp_path: Path, screensh
             page.click("#join")
             page.wait_for_function("() => (window.candor.pcState === 'connected')", timeout=20_000)
             wait_state(page, "live", timeout=20_000)
-            assert page.evaluate("candor.sent[0]") == {"type": "start", "consent": consent}
+            assert page.evaluate("candor.sent[0]") == {"type": "start", "consent": consent, "notice_version": NOTICE_VERSION}
             page.wait_for_function("() => (window.candor.question !== null)")
             count = page.evaluate("candor.question.count")
             assert count >= 1

@@ -110,7 +110,8 @@ async def test_pause_resume_message_extend_redo_skip_end(client: Any, hr: Api, s
         select(Intervention).where(Intervention.interview_id == iid).order_by(Intervention.id))])
     assert [a for a, _ in actions] == ["pause", "resume", "message", "extend", "redo", "skip", "end"]
     audited = store.run_sync(lambda db: [a.action for a in db.exec(select(AuditLog).where(AuditLog.action.like("interview.%")))])
-    assert audited == [f"interview.{a}" for a, _ in actions]
+    # The candidate's consent (server/consent.py), then each intervention.
+    assert audited == ["interview.consent"] + [f"interview.{a}" for a, _ in actions]
     assert [e.data["action"] for e in list(events._items)] == [a for a, _ in actions]
     assert all(e.data["user"] == "hr@example.com" for e in list(events._items))
 

@@ -3,6 +3,7 @@ interview clock, and the WebM clips made from them, played by real Chromium."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import signal
@@ -18,9 +19,11 @@ import numpy as np
 import pytest
 
 from server.clips import (
-    MediaProblem, audio_spans, clip_audio, disk_usage, media_problem, recorded_range, render_clip, video_frames,
+    MediaProblem, audio_spans, clip_audio, disk_usage, media_problem, read_media, recorded_range, render_clip,
+    video_frames,
 )
-from server.recording import RATE, PeerRecording, Recorder, encode_jpeg, recording_dir
+from server.recording import RATE, PeerRecording, Recorder, encode_jpeg, identity, keys_for, recording_dir
+from server.recording_crypto import open_file
 
 BATCH = RATE // 5  # the audio pump's 200 ms batches
 REPO = Path(__file__).resolve().parents[1]
@@ -71,8 +74,13 @@ def synthetic(root: Path, iid: int, streams: list[tuple[float, np.ndarray, float
         video.close()
 
 
+def media(path: Path) -> io.BytesIO:
+    """A rendered clip (sealed on disk), decrypted, for PyAV."""
+    return io.BytesIO(read_media(path))
+
+
 def decode_audio(path: Path) -> tuple[np.ndarray, int]:
-    with av.open(str(path)) as c:
+    with av.open(media(path)) as c:
         chunks = [f.to_ndarray().reshape(-1) if f.format.is_planar else f.to_ndarray()[0]
                   for f in c.decode(audio=0)]
         rate = c.streams.audio[0].codec_context.sample_rate
@@ -82,14 +90,14 @@ def decode_audio(path: Path) -> tuple[np.ndarray, int]:
 def decode_video(path: Path) -> list[tuple[float, float]]:
     """(time, mean luma) of every decoded frame."""
     out = []
-    with av.open(str(path)) as c:
+    with av.open(media(path)) as c:
         for f in c.decode(video=0):
             out.append((float(f.pts * f.time_base), float(f.to_ndarray(format="gray").mean())))
     return out
 
 
 def duration_s(path: Path) -> float:
-    with av.open(str(path)) as c:
+    with av.open(media(path)) as c:
         return c.duration / av.time_base
 
 
@@ -128,10 +136,11 @@ def test_audio_in_order_on_the_clock_across_a_reconnect(tmp_path: Path) -> None:
     spans = audio_spans(tmp_path, 5)
     assert [round(s.start_s, 3) for s in spans] == [10.0, 20.0]  # first batch's first sample
     assert [s.samples for s in spans] == [len(sent), len(sent2)]
-    assert np.array_equal(np.fromfile(spans[0].path, np.int16), sent)
-    assert np.array_equal(np.fromfile(spans[1].path, np.int16), sent2)
+    assert np.array_equal(np.frombuffer(spans[0].read(0, spans[0].samples), np.int16), sent)
+    assert np.array_equal(np.frombuffer(spans[1].read(0, spans[1].samples), np.int16), sent2)
     assert recorded_range(tmp_path, 5) == pytest.approx((10.0, 23.0))
-    header = json.loads(spans[0].path.with_suffix(".json").read_text())
+    header_path = spans[0].path.with_suffix(".json")
+    header = json.loads(open_file(header_path, identity(header_path), keys_for(tmp_path)))
     assert header == {"rate": 16000, "channels": 1, "format": "s16le", "start_s": 10.0}
     # Samples land where they were said: the 660 Hz stream sits at [20, 23).
     seg = clip_audio(spans, 19.0, 24.0)
@@ -174,7 +183,7 @@ def test_frames_at_the_recording_rate_with_their_clock_times(tmp_path: Path) -> 
     assert np.all(np.diff(times) >= 0.39) and np.all(np.diff(times) <= 0.61)
     assert [f.read() for f in frames] == kept
     assert all(j[:2] == b"\xff\xd8" and j[-2:] == b"\xff\xd9" for j in kept)
-    with av.open(str(frames[0].path)) as c:  # the .mjpeg file is a playable MJPEG stream
+    with av.open(io.BytesIO(frames[0].read()), format="mjpeg") as c:  # each frame is a JPEG
         first = next(c.decode(video=0))
     assert (first.width, first.height) == (320, 240)
 
@@ -230,7 +239,7 @@ def test_a_killed_process_loses_at_most_about_a_second(tmp_path: Path) -> None:
             child.kill()
     (span,) = audio_spans(tmp_path, 9)
     assert span.samples % 3200 == 0 and span.samples >= (batches - 6) * 3200
-    assert np.all(np.fromfile(span.path, np.int16) == 1000)
+    assert np.all(np.frombuffer(span.read(0, span.samples), np.int16) == 1000)
     frames = video_frames(tmp_path, 9)
     assert len(frames) >= 2 * batches // 5 - 2  # every frame written is readable
     assert all(f.read()[:2] == b"\xff\xd8" for f in frames)
@@ -254,7 +263,7 @@ def test_a_clip_has_its_duration_and_the_source_audio_and_video_at_the_right_pla
     path = render_clip(two_tones, 11, 2.0, 5.0)
     assert path.suffix == ".webm" and path.parent.name == "clips"
     assert duration_s(path) == pytest.approx(3.0, abs=0.05)
-    with av.open(str(path)) as c:
+    with av.open(media(path)) as c:
         assert c.streams.video[0].codec_context.name == "vp8"
         assert c.streams.audio[0].codec_context.name == "opus"
     audio, rate = decode_audio(path)
@@ -342,7 +351,7 @@ def test_disk_usage_by_kind(two_tones: Path) -> None:
 
 
 def test_chromium_plays_a_clip(page: Any, two_tones: Path) -> None:
-    clip = render_clip(two_tones, 11, 1.0, 9.0).read_bytes()
+    clip = read_media(render_clip(two_tones, 11, 1.0, 9.0))
     page.route("http://clips.test/clip.webm", lambda r: r.fulfill(status=200, body=clip, content_type="video/webm"))
     page.route("http://clips.test/", lambda r: r.fulfill(
         status=200, content_type="text/html",
@@ -418,3 +427,9 @@ async def test_an_interview_over_webrtc_is_recorded_and_a_clip_renders(aiohttp_c
     assert peak_hz(audio[int(0.5 * arate):int(2.5 * arate)], arate) == pytest.approx(440, abs=10)
     video = decode_video(clip)
     assert len(video) >= 5 and all(luma > 40 for _, luma in video)  # the photo, not black
+    # Encrypted at rest: no recorded sample, JPEG or clip in clear anywhere under the data dir.
+    from tests.test_recording_crypto import clear_media
+
+    recorded = spans[0].read(RATE, RATE)  # a second of what was recorded, decrypted
+    assert len(recorded) == 2 * RATE and np.frombuffer(recorded, np.int16).std() > 1000
+    assert clear_media(settings.data_dir, recorded, [f.read() for f in frames]) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import io
 import math
 import re
 from pathlib import Path
@@ -271,8 +272,8 @@ async def test_decision_refused_until_every_answer_is_watched_and_a_note_written
     body = await resp.read()
     assert resp.status == 200 and body[:4] == b"\x1a\x45\xdf\xa3", resp.headers  # EBML: WebM
     first = report["clips"][[c["id"] for c in report["clips"]].index(by_q[0][0])]
-    with av.open(str(clip_files.clip_path(recording.recordings_root(settings.data_dir), iid,
-                                         first["start_s"], first["end_s"]))) as c:
+    with av.open(io.BytesIO(clip_files.read_media(clip_files.clip_path(  # cached sealed on disk
+            recording.recordings_root(settings.data_dir), iid, first["start_s"], first["end_s"])))) as c:
         assert c.streams.video and c.streams.audio
         assert float(c.duration or 0) / 1e6 >= 3.0 - 0.05
     page = await (await client.get(f"/interviews/{iid}/report")).text()

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from server import jurisdictions
 from server.errors import ApiError
 from server.interview_templates import list_templates
 from server.model_bank import models_key
@@ -110,7 +111,7 @@ async def jobs_list(call: PageCall) -> web.Response:
 
 
 def _blank_job_values(default_language: str) -> dict[str, Any]:
-    return {"title": "", "language": default_language,
+    return {"title": "", "language": default_language, "jurisdiction": jurisdictions.DEFAULT,
             **{name: True for name, _, _ in SWITCHES}}
 
 
@@ -136,6 +137,7 @@ def _job_form(call: PageCall, *, values: dict[str, Any], rows: list[dict[str, An
         errors=errors or FormErrors(), switches=SWITCHES, signals=SIGNAL_HELP,
         languages=_languages(call, values.get("language", "")), default_language=call.settings.default_language,
         rule_signals=SIGNALS, rule_ops=OPS, rule_scopes=SCOPES, warnings=warnings or [],
+        jurisdictions=list(jurisdictions.PROFILES.values()),
     )
 
 
@@ -189,6 +191,7 @@ def read_job_form(call: PageCall) -> tuple[dict[str, Any], list[dict[str, Any]]]
     values: dict[str, Any] = {
         "title": call.text("title"),
         "language": call.text("language").strip(),
+        "jurisdiction": call.text("jurisdiction").strip() or jurisdictions.DEFAULT,
         **{name: bool(call.text(name)) for name, _, _ in SWITCHES},
     }
     count = form_rows(call.form, DIMENSION_ROWS, MAX_DIMENSIONS)
@@ -256,7 +259,11 @@ def build_job(values: dict[str, Any], rows: list[dict[str, Any]]) -> JobIn | For
         "title": values["title"],
         "language": values["language"] or None,
         "dimensions": dimensions,
-        **{name: values[name] for name, _, _ in SWITCHES},
+        "jurisdiction": values["jurisdiction"],
+        # An analysis the profile forbids is left out: the server switches it off whatever
+        # the checkbox said (the form says so next to the profile).
+        **{name: values[name] for name, _, _ in SWITCHES
+           if name.removeprefix("analyze_") not in jurisdictions.profile(values["jurisdiction"]).forbidden_analyses},
     }
 
     def label(loc: tuple[Any, ...], kind: str, described: str) -> tuple[str, str]:
@@ -264,6 +271,8 @@ def build_job(values: dict[str, Any], rows: list[dict[str, Any]]) -> JobIn | For
             return "title", f"job title {described}"
         if loc[:1] == ("language",):
             return "language", "language: choose one of the languages offered"
+        if loc[:1] == ("jurisdiction",):
+            return "jurisdiction", "jurisdiction: choose one of the profiles offered"
         if loc[:1] == ("dimensions",) and len(loc) >= 2 and isinstance(loc[1], int):
             row = row_of[loc[1]]
             where = f"dim-{row}"

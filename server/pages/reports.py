@@ -28,7 +28,7 @@ from server.pages.common import FormErrors, PageCall, hr_page, see_other, valida
 from server.pages.interviews import STATE_LABELS
 from server.rendering import CANDIDATE_STATUS_WORDS
 from server.reports import Thresholds, build_report
-from server import recording
+from server import audit, recording
 from server.review import (
     DecisionChangeIn, DecisionIn, acknowledge, add_note, answer_target, attach_media, change_decision, clip_target,
     decide, review_status, seen_items, visible_interview,
@@ -147,6 +147,7 @@ def report_view(db: Session, call: PageCall, interview_id: int) -> dict[str, Any
         return {"pending": interview.state, "pending_label": STATE_LABELS.get(interview.state, interview.state),
                 "interview_id": interview_id}
     report = build_report(db, interview_id, base_url(call.request), Thresholds.from_settings(call.settings))
+    audit.record(db, "hr", call.who.id, "report.view", "interview", interview_id, via="page")
     ranges = answer_ranges(db, interview_id)
     review = review_status(db, call.who, interview_id, report, ranges)
     attach_media(report, ranges, recording.recordings_root(call.settings.data_dir), "")

@@ -648,6 +648,7 @@
       case "state":
         card.d.code = ev.code || null;
         if (ev.code === "connect_timeout") { card.connectFailed = true; card.connectFailReason = ev.reason || ""; }
+        if (ev.code === "consent_withdrawn") { card.d.consent = false; mark(card, "head"); } // human-only from now on
         if (ev.state === "live") card.connectFailed = false;
         stateChanged(card, ev.state, ev.reason, ev.ts);
         break;

@@ -268,6 +268,8 @@ async def test_the_job_form_chooses_a_jurisdiction(aiohttp_client: Any, tmp_path
     assert resp.status == 303, text_of(await resp.text())
     job = app[store_key].run_sync(lambda db: db.exec(select(Job)).one())
     assert (job.jurisdiction, job.analyze_expression, job.analyze_eye_contact) == ("eu", False, True)
+    page = text_of(await (await client.get(resp.headers["Location"])).text())
+    assert "jurisdiction: European Union" in page and "Facial expression (smiles) off" in page
 
 
 async def test_a_notice_in_another_language_is_recorded_as_shown(client: Any, hr: Api, store: Any) -> None:

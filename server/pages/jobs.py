@@ -355,4 +355,5 @@ async def job_page(call: PageCall) -> web.Response:
     for dim in context["job"]["dimensions"]:
         for rule in dim["rules"]:
             rule["sentence"] = rule_sentence(rule)
-    return call.render("hr_job.html", nav="jobs", switches=SWITCHES, **context)
+    profile = jurisdictions.profile(context["job"].get("jurisdiction") or jurisdictions.DEFAULT)
+    return call.render("hr_job.html", nav="jobs", switches=SWITCHES, jurisdiction_name=profile.name, **context)

@@ -142,6 +142,17 @@ CREATE TABLE webhooks (
 	FOREIGN KEY(created_by) REFERENCES users (id)
 );
 
+CREATE TABLE demographics (
+	candidate_id INTEGER NOT NULL,
+	sex VARCHAR(64) NOT NULL,
+	race_ethnicity VARCHAR(64) NOT NULL,
+	age_band VARCHAR(16) NOT NULL,
+	source VARCHAR(16) NOT NULL,
+	created_at DATETIME NOT NULL,
+	PRIMARY KEY (candidate_id),
+	FOREIGN KEY(candidate_id) REFERENCES candidates (id)
+);
+
 CREATE TABLE dimensions (
 	id INTEGER NOT NULL,
 	job_id INTEGER NOT NULL,
@@ -464,16 +475,6 @@ CREATE TABLE scores (
 );
 
 CREATE INDEX ix_scores_interview_id ON scores (interview_id);
-
-CREATE TABLE self_identifications (
-	interview_id INTEGER NOT NULL,
-	sex VARCHAR(64) NOT NULL,
-	race_ethnicity VARCHAR(64) NOT NULL,
-	age_band VARCHAR(16) NOT NULL,
-	created_at DATETIME NOT NULL,
-	PRIMARY KEY (interview_id),
-	FOREIGN KEY(interview_id) REFERENCES interviews (id)
-);
 
 CREATE TABLE state_changes (
 	id INTEGER NOT NULL,

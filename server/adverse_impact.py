@@ -118,12 +118,13 @@ def rates(kind: str, outcomes: Sequence[Outcome]) -> dict[str, Any]:
 def job_report(db: Session, who: Principal, job_id: int, thresholds: Thresholds,
                threshold: float | None = None) -> dict[str, Any]:
     rows, _dims = job_results(db, who, job_id, thresholds)
-    answers = {a.interview_id: a for a in db.exec(
-        select(SelfIdentification).where(col(SelfIdentification.interview_id).in_([r.interview_id for r in rows]))
+    answers = {a.candidate_id: a for a in db.exec(
+        select(SelfIdentification).where(col(SelfIdentification.candidate_id).in_({r.candidate_id for r in rows}))
     )}
+    candidate_of = {r.interview_id: r.candidate_id for r in rows}
 
     def cats(interview_id: int) -> dict[str, str]:
-        a = answers.get(interview_id)
+        a = answers.get(candidate_of[interview_id])
         return {} if a is None else {"sex": a.sex, "race_ethnicity": a.race_ethnicity, "age_band": a.age_band}
 
     decided = [r for r in rows if r.decision is not None]
@@ -142,7 +143,12 @@ def job_report(db: Session, who: Principal, job_id: int, thresholds: Thresholds,
     return {
         "job_id": job_id,
         "interviews": len(rows),
-        "self_identified": sum(1 for r in rows if r.interview_id in answers),
+        "self_identified": sum(1 for r in rows if r.candidate_id in answers),
+        # DESIGN.md's flat list: every category of the main rate (advanced) with its flag.
+        "categories": [{"group": g["category"], "attribute": t["attribute"], "n": g["n"], "selected": g["selected"],
+                        "rate": g["rate"], "impact_ratio": g["impact_ratio"], "flag": g["flagged"],
+                        "small_sample": g["small_sample"]}
+                       for t in sections[0]["tables"] for g in t["groups"]],
         "score_threshold": None if cut is None else round(cut, 2),
         "threshold_kind": "given" if threshold is not None else "median",
         "sections": sections,

@@ -13,7 +13,7 @@ from server import (  # noqa: F401  (they register routes)
 from server import compare, report_pdf  # noqa: F401  (they register routes: comparison, PDF report)
 from server import audit_api  # noqa: F401  (it registers GET /api/audit and /api/audit/verify)
 from server import jurisdiction_api  # noqa: F401  (it registers GET /api/jurisdictions)
-from server import adverse_impact_api, self_id  # noqa: F401  (they register routes: fairness)
+from server import adverse_impact_api, imports, self_id  # noqa: F401  (they register routes: fairness, imports)
 from server import erasure_api, my_data  # noqa: F401  (they register routes: erasure, the candidate's data)
 from server.retention import retention_ctx
 from server.bus import Bus

@@ -65,7 +65,7 @@ async def about_you(request: web.Request) -> web.Response:
         interview = _interview(db, token)
         if interview is None:
             return None
-        return interview.state, db.get(SelfIdentification, interview.id)
+        return interview.state, db.get(SelfIdentification, interview.candidate_id)
 
     found = await request.app[store_key].run(work)
     if found is None:
@@ -106,9 +106,10 @@ async def about_you_post(request: web.Request) -> web.Response:
             return None
         if interview.state != "completed":
             return interview.state
-        row = db.get(SelfIdentification, interview.id) or SelfIdentification(interview_id=interview.id)  # type: ignore[arg-type]
-        row.sex, row.race_ethnicity, row.age_band, row.created_at = (
-            values["sex"], values["race_ethnicity"], values["age_band"], utcnow())
+        row = (db.get(SelfIdentification, interview.candidate_id)
+               or SelfIdentification(candidate_id=interview.candidate_id))
+        row.sex, row.race_ethnicity, row.age_band, row.source, row.created_at = (
+            values["sex"], values["race_ethnicity"], values["age_band"], "form", utcnow())
         db.add(row)
         return "saved"
 

@@ -396,16 +396,17 @@ class WebhookDelivery(SQLModel, table=True):
 
 
 class SelfIdentification(SQLModel, table=True):
-    """A candidate's voluntary self-identification, asked after the interview on its own form.
-    Kept apart from everything reviewers see and never an input of any score: only the
-    adverse-impact report (server/adverse_impact.py) reads it, in aggregate. "" = not answered
-    or "prefer not to say"."""
+    """A candidate's voluntary self-identification: asked after the interview on its own form, or
+    imported (`POST /api/imports/demographics`). One per person. Kept apart from everything
+    reviewers see and never an input of any score: only the adverse-impact report
+    (server/adverse_impact.py) reads it, in aggregate. "" = not answered or "prefer not to say"."""
 
-    __tablename__ = "self_identifications"
-    interview_id: int = Field(foreign_key="interviews.id", primary_key=True)
+    __tablename__ = "demographics"
+    candidate_id: int = Field(foreign_key="candidates.id", primary_key=True)
     sex: str = Field(default="", max_length=64)
     race_ethnicity: str = Field(default="", max_length=64)
     age_band: str = Field(default="", max_length=16)
+    source: str = Field(default="form", max_length=16)  # form | import
     created_at: datetime = Field(default_factory=utcnow)
 
 

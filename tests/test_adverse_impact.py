@@ -79,7 +79,8 @@ async def test_the_report_gives_known_ratios_and_flags_to_admins_only(client: An
                 db.add(Score(interview_id=itv.id, dimension_id=d, question_index=None, score=overall, evidence=[]))
             db.add(Decision(interview_id=itv.id, user_id=who.id, decision=decision, note="n"))
             if sex is not None:
-                db.add(SelfIdentification(interview_id=itv.id, sex=sex, race_ethnicity=race, age_band="25_34"))
+                db.add(SelfIdentification(candidate_id=itv.candidate_id, sex=sex, race_ethnicity=race,
+                                          age_band="25_34"))
             interviews.append(stored_id(itv))
         return interviews
 
@@ -163,7 +164,7 @@ async def test_self_identification_form_stores_apart_and_never_reaches_reviewers
     resp = await client.post(f"/i/{token}/about-you", data={"sex": "female", "race_ethnicity": "hispanic_or_latino",
                                                             "age_band": ""})
     assert resp.status == 200 and "do not see them" in await resp.text()
-    row = store.run_sync(lambda db: db.get(SelfIdentification, iid))
+    row = store.run_sync(lambda db: db.get(SelfIdentification, cand["id"]))
     assert (row.sex, row.race_ethnicity, row.age_band) == ("female", "hispanic_or_latino", "")
     # Reviewers' views hold none of it.
     for path in (f"/api/interviews/{iid}", f"/api/jobs/{job_id}/results", f"/api/interviews/{iid}/report",
@@ -171,3 +172,52 @@ async def test_self_identification_form_stores_apart_and_never_reaches_reviewers
         resp = await client.get(path, headers=hr.headers)
         body = await resp.text()
         assert not re.search("hispanic|self.ident", body, re.I), path
+
+
+async def test_demographics_import_all_or_nothing_and_the_report_uses_it(client: Any, admin: Any, hr: Any) -> None:
+    from server.web import store_key
+
+    job_id, _, tpl = await make_job_and_template(admin)
+    store = client.server.app[store_key]
+    ids = []
+    for i in range(6):
+        _, c = await admin.call("POST", "/api/candidates", json={"name": f"D {i}", "email": f"d{i}@example.com"},
+                                expect=201)
+        ids.append(c["id"])
+    _, inv = await admin.call("POST", "/api/invitations", json={
+        "template_id": tpl, "candidate_ids": ids, "deadline": (utcnow() + timedelta(days=1)).isoformat()}, expect=201)
+
+    def decide(db: Any) -> None:
+        user = db.exec(select(User).where(User.email == "admin@example.com")).one()
+        for n, item in enumerate(inv["invitations"]):
+            itv = db.get(Interview, item["interview_id"])
+            itv.state, itv.completed_at = "completed", utcnow()
+            db.add(itv)
+            # F: d0 d1 d2 (one advanced); M: d3 d4 d5 (all three advanced)
+            db.add(Decision(interview_id=itv.id, user_id=user.id, note="n",
+                            decision="hire" if n in (0, 3, 4, 5) else "not_recommended"))
+    store.run_sync(decide)
+
+    async def post(body: str, who: Any = admin, ctype: str = "text/csv") -> tuple[int, Any]:
+        resp = await client.post("/api/imports/demographics", data=body.encode(),
+                                 headers={**who.headers, "Content-Type": ctype})
+        return resp.status, await resp.json()
+
+    good = "email,sex,race_ethnicity,extra\n" + "".join(
+        f"D{i}@example.com,{'F' if i < 3 else 'M'},,x\n" for i in range(6))
+    bad = good + "nobody@example.com,F,,\nd1@example.com,F,,\n"
+    status, body = await post(bad)
+    assert status == 422 and [r["row"] for r in body["rows"]] == [8, 9]
+    assert "no candidate" in body["rows"][0]["error"] and "row 3" in body["rows"][1]["error"]
+    assert store.run_sync(lambda db: db.exec(select(SelfIdentification)).all()) == []  # nothing imported
+    assert (await post("email,sex\nd0@example.com,F\n"))[0] == 422  # race_ethnicity column missing
+    assert (await post(good, ctype="application/json"))[0] == 415
+    assert (await post(good, who=hr))[0] == 403
+    assert (await admin.call("POST", "/api/imports/unknown"))[0] == 404
+    status, body = await post(good)
+    assert (status, body) == (200, {"imported": 6})
+
+    _, report = await admin.call("GET", f"/api/jobs/{job_id}/adverse-impact", expect=200)
+    sex = {c["group"]: c for c in report["categories"] if c["attribute"] == "sex"}
+    assert (sex["F"]["n"], sex["F"]["selected"], sex["M"]["selected"]) == (3, 1, 3)
+    assert abs(sex["F"]["impact_ratio"] - 1 / 3) < 1e-3 and sex["F"]["flag"] is True and sex["M"]["flag"] is False

@@ -30,7 +30,7 @@ TABLE_WORDS = {
     "outbound_mail": "email messages",
     "webhook_deliveries": "webhook deliveries",
     "consent_records": "consent records",
-    "self_identifications": "self-identification answers",
+    "demographics": "self-identification answers",
 }
 
 

@@ -123,6 +123,10 @@ from analyzers.posture import (
 logger = logging.getLogger(__name__)
 
 # Eye contact
+# Labelled set (eval/, issue 18), tune part: every measured frame labelled "looks into the lens"
+# lies within 0.51 of the cone (about 10 degrees); no frame labelled "looks away" was measured
+# at all (the only real turned head, a near profile, is not found by the face detector), so
+# the set cannot place the limit: kept at 20 (reasoning in the module docstring).
 GAZE_YAW_LIMIT_DEG = 20.0
 GAZE_PITCH_LIMIT_DEG = 20.0
 _IRIS_DEPTH = 0.18  # iris ahead of the eye corners' midpoint, in eye widths
@@ -132,11 +136,21 @@ _MAX_EYE_DEG = 40.0
 _EYES = ((LEFT_EYE_OUTER, LEFT_EYE_INNER, 159, 145), (RIGHT_EYE_INNER, RIGHT_EYE_OUTER, 386, 374))
 
 # Smile
+# Labelled set (eval/, issue 18), tune part: smiling frames score 0.74-0.78, neutral ones
+# 0.58-0.62 except one at 0.71 (eyes hidden under a skin-coloured patch, which bends the mesh).
+# 0.68 stays: the only value the tune part would prefer (0.725, between 0.71 and 0.74) rests
+# on one occluded frame and leaves 0.015 to the smiles; both groups are one person each.
 SMILE_THRESHOLD = 0.68
 _UPPER_LIP_INNER = 13
 _LOWER_LIP_INNER = 14
 
 # Posture
+# Labelled set (eval/, issue 18), tune part: frames of people sitting straight (shoulder line
+# within ~3 degrees by hand) measure up to 19 degrees of tilt (the astronaut on a 640x480
+# canvas: 15-18 on most frames), frames rolled by 25 degrees measure -21 and 27 (and the
+# stooping photographer, small and far, 6). The tune part alone would move this to ~20, but
+# that would absorb one person's systematic pose error into the product's threshold; kept at
+# 10 until the set has more people.
 MAX_SHOULDER_TILT_DEG = 10.0
 MAX_LEAN = 0.25
 MIN_NECK = 0.35

@@ -15,6 +15,7 @@ from server import audit_api  # noqa: F401  (it registers GET /api/audit and /ap
 from server import jurisdiction_api  # noqa: F401  (it registers GET /api/jurisdictions)
 from server import adverse_impact_api, imports, self_id  # noqa: F401  (they register routes: fairness, imports)
 from server import erasure_api, my_data  # noqa: F401  (they register routes: erasure, the candidate's data)
+from server import metrics  # noqa: F401  (it registers GET /metrics and GET /api/ready)
 from server.retention import retention_ctx
 from server.bus import Bus
 from server.mail_sender import mail_ctx
@@ -66,6 +67,7 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     app.cleanup_ctx.append(mail_ctx)
     app.cleanup_ctx.append(webhooks_ctx)
     app.cleanup_ctx.append(retention_ctx)  # the daily retention purge
+    app.cleanup_ctx.append(metrics.metrics_ctx)  # GET /metrics reads this app's sessions
     return app
 
 

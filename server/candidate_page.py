@@ -2,7 +2,6 @@
 live-path issue)."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
@@ -15,6 +14,7 @@ from server.interview_machine import state_sets
 from server.invitations import OpenLink, open_link
 from server.rendering import render
 from server.tables import Candidate, Job
+from server.turn import page_ice_servers
 from server.web import settings_key, store_key
 
 
@@ -84,6 +84,7 @@ async def interview_page(request: web.Request) -> web.Response:
             "question_count": link.interview.question_count,
             "deadline": link.invitation.deadline,
             "state": link.interview.state,
+            "interview_id": link.interview.id,
         }
 
     try:
@@ -94,8 +95,11 @@ async def interview_page(request: web.Request) -> web.Response:
         about = f"/i/{token}/about-you" if context.interview.state == "completed" else None
         return closed_page(request, 410, _closed_words(context), data_url=f"/i/{token}/my-data", about_url=about)
     settings = request.app[settings_key]
+    # A list (the template's tojson encodes it once); fresh TURN credentials on every load,
+    # labelled with the interview id only.
     response = render(request, "interview.html", token=token, states=state_sets(),
-                      ice_servers=json.dumps(list(settings.ice_servers)), **context)
+                      ice_servers=page_ice_servers(settings, str(context.pop("interview_id"))),
+                      ice_transport_policy=settings.ice_transport_policy, **context)
     # The token is a credential: keep it out of Referer headers and shared caches.
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"

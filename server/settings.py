@@ -38,6 +38,16 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     ice_servers: tuple[dict[str, Any], ...] = ()
     ice_host_addresses: tuple[str, ...] = ()
+    # TURN (coturn, `use-auth-secret`): each candidate page gets short-lived TURN REST
+    # credentials for these URLs, minted with the shared secret (server/turn.py).
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str | None = None
+    turn_ttl_s: int = 3600
+    # The candidate's RTCPeerConnection iceTransportPolicy: "all", or "relay" (media only
+    # through TURN: the candidate's own addresses are never offered; needs turn_urls).
+    ice_transport_policy: str = "all"
+    # Addresses or networks that may read GET /metrics (others get 403).
+    metrics_allow: tuple[str, ...] = ("127.0.0.1", "::1")
     max_sessions: int = 16
     host: str = "127.0.0.1"
     port: int = 8080
@@ -166,6 +176,13 @@ class Settings:
             values["ice_servers"] = _parse_ice_servers(v)
         if (v := get("ICE_HOST_ADDRESSES")) is not None:
             values["ice_host_addresses"] = tuple(a.strip() for a in v.split(",") if a.strip())
+        if (v := get("TURN_URLS")) is not None:
+            values["turn_urls"] = tuple(u.strip() for u in v.split(",") if u.strip())
+        values["turn_secret"] = get("TURN_SECRET")
+        if (v := get("ICE_TRANSPORT_POLICY")) is not None:
+            values["ice_transport_policy"] = v.strip().lower()
+        if (v := get("METRICS_ALLOW")) is not None:
+            values["metrics_allow"] = tuple(a.strip() for a in v.split(",") if a.strip())
         for name, key, conv in (
             ("MAX_SESSIONS", "max_sessions", int),
             ("HOST", "host", str),
@@ -192,6 +209,7 @@ class Settings:
             ("WEBHOOK_TIMEOUT_S", "webhook_timeout_s", float),
             ("OUTBOX_POLL_S", "outbox_poll_s", float),
             ("RETENTION_DAYS", "retention_days", int),
+            ("TURN_TTL_S", "turn_ttl_s", int),
         ):
             if (v := get(name)) is not None:
                 try:
@@ -230,6 +248,7 @@ class Settings:
         if self.retention_days is not None and self.retention_days < 1:
             raise SettingsError("CANDOR_RETENTION_DAYS must be a number of days >= 1")
         self._check_mail()
+        self._check_turn()
         for entry in self.trusted_proxies:
             try:
                 ipaddress.ip_network(entry, strict=False)
@@ -243,6 +262,26 @@ class Settings:
                     f"CANDOR_ALLOWED_HOSTS: {entry!r} is not a host name or host:port"
                 )
 
+
+    def _check_turn(self) -> None:
+        for url in self.turn_urls:
+            if not url.lower().startswith(("turn:", "turns:")):
+                raise SettingsError(f"CANDOR_TURN_URLS: {url!r} is not a turn: or turns: URL")
+        if self.turn_urls and self.turn_secret is None:
+            raise SettingsError("CANDOR_TURN_URLS is set: CANDOR_TURN_SECRET "
+                                "(coturn's static-auth-secret) is needed too")
+        if self.turn_ttl_s < 60:
+            raise SettingsError("CANDOR_TURN_TTL_S must be at least 60 seconds")
+        if self.ice_transport_policy not in ("all", "relay"):
+            raise SettingsError("CANDOR_ICE_TRANSPORT_POLICY must be all or relay")
+        if self.ice_transport_policy == "relay" and not (self.turn_urls or any(
+                "turn" in str(s.get("urls", "")) for s in self.ice_servers)):
+            raise SettingsError("CANDOR_ICE_TRANSPORT_POLICY=relay needs a TURN server (CANDOR_TURN_URLS)")
+        for entry in self.metrics_allow:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise SettingsError(f"CANDOR_METRICS_ALLOW: {entry!r} is not an IP address or network") from None
 
     def _check_mail(self) -> None:
         for name, value in (("MAIL_RETRY_S", self.mail_retry_s), ("WEBHOOK_RETRY_S", self.webhook_retry_s),

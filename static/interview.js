@@ -634,7 +634,11 @@
     let pc = null;
     try {
       if (old) { try { old.close(); } catch (_) { /* already */ } }
-      pc = new RTCPeerConnection({ iceServers: Array.isArray(config.ice_servers) ? config.ice_servers : [] });
+      pc = new RTCPeerConnection({
+        iceServers: Array.isArray(config.ice_servers) ? config.ice_servers : [],
+        // "relay" (CANDOR_ICE_TRANSPORT_POLICY): media only through the TURN server.
+        iceTransportPolicy: config.ice_transport_policy === "relay" ? "relay" : "all",
+      });
       candor.pc = pc;
       candor.pcState = "new";
       for (const track of candor.stream.getTracks()) {

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from server import audit, auth, consent
 from server.api_router import ApiRouter, Call, QueryParam
-from server.candidates import candidate_out, create_candidate, get_candidate, search_candidates
+from server.candidates import PoolFilter, candidate_out, create_candidate, get_candidate, search_candidates
 from server.errors import Malformed
 from server.interview_templates import create_template, get_template, list_templates, template_detail
 from server.invitations import create_invitations, interview_detail
@@ -222,11 +222,17 @@ async def post_candidate(call: Call) -> Created:
 
 
 @router.route("GET", "/api/candidates", summary="Search the pool by name, email or resume words",
-              query=(QueryParam("q", "words that must all appear"),), tag="candidates")
+              query=(QueryParam("q", "words that must all appear"),
+                     QueryParam("education_min", "none|high_school|associate|bachelor|master|doctorate: "
+                                                 "that level or higher"),
+                     QueryParam("experience_min", "at least this many years of experience", "number"),
+                     QueryParam("title", "a part of the current title")),
+              errors=(400, 422), tag="candidates")
 async def get_candidates(call: Call) -> dict[str, Any]:
     q = call.request.query.get("q", "")[:500]
+    pool_filter = PoolFilter.from_query(call.request.query)
     return await _store(call).run(
-        lambda db: {"candidates": [candidate_out(c) for c in search_candidates(db, q)]}
+        lambda db: {"candidates": [candidate_out(c) for c in search_candidates(db, q, pool_filter=pool_filter)]}
     )
 
 

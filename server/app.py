@@ -15,6 +15,7 @@ from server import audit_api  # noqa: F401  (it registers GET /api/audit and /ap
 from server import jurisdiction_api  # noqa: F401  (it registers GET /api/jurisdictions)
 from server import adverse_impact_api, imports, self_id  # noqa: F401  (they register routes: fairness, imports)
 from server import erasure_api, my_data  # noqa: F401  (they register routes: erasure, the candidate's data)
+from server import resume_api  # noqa: F401  (it registers resume files, candidate fields, candidate import)
 from server import metrics  # noqa: F401  (it registers GET /metrics and GET /api/ready)
 from server.retention import retention_ctx
 from server.bus import Bus

@@ -129,6 +129,11 @@ class Candidate(SQLModel, table=True):
     # IANA zone (e.g. "Europe/Berlin") for times in messages to the candidate; "" = the
     # server's CANDOR_MAIL_TIME_ZONE.
     time_zone: str = Field(default="", max_length=64)
+    # Structured fields (server/resume_fields.py extracts them from the resume; HR edits them):
+    # "" = unknown, else none | high_school | associate | bachelor | master | doctorate.
+    education_level: str = Field(default="", max_length=16)
+    years_experience: Optional[float] = None  # None = unknown
+    current_title: str = Field(default="", max_length=200)
     # new | invited | interviewed | second_interview | talent_pool | not_recommended | hired
     status: str = Field(default="new", max_length=32)
     created_by: int = Field(foreign_key="users.id", index=True)

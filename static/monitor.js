@@ -8,10 +8,18 @@
 "use strict";
 (function () {
   const config = JSON.parse(document.getElementById("monitor-config").textContent);
+  // The page's words in its language: the server puts this page's translations in #candor-i18n
+  // (server/i18n.py); a string without one stays as written. %(name)s is filled from `values`.
+  const i18nNode = document.getElementById("candor-i18n");
+  const MESSAGES = JSON.parse((i18nNode && i18nNode.textContent) || "{}");
+  const _ = (msgid, values) => {
+    const text = MESSAGES[msgid] || msgid;
+    return values ? text.replace(/%\((\w+)\)s/g, (m, k) => (k in values ? String(values[k]) : m)) : text;
+  };
   const LABELS = Object.assign({
-    invited: "Invited", consented: "Consented", connecting: "Connecting", live: "Live now",
-    paused: "Paused", interrupted: "Connection lost", abandoned: "Abandoned", expired: "Expired",
-    completed: "Completed",
+    invited: _("Invited"), consented: _("Consented"), connecting: _("Connecting"), live: _("Live now"),
+    paused: _("Paused"), interrupted: _("Connection lost"), abandoned: _("Abandoned"), expired: _("Expired"),
+    completed: _("Completed"),
   }, config.state_labels || {});
   // Card order: what needs HR's attention first.
   const RANK = { interrupted: 0, live: 1, paused: 2, connecting: 3, consented: 4, invited: 5 };
@@ -54,13 +62,13 @@
   }
   function ago(s) {
     if (!isNum(s)) return "—";
-    return s < 10 ? s.toFixed(1) + " s ago" : clock(s) + " ago";
+    return s < 10 ? _("%(time)s s ago", { time: s.toFixed(1) }) : _("%(time)s ago", { time: clock(s) });
   }
   function timeOf(ts) {
     if (!isNum(ts)) return "";
     // 24-hour, in the viewer's time zone like every other time on the HR pages.
     const d = new Date(ts * 1000);
-    const zone = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" }).formatToParts(d)
+    const zone = new Intl.DateTimeFormat(document.documentElement.lang || undefined, { timeZoneName: "short" }).formatToParts(d)
       .find((p) => p.type === "timeZoneName");
     return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, "0")).join(":") +
       (zone ? " " + zone.value : "");
@@ -148,7 +156,7 @@
       });
     }
 
-    get name() { return this.d.candidate || "Interview " + this.id; }
+    get name() { return this.d.candidate || _("Interview %(id)s", { id: this.id }); }
     get state() { return this.d.state || "connecting"; }
     get finished() { return FINISHED.has(this.state); }
 
@@ -248,17 +256,17 @@
         report.setAttribute("href", "/interviews/" + this.id + "/report");
       }
       el.setAttribute("aria-label", this.name + (this.d.job_title ? ", " + this.d.job_title : "") + ": " + (LABELS[state] || state));
-      this.p.controls.setAttribute("aria-label", "Controls for " + this.name);
+      this.p.controls.setAttribute("aria-label", _("Controls for %(name)s", { name: this.name }));
     }
 
     renderProgress() {
       const d = this.d;
       const count = isNum(d.question_count) ? d.question_count : null;
       const index = isNum(d.question_index) ? d.question_index : null;
-      setText(this.p.question, index === null ? "Not started" :
-        count !== null && index >= count ? "All questions done" :
-        "Question " + (index + 1) + (count !== null ? " of " + count : ""));
-      setText(this.p.answered, (isNum(d.answered) ? d.answered : 0) + "/" + (count ?? "?") + " answered");
+      setText(this.p.question, index === null ? _("Not started") :
+        count !== null && index >= count ? _("All questions done") :
+        count !== null ? _("Question %(n)s of %(count)s", { n: index + 1, count }) : _("Question %(n)s", { n: index + 1 }));
+      setText(this.p.answered, _("%(answered)s/%(count)s answered", { answered: isNum(d.answered) ? d.answered : 0, count: count ?? "?" }));
       const text = this.questionTextIndex === index ? this.questionText : null;
       setText(this.p["question-text"], text || "");
     }
@@ -274,22 +282,22 @@
       toggle(bar, "mon-time-late", frac >= 0.8);
       if (isNum(limit)) bar.setAttribute("aria-valuemax", String(Math.round(limit)));
       bar.setAttribute("aria-valuenow", String(Math.round(elapsed || 0)));
-      bar.setAttribute("aria-valuetext", clock(elapsed) + " of " + clock(limit));
+      bar.setAttribute("aria-valuetext", _("%(used)s of %(limit)s", { used: clock(elapsed), limit: clock(limit) }));
       // Interrupted: said loudly, with the reason and how long ago. Media that does not connect
       // (still connecting after a while, or the server gave up) is a warning with what to do.
       const alert = this.p.alert;
       const since = (Date.now() - this.stateSince) / 1000;
       let warning = null;
       if (this.state === "interrupted") {
-        warning = "Connection lost " + clock(since) + " ago" + (this.d.reason ? ": " + this.d.reason : "");
+        warning = this.d.reason ? _("Connection lost %(time)s ago: %(reason)s", { time: clock(since), reason: this.d.reason })
+          : _("Connection lost %(time)s ago", { time: clock(since) });
       } else if ((this.state === "connecting" || this.state === "consented") && this.connectFailed) {
         // It failed before and has not been live since: say so through the retries.
-        warning = "Camera and microphone could not connect" +
-          (this.connectFailReason ? " (" + this.connectFailReason + ")" : "") +
-          "; the candidate’s page keeps retrying (they are told to try another network or browser).";
+        warning = this.connectFailReason
+          ? _("Camera and microphone could not connect (%(reason)s); the candidate’s page keeps retrying (they are told to try another network or browser).", { reason: this.connectFailReason })
+          : _("Camera and microphone could not connect; the candidate’s page keeps retrying (they are told to try another network or browser).");
       } else if (this.state === "connecting" && since >= CONNECT_WARN_S) {
-        warning = "Camera and microphone not connected after " + clock(since) +
-          ": the candidate’s network may block the media (they are told to try another network or browser).";
+        warning = _("Camera and microphone not connected after %(time)s: the candidate’s network may block the media (they are told to try another network or browser).", { time: clock(since) });
       }
       toggle(alert, "mon-alert-warn", warning !== null && this.state !== "interrupted");
       if (warning !== null) {
@@ -307,7 +315,7 @@
         if (!line) { if (!li.hidden) li.hidden = true; return; }
         li.hidden = false;
         setText(li, line.text);
-        const qi = isNum(line.question_index) ? "Question " + (line.question_index + 1) : "";
+        const qi = isNum(line.question_index) ? _("Question %(n)s", { n: line.question_index + 1 }) : "";
         if (li.title !== qi) li.title = qi;
       });
       setText(this.p.partial, this.partial || ""); // keeps its line, so the card does not jump
@@ -318,7 +326,7 @@
       for (const [name, dd] of Object.entries(this.sig)) {
         const v = s[name];
         let text;
-        if (name === "speech_rate_wpm") text = isNum(v) ? Math.round(v) + " wpm" : "—";
+        if (name === "speech_rate_wpm") text = isNum(v) ? _("%(n)s wpm", { n: Math.round(v) }) : "—";
         else if (name === "word_count") text = isNum(v) ? String(Math.round(v)) : "—";
         else text = pct(v);
         setText(dd, text);
@@ -328,10 +336,10 @@
         .filter(([k, v]) => k.startsWith("keyword_hits:") && isNum(v) && v > 0)
         .sort((a, b) => b[1] - a[1])
         .map(([k, v]) => k.slice(13) + " ×" + Math.round(v));
-      setText(this.p.keywords, hits.length ? hits.join(", ") : "none yet");
+      setText(this.p.keywords, hits.length ? hits.join(", ") : _("none yet"));
       const multi = isNum(s.multiple_faces_ratio) && s.multiple_faces_ratio > 0.05;
       this.p.multi.hidden = !multi;
-      if (multi) setText(this.p.multi, "More than one face in " + pct(s.multiple_faces_ratio) + " of frames");
+      if (multi) setText(this.p.multi, _("More than one face in %(pct)s of frames", { pct: pct(s.multiple_faces_ratio) }));
     }
 
     renderScores() {
@@ -342,7 +350,7 @@
         seen.add(s.dimension_id);
         let row = this.scoreRows.get(s.dimension_id);
         if (!row) row = this.addScoreRow(s.dimension_id);
-        setText(row.name, s.name || "Dimension " + s.dimension_id);
+        setText(row.name, s.name || _("Dimension %(id)s", { id: s.dimension_id }));
         const score = isNum(s.score) ? Math.max(0, Math.min(100, s.score)) : null;
         setText(row.value, score === null ? "—" : String(Math.round(score)));
         const width = (score ?? 0).toFixed(1) + "%";
@@ -401,16 +409,16 @@
       // packet_loss is a fraction (0-1) of packets lost.
       const loss = isNum(c.packet_loss) ? c.packet_loss : null;
       setText(cn.loss, (loss === null ? "—" : (loss * 100).toFixed(1) + "%") +
-        (isNum(c.packets_lost) ? " (" + c.packets_lost + " lost)" : ""));
+        (isNum(c.packets_lost) ? " (" + _("%(n)s lost", { n: c.packets_lost }) + ")" : ""));
       toggle(cn.loss, "mon-bad", loss !== null && loss > 0.05);
       // Only the newest frame is analysed (a few a second); the rest are skipped by design.
-      setText(cn.frames, (c.frames_analysed ?? "—") + " analysed of " + (c.frames_received ?? "—") + " received" +
+      setText(cn.frames, _("%(analysed)s analysed of %(received)s received", { analysed: c.frames_analysed ?? "—", received: c.frames_received ?? "—" }) +
         (this.analysedFps !== null ? " (" + this.analysedFps.toFixed(1) + "/s)" : "") +
-        " · " + (c.frames_dropped ?? "—") + " skipped by design");
+        " · " + _("%(n)s skipped by design", { n: c.frames_dropped ?? "—" }));
       const audioAge = this.mediaAge("last_audio_s_ago");
       const videoAge = this.mediaAge("last_video_s_ago");
-      setText(cn.audio, "last " + ago(audioAge) + (isNum(c.audio_seconds) ? " · " + clock(c.audio_seconds) + " total" : ""));
-      setText(cn.video, "last " + ago(videoAge) + (c.video_size ? " · " + (Array.isArray(c.video_size) ? c.video_size.join("×") : String(c.video_size).replace("x", "×")) : ""));
+      setText(cn.audio, _("last %(ago)s", { ago: ago(audioAge) }) + (isNum(c.audio_seconds) ? " · " + _("%(time)s total", { time: clock(c.audio_seconds) }) : ""));
+      setText(cn.video, _("last %(ago)s", { ago: ago(videoAge) }) + (c.video_size ? " · " + (Array.isArray(c.video_size) ? c.video_size.join("×") : String(c.video_size).replace("x", "×")) : ""));
       toggle(cn.audio, "mon-bad", isNum(audioAge) && audioAge > STALE_MEDIA_S);
       toggle(cn.video, "mon-bad", isNum(videoAge) && videoAge > STALE_MEDIA_S);
       setText(cn.asr, isNum(c.asr_lag_s) ? c.asr_lag_s.toFixed(1) + " s" + (isNum(c.asr_rtf) ? " (RTF " + c.asr_rtf.toFixed(2) + ")" : "") : "—");
@@ -421,7 +429,7 @@
       const ol = this.p.interventions;
       setText(this.p["intervention-count"], String(this.interventions.length));
       const latest = this.interventions[this.interventions.length - 1];
-      setText(this.p["intervention-latest"], latest ? "latest: " + describeAction(latest) + (latest.note ? " “" + latest.note + "”" : "") : "");
+      setText(this.p["intervention-latest"], latest ? _("latest: %(what)s", { what: describeAction(latest) }) + (latest.note ? " “" + latest.note + "”" : "") : "");
       const items = this.interventions.slice(-INTERVENTIONS_SHOWN).reverse();
       ol.replaceChildren(...items.map((it) => {
         const li = document.createElement("li");
@@ -465,13 +473,13 @@
 
   function describeAction(it) {
     switch (it.action) {
-      case "pause": return "Paused";
-      case "resume": return "Resumed";
-      case "message": return "Message";
-      case "extend": return "Extended" + (isNum(it.seconds) ? " by " + Math.round(it.seconds) + " s" : "");
-      case "skip": return "Skipped" + (isNum(it.question_index) ? " question " + (it.question_index + 1) : " a question");
-      case "redo": return "Redo" + (isNum(it.question_index) ? " of question " + (it.question_index + 1) : "");
-      case "end": return "Ended the interview";
+      case "pause": return _("Paused");
+      case "resume": return _("Resumed");
+      case "message": return _("Message");
+      case "extend": return isNum(it.seconds) ? _("Extended by %(s)s s", { s: Math.round(it.seconds) }) : _("Extended");
+      case "skip": return isNum(it.question_index) ? _("Skipped question %(n)s", { n: it.question_index + 1 }) : _("Skipped a question");
+      case "redo": return isNum(it.question_index) ? _("Redo of question %(n)s", { n: it.question_index + 1 }) : _("Redo");
+      case "end": return _("Ended the interview");
       default: return String(it.action || "Intervention");
     }
   }
@@ -588,11 +596,11 @@
     if (!box || !analyzers) return;
     const down = [];
     const vision = analyzers.vision || {};
-    if (vision.status === "failed") down.push("Video analysis (face, eye contact, posture) is off: its models did not load.");
+    if (vision.status === "failed") down.push(_("Video analysis (face, eye contact, posture) is off: its models did not load."));
     for (const [lang, one] of Object.entries(analyzers.speech || {})) {
-      if (one && one.status === "failed") down.push(`Speech recognition for "${lang}" is off: its model did not load.`);
+      if (one && one.status === "failed") down.push(_("Speech recognition for \"%(lang)s\" is off: its model did not load.", { lang }));
     }
-    box.textContent = down.length ? `${down.join(" ")} Interviews continue; ask the operator to run "run.py models obtain".` : "";
+    box.textContent = down.length ? down.join(" ") + " " + _("Interviews continue; ask the operator to run \"run.py models obtain\".") : "";
     box.hidden = !down.length;
     box.dataset.down = String(down.length);
   }
@@ -730,7 +738,7 @@
 
   function connect() {
     retryTimer = 0;
-    setFeed(failures ? "reconnecting" : "connecting", failures ? "Reconnecting to the live feed…" : "Connecting to the live feed…");
+    setFeed(failures ? "reconnecting" : "connecting", failures ? _("Reconnecting to the live feed…") : _("Connecting to the live feed…"));
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     let socket;
     try {
@@ -763,9 +771,11 @@
     // 1013 "too slow: reconnect": the server dropped us to catch up; come back quickly.
     const base = code === 1013 ? 250 : 500;
     const delay = Math.round(Math.min(15000, base * 2 ** Math.min(failures - 1, 6)) * (0.8 + Math.random() * 0.4));
-    const why = code === 1013 ? "The live feed fell behind" : "The live feed was interrupted";
-    const hint = failures >= 4 ? " If this goes on, reload the page or log in again." : "";
-    const text = why + "; reconnecting in " + Math.max(1, Math.round(delay / 1000)) + " s." + hint;
+    const seconds = Math.max(1, Math.round(delay / 1000));
+    const why = code === 1013 ? _("The live feed fell behind; reconnecting in %(s)s s.", { s: seconds })
+      : _("The live feed was interrupted; reconnecting in %(s)s s.", { s: seconds });
+    const hint = failures >= 4 ? " " + _("If this goes on, reload the page or log in again.") : "";
+    const text = why + hint;
     setFeed("reconnecting", text);
     stats.retries.push({ code, delay, text });
     if (stats.retries.length > 20) stats.retries.shift();
@@ -778,26 +788,29 @@
 
   // --- controls --------------------------------------------------------------------------------
 
+  // What "Could not %(action)s" names.
+  const ACTION_WORDS = { pause: _("pause"), resume: _("resume"), message: _("message"), extend: _("extend"),
+                         skip: _("skip"), redo: _("redo"), end: _("end") };
   const ACTIONS = {
-    pause: { title: "Pause the interview", submit: "Pause", path: "pause",
-             help: "The candidate sees that HR paused the interview; the question's timer stops.",
-             note: "Reason (optional)", required: false, body: (note) => (note ? { reason: note } : {}) },
-    message: { title: "Send a message to the candidate", submit: "Send message", path: "intervene",
-               help: "The candidate sees this message on their screen.",
-               note: "Message", required: true, body: (note) => ({ action: "message", note }) },
-    extend: { title: "Give more time", submit: "Extend", path: "intervene", seconds: true,
-              help: "Adds time to the current question.",
-              note: "Note (optional)", required: false,
+    pause: { title: _("Pause the interview"), submit: _("Pause"), path: "pause",
+             help: _("The candidate sees that HR paused the interview; the question's timer stops."),
+             note: _("Reason (optional)"), required: false, body: (note) => (note ? { reason: note } : {}) },
+    message: { title: _("Send a message to the candidate"), submit: _("Send message"), path: "intervene",
+               help: _("The candidate sees this message on their screen."),
+               note: _("Message"), required: true, body: (note) => ({ action: "message", note }) },
+    extend: { title: _("Give more time"), submit: _("Extend"), path: "intervene", seconds: true,
+              help: _("Adds time to the current question."),
+              note: _("Note (optional)"), required: false,
               body: (note, seconds) => ({ action: "extend", seconds, ...(note ? { note } : {}) }) },
-    skip: { title: "Skip the current question", submit: "Skip question", path: "intervene",
-            help: "The question is marked skipped and the candidate moves on.",
-            note: "Reason", required: true, body: (note) => ({ action: "skip", note }) },
-    redo: { title: "Redo the current question", submit: "Redo question", path: "intervene",
-            help: "The candidate answers the question again; the earlier answer is set aside.",
-            note: "Reason", required: true, body: (note) => ({ action: "redo", note }) },
-    end: { title: "End this interview now?", submit: "End interview", path: "intervene", danger: true,
-           help: "This ends the interview for the candidate immediately. It cannot be undone.",
-           note: "Reason", required: true, body: (note) => ({ action: "end", note }) },
+    skip: { title: _("Skip the current question"), submit: _("Skip question"), path: "intervene",
+            help: _("The question is marked skipped and the candidate moves on."),
+            note: _("Reason"), required: true, body: (note) => ({ action: "skip", note }) },
+    redo: { title: _("Redo the current question"), submit: _("Redo question"), path: "intervene",
+            help: _("The candidate answers the question again; the earlier answer is set aside."),
+            note: _("Reason"), required: true, body: (note) => ({ action: "redo", note }) },
+    end: { title: _("End this interview now?"), submit: _("End interview"), path: "intervene", danger: true,
+           help: _("This ends the interview for the candidate immediately. It cannot be undone."),
+           note: _("Reason"), required: true, body: (note) => ({ action: "end", note }) },
   };
 
   const dialog = document.getElementById("action-dialog");
@@ -851,7 +864,7 @@
     const spec = ACTIONS[action];
     const note = noteInput.value.trim();
     if (spec.required && !note) {
-      showDialogError(spec.note + " is required.");
+      showDialogError(_("%(field)s is required.", { field: spec.note }));
       noteInput.setAttribute("aria-invalid", "true");
       noteInput.focus();
       return;
@@ -860,7 +873,7 @@
     if (spec.seconds) {
       seconds = Number(secondsInput.value);
       if (!Number.isFinite(seconds) || seconds < 5 || seconds > 1800) {
-        showDialogError("Extra time must be between 5 and 1800 seconds.");
+        showDialogError(_("Extra time must be between 5 and 1800 seconds."));
         secondsInput.focus();
         return;
       }
@@ -869,7 +882,7 @@
     const ok = await send(card, action, spec.path, spec.body(note, seconds));
     submitButton.disabled = false;
     if (ok) closeDialog();
-    else showDialogError(card.error || "That did not work.");
+    else showDialogError(card.error || _("That did not work."));
   });
 
   function showDialogError(text) {
@@ -877,13 +890,13 @@
     dialogError.hidden = false;
   }
 
-  const DONE = { pause: "Paused", resume: "Resumed", message: "Message sent", extend: "Time extended",
-                 skip: "Question skipped", redo: "Question to be answered again", end: "Interview ended" };
+  const DONE = { pause: _("Paused"), resume: _("Resumed"), message: _("Message sent"), extend: _("Time extended"),
+                 skip: _("Question skipped"), redo: _("Question to be answered again"), end: _("Interview ended") };
 
   async function send(card, action, path, body) {
     card.busy = true;
     card.error = null;
-    card.done = "Sending…";
+    card.done = _("Sending…");
     mark(card, "controls");
     let ok = false;
     try {
@@ -899,16 +912,19 @@
         card.done = DONE[action] + ".";
         if (data && typeof data.state === "string" && data.state !== card.d.state) stateChanged(card, data.state, card.d.reason, null);
       } else if (resp.status === 401) {
-        card.error = "Your session has ended. Log in again (reload the page) and retry.";
+        card.error = _("Your session has ended. Log in again (reload the page) and retry.");
       } else {
-        const message = data && data.error ? String(data.error) : "the server answered " + resp.status;
-        card.error = "Could not " + action + ": " + message.charAt(0).toLowerCase() + message.slice(1);
+        const message = data && data.error ? String(data.error) : _("the server answered %(status)s", { status: resp.status });
+        card.error = _("Could not %(action)s: %(why)s", { action: ACTION_WORDS[action] || action, why: message.charAt(0).toLowerCase() + message.slice(1) });
       }
     } catch (err) {
-      card.error = "Could not " + action + ": the server could not be reached. Check the connection and try again.";
+      card.error = _("Could not %(action)s: the server could not be reached. Check the connection and try again.", { action: ACTION_WORDS[action] || action });
     }
     if (!ok) card.done = "";
     card.busy = false;
+    // Enabled again now, not at the next frame: the dialog's close hands focus back to the
+    // button that opened it, and a still-disabled button cannot take it (keyboard users).
+    card.renderControls();
     mark(card, "controls");
     return ok;
   }
@@ -937,7 +953,7 @@
       const videoAge = card.mediaAge("last_video_s_ago");
       if (!isNum(videoAge) || videoAge > STALE_MEDIA_S) continue;
       card.thumbLoading = true;
-      card.p.thumb.alt = "Camera picture of " + card.name;
+      card.p.thumb.alt = _("Camera picture of %(name)s", { name: card.name });
       card.p.thumb.src = "/api/interviews/" + card.id + "/thumbnail.jpg?t=" + Date.now();
     }
   }

@@ -143,6 +143,12 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return recording_keys_cli.main(args.rest, _settings(args))
 
 
+def cmd_i18n(args: argparse.Namespace) -> int:
+    from server import i18n_cli
+
+    return i18n_cli.main(args.rest)
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from server.store import SCHEMA_PATH, schema_ddl
 
@@ -200,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("schema", help="print the DDL generated from the tables (--write: update schema.sql)")
     p.add_argument("--write", action="store_true")
     p.set_defaults(fn=cmd_schema)
+    p = sub.add_parser("i18n", help="languages: `i18n update` re-extracts the messages into the catalogues",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=cmd_i18n)
     p = sub.add_parser("keys", help="recording encryption keys: status, rotate, reencrypt, retire", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(fn=cmd_keys)

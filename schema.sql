@@ -66,6 +66,7 @@ CREATE TABLE users (
 	role VARCHAR(16) NOT NULL,
 	created_at DATETIME NOT NULL,
 	disabled BOOLEAN NOT NULL,
+	language VARCHAR(16),
 	PRIMARY KEY (id)
 );
 
@@ -117,6 +118,8 @@ CREATE TABLE jobs (
 	analyze_eye_contact BOOLEAN NOT NULL,
 	analyze_posture BOOLEAN NOT NULL,
 	jurisdiction VARCHAR(32) NOT NULL,
+	version INTEGER NOT NULL,
+	archived_at DATETIME,
 	PRIMARY KEY (id),
 	FOREIGN KEY(created_by) REFERENCES users (id)
 );
@@ -164,6 +167,7 @@ CREATE TABLE dimensions (
 	description VARCHAR(2000) NOT NULL,
 	keywords JSON NOT NULL,
 	weight FLOAT NOT NULL,
+	retired BOOLEAN NOT NULL,
 	PRIMARY KEY (id),
 	UNIQUE (job_id, name),
 	FOREIGN KEY(job_id) REFERENCES jobs (id)
@@ -182,12 +186,26 @@ CREATE TABLE job_access (
 	FOREIGN KEY(granted_by) REFERENCES users (id)
 );
 
+CREATE TABLE job_versions (
+	job_id INTEGER NOT NULL,
+	version INTEGER NOT NULL,
+	data JSON NOT NULL,
+	note VARCHAR(500) NOT NULL,
+	created_by INTEGER NOT NULL,
+	created_at DATETIME NOT NULL,
+	PRIMARY KEY (job_id, version),
+	FOREIGN KEY(job_id) REFERENCES jobs (id),
+	FOREIGN KEY(created_by) REFERENCES users (id)
+);
+
 CREATE TABLE templates (
 	id INTEGER NOT NULL,
 	job_id INTEGER NOT NULL,
 	name VARCHAR(200) NOT NULL,
 	created_by INTEGER NOT NULL,
 	created_at DATETIME NOT NULL,
+	version INTEGER NOT NULL,
+	archived_at DATETIME,
 	PRIMARY KEY (id),
 	FOREIGN KEY(job_id) REFERENCES jobs (id),
 	FOREIGN KEY(created_by) REFERENCES users (id)
@@ -247,6 +265,7 @@ CREATE TABLE questions (
 	position INTEGER NOT NULL,
 	text VARCHAR(2000) NOT NULL,
 	time_limit_s INTEGER NOT NULL,
+	retired BOOLEAN NOT NULL,
 	PRIMARY KEY (id),
 	UNIQUE (template_id, position),
 	FOREIGN KEY(template_id) REFERENCES templates (id)
@@ -269,6 +288,18 @@ CREATE TABLE scoring_rules (
 
 CREATE INDEX ix_scoring_rules_dimension_id ON scoring_rules (dimension_id);
 
+CREATE TABLE template_versions (
+	template_id INTEGER NOT NULL,
+	version INTEGER NOT NULL,
+	data JSON NOT NULL,
+	note VARCHAR(500) NOT NULL,
+	created_by INTEGER NOT NULL,
+	created_at DATETIME NOT NULL,
+	PRIMARY KEY (template_id, version),
+	FOREIGN KEY(template_id) REFERENCES templates (id),
+	FOREIGN KEY(created_by) REFERENCES users (id)
+);
+
 CREATE TABLE interviews (
 	id INTEGER NOT NULL,
 	invitation_id INTEGER NOT NULL,
@@ -284,6 +315,8 @@ CREATE TABLE interviews (
 	completed_at DATETIME,
 	question_used_s FLOAT NOT NULL,
 	question_extra_s FLOAT NOT NULL,
+	job_version INTEGER NOT NULL,
+	template_version INTEGER NOT NULL,
 	PRIMARY KEY (id),
 	UNIQUE (invitation_id),
 	FOREIGN KEY(invitation_id) REFERENCES invitations (id),

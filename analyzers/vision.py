@@ -83,6 +83,12 @@ without two consecutive pose updates, or when no wrist/elbow is visible.
 
 Multiple faces: eye contact and smile are measured on the largest face (the candidate is
 the one nearest the camera); ``faces`` counts every face.
+
+**Conditions** (:mod:`analyzers.conditions`): on the largest face the sample also records the
+conditions under which the labelled evaluation found the face signals unreliable (poor light,
+a small face, a turned head), with the face's contrast and width (~0.5 ms a frame: a 64x64
+sample of the face); the session leaves a signal out of its ratio on those frames and the
+report marks it "low confidence" there.
 """
 
 from __future__ import annotations
@@ -94,6 +100,8 @@ from typing import Any
 
 import numpy as np
 
+from analyzers.conditions import detect as detect_conditions
+from analyzers.conditions import face_image
 from analyzers.face import (
     LEFT_EYE_INNER,
     LEFT_EYE_OUTER,
@@ -222,6 +230,10 @@ class VisionSample:
     lean: float | None = None
     neck: float | None = None
     head_size: float | None = None
+    # Conditions on the measured face (analyzers/conditions.py) and the measures behind them.
+    conditions: tuple[str, ...] = ()
+    face_contrast: float | None = None
+    face_width_px: float | None = None
 
 
 # -- pure signal functions (landmark arrays in, values out) -----------------------------------
@@ -405,7 +417,7 @@ class VisionAnalyzer:
             count = faces.count
             out["detected"] = faces.detected
             if faces.faces:
-                out.update(self._face_signals(max(faces.faces, key=_face_area)))
+                out.update(self._face_signals(rgb, max(faces.faces, key=_face_area)))
         else:
             count = len(face.detect_faces(rgb))
             out["detected"] = True
@@ -423,10 +435,12 @@ class VisionAnalyzer:
             **out,
         )
 
-    def _face_signals(self, f: Face) -> dict[str, Any]:
+    def _face_signals(self, rgb: np.ndarray, f: Face) -> dict[str, Any]:
         head = head_pose(f.landmarks)
+        image = face_image(rgb, f.box, f.roi.rotation)
         out: dict[str, Any] = {"yaw_deg": head.yaw_deg, "pitch_deg": head.pitch_deg,
-                                  "roll_deg": head.roll_deg}
+                               "roll_deg": head.roll_deg, "conditions": detect_conditions(image, head),
+                               "face_contrast": image.contrast, "face_width_px": image.width_px}
         if self.eye_contact:
             irises = None
             if f.left_eye is not None and f.right_eye is not None:

@@ -13,6 +13,15 @@ Signals, scored on every frame whose label is not None (``eval/build_set.py``):
   measure: no face or no pose found) counts as **wrong** in the accuracy, and is shown apart
   in the ``measured`` column; precision and recall are over measured frames (positive = True).
 
+**Low confidence** (``analyzers/conditions.py``): the product leaves eye contact, smile and
+upright out of a frame where it detects a condition that makes them unreliable (poor light, a
+small face, a turned head). Each table gives a signal's accuracy with those frames included (as
+the verdict the pipeline gave) and excluded (``excl%``: over the frames left; ``low``: how many
+were left out), a section measures the condition detectors themselves against the set's
+labelled conditions (how often "poor light" fires on dark items and on the others), and the
+last, the sweeps, shows where measured verdicts start to flip as the two portraits are dimmed
+or shrunk (the evidence behind the detectors' limits; not counted in any accuracy).
+
 Prints one table per split part and writes them to ``bench/results/signal-eval.txt``; the
 ``tune`` part also lists the raw scores behind the thresholds (smile score, gaze angle) so a
 threshold can be chosen there and checked on ``held_out``.
@@ -31,6 +40,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from analyzers.conditions import CONDITIONS as DETECTED
+from analyzers.conditions import (
+    MIN_FACE_CONTRAST,
+    MIN_FACE_WIDTH_PX,
+    POOR_LIGHT,
+    SMALL_FACE,
+    TURNED_HEAD,
+    low_confidence,
+)
 from analyzers.face import FaceMesh
 from analyzers.posture import PoseLandmarks
 from analyzers.vision import (
@@ -63,6 +83,7 @@ class Scored:
     truth: bool
     pred: bool | None
     value: float | None  # the raw score behind the verdict (smile score, gaze radius), if any
+    low: tuple[str, ...] = ()  # conditions that made the product leave this verdict out
 
 
 def load_models() -> tuple[FaceMesh, PoseLandmarks]:
@@ -86,8 +107,12 @@ def _gaze_radius(s: VisionSample) -> float | None:
 
 
 def score_frame(entry: dict, labels: dict, s: VisionSample) -> list[Scored]:
-    out = []
+    out: list[Scored] = []
     base = (entry["id"], entry["condition"], entry["part"])
+
+    def low(signal: str, value: bool | None) -> tuple[str, ...]:
+        return low_confidence(signal, s.conditions) if value is not None else ()
+
     faces = labels["faces"]
     if faces is not None:
         out.append(Scored(*base, "face_present", faces >= 1, s.faces >= 1, None))
@@ -95,16 +120,33 @@ def score_frame(entry: dict, labels: dict, s: VisionSample) -> list[Scored]:
         out.append(Scored(*base, "second_person", faces >= 2, s.faces >= 2, None))
     if labels["eye_contact"] is not None:
         out.append(Scored(*base, "eye_contact", labels["eye_contact"], s.eye_contact,
-                          _gaze_radius(s)))
+                          _gaze_radius(s), low("eye_contact", s.eye_contact)))
     if labels["smile"] is not None:
-        out.append(Scored(*base, "smile", labels["smile"], s.smile, s.smile_score))
+        out.append(Scored(*base, "smile", labels["smile"], s.smile, s.smile_score,
+                          low("smile", s.smile)))
     if labels["upright"] is not None:
-        out.append(Scored(*base, "upright", labels["upright"], s.upright, s.shoulder_tilt_deg))
+        out.append(Scored(*base, "upright", labels["upright"], s.upright, s.shoulder_tilt_deg,
+                          low("upright", s.upright)))
     return out
 
 
-def evaluate(set_dir: Path, parts: Iterable[str] = ("tune", "held_out")) -> list[Scored]:
-    """Every scored frame of the chosen parts of a built set."""
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """One frame's detected conditions (on the measured face; none without a face)."""
+
+    item: str
+    condition: str  # the set's label
+    part: str
+    face: bool  # a face was measured (the detectors need one)
+    detected: tuple[str, ...]
+    contrast: float | None
+    width_px: float | None
+
+
+def evaluate(set_dir: Path, parts: Iterable[str] = ("tune", "held_out"),
+             seen: list[Seen] | None = None) -> list[Scored]:
+    """Every scored frame of the chosen parts of a built set; ``seen`` (if given) receives
+    every frame's detected conditions."""
     wanted = set(parts)
     face, pose = load_models()
     scored: list[Scored] = []
@@ -113,7 +155,12 @@ def evaluate(set_dir: Path, parts: Iterable[str] = ("tune", "held_out")) -> list
             continue
         analyzer = _analyzer()
         for frame, labels in zip(frames, entry["labels"], strict=True):
-            scored.extend(score_frame(entry, labels, analyzer.analyse(frame, face, pose)))
+            s = analyzer.analyse(frame, face, pose)
+            scored.extend(score_frame(entry, labels, s))
+            if seen is not None:
+                seen.append(Seen(entry["id"], entry["condition"], entry["part"],
+                                 s.face_contrast is not None, s.conditions, s.face_contrast,
+                                 s.face_width_px))
     return scored
 
 
@@ -153,8 +200,16 @@ def stats(rows: Iterable[Scored]) -> Stats:
     )
 
 
-def accuracy(scored: list[Scored], signal: str, part: str = "held_out") -> float:
-    return stats(r for r in scored if r.signal == signal and r.part == part).accuracy
+def accuracy(scored: list[Scored], signal: str, part: str = "held_out",
+             confident: bool = False) -> float:
+    """Share of right verdicts; ``confident``: over the frames the product does not leave out
+    as low confidence (nan when it leaves out every one)."""
+    return stats(r for r in scored if r.signal == signal and r.part == part
+                 and not (confident and r.low)).accuracy
+
+
+def left_out(scored: list[Scored], signal: str, part: str = "held_out") -> int:
+    return sum(1 for r in scored if r.signal == signal and r.part == part and r.low)
 
 
 def _pct(v: float | None) -> str:
@@ -163,7 +218,7 @@ def _pct(v: float | None) -> str:
 
 def table(scored: list[Scored], part: str) -> str:
     lines = [f"{'signal':<14} {'condition':<10} {'n':>4} {'pos':>4} {'meas':>4} {'acc%':>5} "
-             f"{'prec%':>5} {'rec%':>5}  wrong (item ids)"]
+             f"{'prec%':>5} {'rec%':>5} {'low':>4} {'excl%':>5}  wrong (item ids)"]
     for signal in SIGNALS:
         rows = [r for r in scored if r.signal == signal and r.part == part]
         if not rows:
@@ -173,10 +228,12 @@ def table(scored: list[Scored], part: str) -> str:
             if not sub:
                 continue
             st = stats(sub)
+            kept = [r for r in sub if not r.low]
+            excl = stats(kept).accuracy if kept else None
             wrong = sorted({r.item for r in sub if r.pred != r.truth}) if cond != "all" else []
             lines.append(f"{signal:<14} {cond:<10} {st.n:>4} {st.positives:>4} {st.measured:>4} "
-                         f"{_pct(st.accuracy):>5} {_pct(st.precision):>5} {_pct(st.recall):>5}  "
-                         + " ".join(wrong))
+                         f"{_pct(st.accuracy):>5} {_pct(st.precision):>5} {_pct(st.recall):>5} "
+                         f"{len(sub) - len(kept):>4} {_pct(excl):>5}  " + " ".join(wrong))
         lines.append("")
     return "\n".join(lines)
 
@@ -196,13 +253,132 @@ def tuning_view(scored: list[Scored]) -> str:
     return "\n".join(out)
 
 
-def report(scored: list[Scored], seconds: float) -> str:
+# The set's labelled condition each detector is meant to find.
+DETECTOR_LABEL = {POOR_LIGHT: "dark", SMALL_FACE: "distant", TURNED_HEAD: "turned"}
+
+
+def detector_table(seen: list[Seen], part: str) -> str:
+    """How often each condition detector fires on frames of its labelled condition and on the
+    others, over frames with a measured face (``face``) and over all frames (a detector cannot
+    fire where no face was found)."""
+    rows = [s for s in seen if s.part == part]
+    lines = [f"{'detector':<12} {'label':<8} {'fires on label (face / all)':<28} "
+             f"{'fires on others (face / all)':<28} missed (label items with a face)"]
+    for det in DETECTED:
+        label = DETECTOR_LABEL[det]
+        mine = [s for s in rows if s.condition == label]
+        other = [s for s in rows if s.condition != label]
+
+        def rate(group: list[Seen], faced: bool, det: str = det) -> str:
+            g = [s for s in group if s.face or not faced]
+            return f"{sum(det in s.detected for s in g)}/{len(g)}"
+
+        missed = sorted({s.item for s in mine if s.face and det not in s.detected})
+        lines.append(f"{det:<12} {label:<8} {rate(mine, True) + ' / ' + rate(mine, False):<28} "
+                     f"{rate(other, True) + ' / ' + rate(other, False):<28} " + " ".join(missed))
+    false = sorted({f"{s.item}({','.join(d for d in s.detected if DETECTOR_LABEL[d] != s.condition)})"
+                    for s in rows if any(DETECTOR_LABEL[d] != s.condition for d in s.detected)})
+    lines.append("fired off-label: " + (" ".join(false) or "none"))
+    return "\n".join(lines)
+
+
+def detector_values(seen: list[Seen]) -> str:
+    """The measures behind the detectors on the tune part, by labelled condition."""
+    out = [f"face contrast (luma std, poor light below {MIN_FACE_CONTRAST:g}) and face width px "
+           f"(small below {MIN_FACE_WIDTH_PX:g}):"]
+    tune = [s for s in seen if s.part == "tune" and s.face]
+    for cond in CONDITIONS:
+        vals = sorted((s.contrast or 0.0, s.width_px or 0.0) for s in tune if s.condition == cond)
+        if vals:
+            out.append(f"  {cond:<10} contrast {' '.join(f'{c:.1f}' for c, _ in vals)}")
+            out.append(f"  {'':<10} width    {' '.join(f'{w:.0f}' for _, w in sorted(vals, key=lambda v: v[1]))}")
+    return "\n".join(out)
+
+
+# The sweeps: the two portraits (who look into the lens; one smiles) dimmed, with and without
+# sensor noise, and scaled down, one fresh analyzer per frame. Not part of the labelled set or
+# its accuracy: they show where the measured verdicts start to drift, which is what the
+# poor-light and small-face limits in analyzers/conditions.py rest on.
+LIGHT_STEPS = (1.0, 0.3, 0.2, 0.12, 0.08, 0.05)
+NOISE_STEPS = (0, 4, 8)
+SCALE_STEPS = (1.0, 0.8, 0.7, 0.6, 0.5, 0.45)
+SWEEP_SEED = 1
+
+
+def sweeps() -> str:
+    from eval.build_set import SUBJECTS, Builder, _u8, framed
+
+    face, pose = load_models()
+    builder = Builder()
+    rng = np.random.default_rng(SWEEP_SEED)
+    lines = [f"{'photo':<13} {'sweep':<22} {'face':>4} {'px':>4} {'contrast':>8} {'gaze':>5} "
+             f"{'smile':>5} {'eye?':>5} {'smile?':>6} conditions"]
+
+    # (flagged low confidence, wrong) -> verdicts, over eye contact and smile
+    tally: dict[tuple[bool, bool], int] = {}
+
+    def row(name: str, what: str, frame: np.ndarray) -> str:
+        s = _analyzer().analyse(_u8(frame), face, pose)
+        r = _gaze_radius(s)
+        subject = SUBJECTS[name]
+        for signal, value, truth in (("eye_contact", s.eye_contact, subject.eye_contact),
+                                     ("smile", s.smile, subject.smiling)):
+            if value is not None:
+                key = (bool(low_confidence(signal, s.conditions)), value != truth)
+                tally[key] = tally.get(key, 0) + 1
+
+        def f(v: float | None, fmt: str) -> str:
+            return "-" if v is None else format(v, fmt)
+
+        return (f"{name:<13} {what:<22} {s.faces:>4} {f(s.face_width_px, '.0f'):>4} "
+                f"{f(s.face_contrast, '.1f'):>8} {f(r, '.2f'):>5} {f(s.smile_score, '.2f'):>5} "
+                f"{str(s.eye_contact):>5} {str(s.smile):>6} {','.join(s.conditions)}")
+
+    for name in ("astronaut", "grace_hopper"):
+        subject = SUBJECTS[name]
+        base = builder.scene(subject, framed(subject), "gravel")
+        for k in LIGHT_STEPS:
+            for noise in NOISE_STEPS:
+                frame = base * k + (rng.normal(0, noise, base.shape) if noise else 0.0)
+                lines.append(row(name, f"light x{k:g} noise {noise}", frame))
+        for k in SCALE_STEPS:
+            for fx in (0.4, 0.5, 0.6):
+                frame = builder.scene(subject, framed(subject, k, face_x=fx, face_y=0.4), "gravel")
+                lines.append(row(name, f"scale x{k:g} at x={fx:g}", frame))
+
+    def wrong(flagged: bool) -> str:
+        bad, n = tally.get((flagged, True), 0), tally.get((flagged, True), 0) + tally.get((flagged, False), 0)
+        return f"{bad} of {n}"
+
+    lines.append(f"eye contact and smile verdicts wrong: {wrong(True)} on frames marked low "
+                 f"confidence, {wrong(False)} on the others")
+    return "\n".join(lines)
+
+
+def summary(scored: list[Scored]) -> str:
+    """Per signal on the held-out part: accuracy with low-confidence frames included, and
+    excluded, and how many were left out."""
+    lines = [f"{'signal':<14} {'n':>4} {'acc% incl':>9} {'low':>4} {'acc% excl':>9}"]
+    for signal in SIGNALS:
+        n = sum(1 for r in scored if r.signal == signal and r.part == "held_out")
+        lines.append(f"{signal:<14} {n:>4} {_pct(accuracy(scored, signal)):>9} "
+                     f"{left_out(scored, signal):>4} {_pct(accuracy(scored, signal, confident=True)):>9}")
+    return "\n".join(lines)
+
+
+def report(scored: list[Scored], seconds: float, seen: list[Seen] | None = None,
+           sweep: str | None = None) -> str:
     parts = [
         "Vision signals on the labelled set (eval/build_set.py, eval/run_eval.py; issue 18)",
         "acc: correct / n, a frame the pipeline did not measure (None) counts as wrong; "
         "meas: frames measured; prec/rec over measured frames, positive = True "
         "(face_lost: positive = no face). pos: frames whose label is True.",
+        "low: frames the product leaves out as low confidence (analyzers/conditions.py); "
+        "excl%: accuracy over the other frames.",
         f"pipeline run: {seconds:.1f} s",
+        "",
+        "== held_out summary: low-confidence frames included vs excluded ==",
+        summary(scored),
         "",
         "== held_out (thresholds never chosen on these) ==",
         table(scored, "held_out"),
@@ -212,6 +388,15 @@ def report(scored: list[Scored], seconds: float) -> str:
         tuning_view(scored),
         "",
     ]
+    if seen is not None:
+        parts += ["== condition detectors (analyzers/conditions.py) against the labelled "
+                  "conditions ==", "held_out:", detector_table(seen, "held_out"), "tune:",
+                  detector_table(seen, "tune"), "", detector_values(seen), ""]
+    if sweep is not None:
+        parts += ["== sweeps: the portraits dimmed (+ sensor noise) and scaled down ==",
+                  "gaze: gaze direction in cone units (eye contact <= 1; both look into the lens); "
+                  "smile: smile score (threshold 0.68; the astronaut smiles, Grace Hopper does "
+                  "not); px: face width", sweep, ""]
     return "\n".join(parts)
 
 
@@ -223,13 +408,26 @@ def floor_for(measured: float) -> float:
     return max(0.0, math.floor(round((measured - 0.04) * 100, 6)) / 100)
 
 
+def _recall(scored: list[Scored], signal: str) -> float | None:
+    r = stats(r for r in scored if r.signal == signal and r.part == "held_out").recall
+    return None if r is None else round(r, 3)
+
+
 def write_floors(scored: list[Scored]) -> None:
     measured = {s: round(accuracy(scored, s), 3) for s in SIGNALS}
+    confident = {s: round(accuracy(scored, s, confident=True), 3) for s in SIGNALS}
     FLOORS.write_text(json.dumps({
         "note": "held-out accuracy per signal: measured by eval/run_eval.py --write-floors, "
-                "floor = what tests/test_signal_eval.py requires (floor_for)",
+                "floor = what tests/test_signal_eval.py requires (floor_for); 'confident': with "
+                "the frames the product marks low confidence left out",
+        "held_out_frames": {s: sum(1 for r in scored if r.signal == s and r.part == "held_out")
+                            for s in SIGNALS},
         "held_out_accuracy_measured": measured,
         "held_out_accuracy_floor": {s: floor_for(v) for s, v in measured.items()},
+        "held_out_recall": {s: _recall(scored, s) for s in SIGNALS},
+        "held_out_low_confidence_frames": {s: left_out(scored, s) for s in SIGNALS},
+        "held_out_confident_accuracy_measured": confident,
+        "held_out_confident_accuracy_floor": {s: floor_for(v) for s, v in confident.items()},
     }, indent=2) + "\n")
 
 
@@ -245,8 +443,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_build:
         build(args.set_dir)
     t0 = time.perf_counter()
-    scored = evaluate(args.set_dir)
-    text = report(scored, time.perf_counter() - t0)
+    seen: list[Seen] = []
+    scored = evaluate(args.set_dir, seen=seen)
+    seconds = time.perf_counter() - t0
+    text = report(scored, seconds, seen, sweeps())
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)

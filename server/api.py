@@ -158,7 +158,8 @@ async def post_job(call: Call) -> JobCreated:
 async def get_jobs(call: Call) -> dict[str, Any]:
     def work(db: Session) -> dict[str, Any]:
         return {"jobs": [{"id": j.id, "title": j.title, "language": j.language,
-                          "created_at": j.created_at} for j in list_jobs(db, call.who)]}
+                          "created_at": j.created_at, "version": j.version, "archived_at": j.archived_at}
+                         for j in list_jobs(db, call.who)]}
 
     return await _store(call).run(work)
 
@@ -198,7 +199,8 @@ async def get_templates(call: Call) -> dict[str, Any]:
     job_id = _query_int(call, "job_id")
 
     def work(db: Session) -> dict[str, Any]:
-        return {"templates": [{"id": t.id, "job_id": t.job_id, "name": t.name, "created_at": t.created_at}
+        return {"templates": [{"id": t.id, "job_id": t.job_id, "name": t.name, "created_at": t.created_at,
+                               "version": t.version, "archived_at": t.archived_at}
                               for t in list_templates(db, call.who, job_id)]}
 
     return await _store(call).run(work)

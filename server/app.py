@@ -17,6 +17,8 @@ from server import adverse_impact_api, imports, self_id  # noqa: F401  (they reg
 from server import erasure_api, my_data  # noqa: F401  (they register routes: erasure, the candidate's data)
 from server import resume_api  # noqa: F401  (it registers resume files, candidate fields, candidate import)
 from server import metrics  # noqa: F401  (it registers GET /metrics and GET /api/ready)
+from server import cluster_api  # noqa: F401  (it registers GET /api/cluster)
+from server import versions_api  # noqa: F401  (it registers editing, versions, archive and copy)
 from server.retention import retention_ctx
 from server.bus import Bus
 from server.mail_sender import mail_ctx

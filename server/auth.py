@@ -58,6 +58,7 @@ class Principal:
     role: str
     token_kind: TokenKind = "api"
     csrf_token: str | None = None
+    language: str | None = None  # the pages' language the user chose (server/i18n.py); None: the browser's
 
     @property
     def is_admin(self) -> bool:
@@ -144,6 +145,7 @@ def resolve_token(db: Session, token: str, kind: TokenKind | None = None) -> Pri
         role=user.role,
         token_kind=cast(TokenKind, row.kind),  # the column is a plain string; issue_token writes only these
         csrf_token=row.csrf_token,
+        language=user.language,
     )
 
 

@@ -3,8 +3,9 @@
 Publishing never blocks and never waits for a consumer. Each subscriber has its own bounded
 queue; when it is full, stale updates are dropped first (a newer `progress`, `signals`, `scores`
 or `connection` event for the same interview replaces an older one), and a subscriber that still
-cannot keep up is marked overflowed so its owner can disconnect it. Redis pub/sub can take this
-module's place when several processes serve (DESIGN.md "Scaling out")."""
+cannot keep up is marked overflowed so its owner can disconnect it. With several processes
+(CANDOR_REDIS_URL), server/redis_bus.py sends every local event to the others through `outbox`
+and hands theirs in through `deliver` (DESIGN.md "Scaling out")."""
 from __future__ import annotations
 
 import asyncio
@@ -27,6 +28,8 @@ class Event:
     seq: int
     ts: float
     data: dict[str, Any]
+    # The interview's job, for events from another process (no local session to ask).
+    job_id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"type": self.type, "interview_id": self.interview_id, "ts": self.ts,
@@ -92,14 +95,22 @@ class Subscription:
 class Bus:
     subscriptions: set[Subscription] = field(default_factory=set)
     _seq: dict[int, int] = field(default_factory=dict)
+    # Called with every event published here (never with delivered ones); it must not block.
+    outbox: Callable[[Event], None] | None = None
 
     def publish(self, type: str, interview_id: int, **data: Any) -> Event:
         seq = self._seq.get(interview_id, 0) + 1
         self._seq[interview_id] = seq
         event = Event(type, interview_id, seq, round(time.time(), 3), data)
+        self.deliver(event)
+        if self.outbox is not None:
+            self.outbox(event)
+        return event
+
+    def deliver(self, event: Event) -> None:
+        """Hand an event to this process's subscribers (another process published it)."""
         for sub in list(self.subscriptions):
             sub.offer(event)
-        return event
 
     def subscribe(self, accept: Callable[[Event], bool] = lambda e: True, limit: int = 256) -> Subscription:
         sub = Subscription(accept, limit)

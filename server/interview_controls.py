@@ -4,6 +4,7 @@ Each action is checked against who may see the interview, recorded (intervention
 `intervention` event) by the session, and refused clearly when it makes no sense."""
 from __future__ import annotations
 
+import base64
 import time
 from collections import defaultdict, deque
 from typing import Any, Literal, Optional
@@ -12,7 +13,7 @@ from aiohttp import web
 from pydantic import Field, model_validator
 from sqlmodel import Session
 
-from server import session_store
+from server import session_store, session_views
 from server.api import router
 from server.api_router import Call
 from server.auth import Principal
@@ -22,6 +23,7 @@ from server.invitations import change_deadline, reissue_link, revoke_link, visib
 from server.mail_sender import link_sealer
 from server.schemas import Body, DeadlineIn, InvitationOut
 from server.web import base_url, store_key
+from server.ownership import HeldElsewhere
 from server.session import InterviewSession
 from server.sessions import bus_key, sessions_key
 from server.tables import Invitation, utcnow
@@ -83,6 +85,7 @@ throttle_key = web.AppKey("command_throttle", Throttle)
 
 
 async def _live_session(call: Call) -> InterviewSession:
+    """The interview's session in this process (raises HeldElsewhere when another holds it)."""
     interview_id = call.int_param("interview_id")
 
     interview = await call.request.app[store_key].run(lambda db: visible_interview(db, call.who, interview_id))
@@ -94,17 +97,18 @@ async def _live_session(call: Call) -> InterviewSession:
 
 
 async def _command(call: Call, event: Event, note: str = "", seconds: float | None = None) -> StateOut:
-    session = await _live_session(call)
+    try:
+        session = await _live_session(call)
+    except HeldElsewhere as held:  # another process holds it: it runs the command and answers
+        reply = await call.request.app[sessions_key].forward(
+            held.owner, "dispatch", call.int_param("interview_id"), event=event.value, actor_id=call.who.id,
+            note=note, user=call.who.email, seconds=seconds)
+        return StateOut(**{k: reply[k] for k in StateOut.model_fields})
     try:
         await session.dispatch(event, "hr", call.who.id, note=note, user=call.who.email, seconds=seconds)
     except Refused as refused:
         raise ApiError(refused.reason, status=refused.status) from None
-    return _state(session)
-
-
-def _state(session: InterviewSession) -> StateOut:
-    return StateOut(state=session.state.value, question_index=session.question_index,
-                    question_count=len(session.plan.questions), remaining_s=round(session.remaining_s(), 1))
+    return StateOut(**session_views.state(session))
 
 
 @router.route("POST", "/api/interviews/{interview_id}/pause", summary="Pause a live interview",
@@ -157,7 +161,10 @@ async def reopen_interview(app: web.Application, who: Principal, interview_id: i
                 reason=TEXT["reopened"] + (f": {note}" if note else ""))
     bus.publish("intervention", interview_id, action="reopen", note=note, seconds=None, user=who.email,
                 question_index=result["question_index"])
-    await manager.session_for(interview_id)  # watched again: abandoned on time unless the candidate returns
+    try:
+        await manager.session_for(interview_id)  # watched again: abandoned on time unless the candidate returns
+    except HeldElsewhere:
+        pass  # another process already watches it
     return result
 
 
@@ -213,8 +220,12 @@ async def thumbnail(call: Call) -> web.Response:
     interview_id = call.int_param("interview_id")
 
     await call.request.app[store_key].run(lambda db: visible_interview(db, call.who, interview_id))
-    session = call.request.app[sessions_key].sessions.get(interview_id)
+    manager = call.request.app[sessions_key]
+    session = manager.sessions.get(interview_id)
     jpeg = None if session is None or session.peer is None else session.peer.thumbnail
+    owner = await manager.owner_elsewhere(interview_id) if session is None else None
+    if owner is not None:  # the process holding the interview has the frame
+        jpeg = base64.b64decode((await manager.forward(owner, "thumbnail", interview_id))["jpeg"])
     if jpeg is None:
         raise NotFound("no video frame yet")
     return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "no-store"})

@@ -7,15 +7,17 @@ from sqlmodel import Session, col, select
 
 from server import audit
 from server.auth import Principal
-from server.errors import Invalid, NotFound
+from server.errors import Conflict, Invalid, NotFound
 from server.jobs import dimensions_of, get_job, visible_jobs_query
 from server.schemas import TemplateIn
 from server.store import stored_id
-from server.tables import Job, Question, QuestionDimension, Template
+from server.tables import Job, Question, QuestionDimension, Template, TemplateVersion
 
 
 def create_template(db: Session, who: Principal, body: TemplateIn) -> Template:
     job = get_job(db, who, body.job_id)
+    if job.archived_at is not None:
+        raise Conflict(f"job {job.id} is archived: restore it (POST /api/jobs/{job.id}/restore) to add templates")
     job_dims = {d.id: d for d in dimensions_of(db, stored_id(job))}
     for qi, question in enumerate(body.questions):
         seen: set[int] = set()
@@ -39,17 +41,43 @@ def create_template(db: Session, who: Principal, body: TemplateIn) -> Template:
         )
         db.add(row)
         db.flush()
-        for link in q_in.dimensions:
-            db.add(
-                QuestionDimension(
-                    question_id=stored_id(row),
-                    dimension_id=link.dimension_id,
-                    weight=link.weight,
-                )
-            )
+        add_links(db, row, q_in.dimensions)
     db.flush()
-    audit.record(db, "hr", who.id, "template.create", "template", template.id, job_id=job.id)
+    save_template_version(db, template, who.id)
+    audit.record(db, "hr", who.id, "template.create", "template", template.id, job_id=job.id,
+                 version=template.version)
     return template
+
+
+def add_links(db: Session, question: Question, links: Any) -> None:
+    for link in links:
+        db.add(QuestionDimension(question_id=stored_id(question), dimension_id=link.dimension_id,
+                                 weight=link.weight))
+
+
+def template_snapshot(db: Session, template: Template) -> dict[str, Any]:
+    """The template as its newest version holds it (what a TemplateVersion row keeps)."""
+    return {
+        "name": template.name,
+        "job_id": template.job_id,
+        "questions": [
+            {"id": q.id, "index": q.position, "text": q.text, "time_limit_s": int(q.time_limit_s),
+             "dimensions": [{"dimension_id": link.dimension_id, "weight": float(link.weight)}
+                            for link in links]}
+            for q, links in questions_of(db, stored_id(template))
+        ],
+    }
+
+
+def save_template_version(db: Session, template: Template, user_id: int | None,
+                          note: str = "") -> TemplateVersion:
+    """Keep the template's live rows as version `template.version` (creation and each edit)."""
+    row = TemplateVersion(template_id=stored_id(template), version=template.version,
+                          data=template_snapshot(db, template), note=note,
+                          created_by=user_id if user_id is not None else template.created_by)
+    db.add(row)
+    db.flush()
+    return row
 
 
 def get_template(db: Session, who: Principal, template_id: int) -> tuple[Template, Job]:
@@ -64,9 +92,11 @@ def get_template(db: Session, who: Principal, template_id: int) -> tuple[Templat
 
 
 def questions_of(db: Session, template_id: int) -> list[tuple[Question, list[QuestionDimension]]]:
+    """The newest version's questions (an edit retires the ones it removed) with their links."""
     questions = list(
         db.exec(
-            select(Question).where(Question.template_id == template_id).order_by(col(Question.position))
+            select(Question).where(Question.template_id == template_id, Question.retired == False)  # noqa: E712
+            .order_by(col(Question.position))
         )
     )
     ids = [stored_id(q) for q in questions]
@@ -80,12 +110,14 @@ def questions_of(db: Session, template_id: int) -> list[tuple[Question, list[Que
 
 
 def template_detail(db: Session, template: Template) -> dict[str, Any]:
-    names = {d.id: d.name for d in dimensions_of(db, template.job_id)}
+    names = {d.id: d.name for d in dimensions_of(db, template.job_id, include_retired=True)}
     return {
         "id": template.id,
         "job_id": template.job_id,
         "name": template.name,
         "created_at": template.created_at,
+        "version": template.version,
+        "archived_at": template.archived_at,
         "questions": [
             {
                 "id": q.id,

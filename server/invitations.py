@@ -23,8 +23,9 @@ from server.schemas import InvitationIn
 from server.sealing import Sealer
 from server.store import stored_id
 from server.tables import (
-    Candidate, Interview, InterviewWeight, Invitation, utcnow,
+    Candidate, Interview, InterviewWeight, Invitation, Template, utcnow,
 )
+from server.versions import check_invitable, interview_versions
 
 # States after which the link no longer opens (one definition: server/interview_machine.py).
 FINISHED_STATES = frozenset(s.value for s in FINISHED)
@@ -69,6 +70,7 @@ def _new_token(invitation: Invitation, sealer: Sealer | None) -> str:
 def create_invitations(db: Session, who: Principal, body: InvitationIn, boost: float,
                        sealer: Sealer | None = None) -> list[Issued]:
     template, job = get_template(db, who, body.template_id)
+    check_invitable(db, template, job)  # 409: archived, or linking a retired dimension
     deadline = to_utc(body.deadline)
     if deadline <= utcnow():
         raise Invalid("deadline must be in the future")
@@ -112,6 +114,9 @@ def create_invitations(db: Session, who: Principal, body: InvitationIn, boost: f
             template_id=template.id,  # type: ignore[arg-type]
             job_id=job.id,  # type: ignore[arg-type]
             question_count=len(questions),
+            # The newest versions, frozen: later edits make new versions, never change this one.
+            job_version=job.version,
+            template_version=template.version,
         )
         db.add(interview)
         db.flush()
@@ -134,6 +139,7 @@ def create_invitations(db: Session, who: Principal, body: InvitationIn, boost: f
         audit.record(
             db, "hr", who.id, "invitation.create", "interview", interview.id,
             candidate_id=cid, template_id=template.id, deadline=deadline.isoformat(),
+            job_version=job.version, template_version=template.version,
         )
         created.append(Issued(invitation, interview, token))
     db.flush()
@@ -249,7 +255,9 @@ def interview_detail(db: Session, who: Principal, interview_id: int) -> dict[str
     invitation = db.get(Invitation, interview.invitation_id)
     candidate = db.get(Candidate, interview.candidate_id)
     weights = db.exec(select(InterviewWeight).where(InterviewWeight.interview_id == interview.id)).all()
-    question_pos = {q.id: q.position for q, _ in questions_of(db, interview.template_id)}
+    job_data, template_data = interview_versions(db, interview)  # as invited, whatever edits came later
+    question_pos = {q["id"]: q["index"] for q in template_data["questions"]}
+    template = db.get(Template, interview.template_id)
     return {
         "id": interview.id,
         "invitation_id": interview.invitation_id,
@@ -257,8 +265,15 @@ def interview_detail(db: Session, who: Principal, interview_id: int) -> dict[str
         "question_index": interview.question_index,
         "question_count": interview.question_count,
         "consent": interview.consent,
-        "job": {"id": job.id, "title": job.title, "language": job.language},
+        "job": {"id": job.id, "title": job.title, "language": job.language, "version": interview.job_version,
+                "title_at_version": job_data["title"], "current_version": job.version},
         "template_id": interview.template_id,
+        # The versions the interview was invited with (GET /api/jobs/{id}?version=N shows one).
+        "job_version": interview.job_version,
+        "template_version": interview.template_version,
+        "template": {"id": interview.template_id, "name": template_data["name"],
+                     "version": interview.template_version,
+                     "current_version": template.version if template is not None else None},
         "candidate": {"id": candidate.id, "name": candidate.name, "email": candidate.email},  # type: ignore[union-attr]
         "deadline": invitation.deadline,  # type: ignore[union-attr]
         # The link itself is not kept (only its hash): POST .../link issues a new one.

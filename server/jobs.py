@@ -11,7 +11,7 @@ from server.auth import Principal
 from server.errors import Invalid, NotFound
 from server.schemas import JobIn
 from server.store import stored_id
-from server.tables import Dimension, Job, JobAccess, ScoringRule, User
+from server.tables import Dimension, Job, JobAccess, JobVersion, ScoringRule, User
 
 
 def create_job(db: Session, who: Principal, body: JobIn, default_language: str,
@@ -63,8 +63,38 @@ def create_job(db: Session, who: Principal, body: JobIn, default_language: str,
                 )
             )
     db.flush()
-    audit.record(db, "hr", who.id, "job.create", "job", job.id, title=job.title, jurisdiction=job.jurisdiction)
+    save_job_version(db, job, who.id)
+    audit.record(db, "hr", who.id, "job.create", "job", job.id, title=job.title, jurisdiction=job.jurisdiction,
+                 version=job.version)
     return job
+
+
+def job_snapshot(db: Session, job: Job) -> dict[str, Any]:
+    """The job as its newest version holds it (what a JobVersion row keeps): the live rows,
+    retired dimensions left out."""
+    detail = job_detail(db, job)
+    data = {key: detail[key] for key in SNAPSHOT_KEYS}
+    # Numbers as the database gives them back (a weight sent as 2 reads 2.0), so a version reads
+    # the same before and after it is stored.
+    data["dimensions"] = [
+        {**d, "weight": float(d["weight"]), "keywords": list(d["keywords"]),
+         "rules": [{**r, "value": float(r["value"]), "points": float(r["points"])} for r in d["rules"]]}
+        for d in data["dimensions"]
+    ]
+    return data
+
+
+SNAPSHOT_KEYS = ("title", "language", "jurisdiction", "analyze_expression", "analyze_eye_contact",
+                 "analyze_posture", "dimensions")
+
+
+def save_job_version(db: Session, job: Job, user_id: int | None, note: str = "") -> JobVersion:
+    """Keep the job's live rows as version `job.version` (called at creation and by each edit)."""
+    row = JobVersion(job_id=stored_id(job), version=job.version, data=job_snapshot(db, job), note=note,
+                     created_by=user_id if user_id is not None else job.created_by)
+    db.add(row)
+    db.flush()
+    return row
 
 
 def allowed_analyses(body: JobIn) -> dict[str, bool]:
@@ -117,10 +147,13 @@ def get_job(db: Session, who: Principal, job_id: int) -> Job:
     return job
 
 
-def dimensions_of(db: Session, job_id: int) -> list[Dimension]:
-    return list(
-        db.exec(select(Dimension).where(Dimension.job_id == job_id).order_by(col(Dimension.position)))
-    )
+def dimensions_of(db: Session, job_id: int, include_retired: bool = False) -> list[Dimension]:
+    """The job's dimensions in the newest version (with `include_retired`, also those an edit
+    retired, which older interviews were scored on)."""
+    query = select(Dimension).where(Dimension.job_id == job_id)
+    if not include_retired:
+        query = query.where(Dimension.retired == False)  # noqa: E712
+    return list(db.exec(query.order_by(col(Dimension.position))))
 
 
 def rules_of(db: Session, dimension_ids: list[int]) -> dict[int, list[ScoringRule]]:
@@ -149,6 +182,8 @@ def job_detail(db: Session, job: Job) -> dict[str, Any]:
         "analyze_expression": job.analyze_expression,
         "analyze_eye_contact": job.analyze_eye_contact,
         "analyze_posture": job.analyze_posture,
+        "version": job.version,
+        "archived_at": job.archived_at,
         "dimensions": [
             {
                 "id": d.id,

@@ -15,6 +15,7 @@ from server import webhook_events
 from server.errors import Conflict
 from server.interview_templates import questions_of
 from server.invitations import Issued
+from server.i18n import job_locale
 from server.mail_templates import Values, render, wording
 from server.settings import Settings
 from server.store import stored_id
@@ -43,8 +44,9 @@ def message_for(db: Session, settings: Settings, kind: str, interview: Interview
         question_count=len(questions),
         minutes=max(1, math.ceil(seconds / 60)),
         contact_email=inviter.email if inviter is not None else (settings.mail_from or ""),
+        language=job_locale(job.language),  # the candidate reads the job's language (server/i18n.py)
     )
-    rendered = render(wording(db, kind), values)
+    rendered = render(wording(db, kind, values.language), values)
     row = OutboundMail(
         kind=kind, invitation_id=invitation.id, to_addr=candidate.email, subject=rendered.subject,
         body_text=rendered.text, body_html=rendered.html, link_base=link_base, created_by=created_by,

@@ -1,7 +1,8 @@
 """`GET /ws/monitor`: the HR panel's live feed. A snapshot of every live interview the user may
-see, then the bus events for them. Each client has its own bounded queue and sender task
-(server/bus.py drops stale updates for a slow client; one that still cannot keep up is
-disconnected), so no client ever delays another or the media path."""
+see, then the bus events for them (with several processes, those of every process: the snapshot
+from Redis, the events through server/redis_bus.py). Each client has its own bounded queue and
+sender task (server/bus.py drops stale updates for a slow client; one that still cannot keep up
+is disconnected), so no client ever delays another or the media path."""
 from __future__ import annotations
 
 import asyncio
@@ -17,7 +18,7 @@ from server.errors import Forbidden, Unauthorized
 from server.jobs import visible_jobs_query
 from server import session_views
 from server.model_bank import models_key
-from server.sessions import bus_key, sessions_key
+from server.sessions import SessionManager, bus_key, sessions_key
 from server.tables import Job
 from server.auth import TokenKind, resolve_token
 from server.store import Store
@@ -63,12 +64,14 @@ async def monitor_ws(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
 
     def visible(event: Any) -> bool:
+        if event.job_id is not None:  # from another process
+            return event.job_id in job_ids
         session = manager.sessions.get(event.interview_id)
         return session is not None and session.plan.job_id in job_ids
 
     subscription = bus.subscribe(visible, limit=512)
     try:
-        snapshot = [session_views.describe(s) for s in manager.sessions.values() if s.plan.job_id in job_ids]
+        snapshot = await _snapshot(manager, job_ids)
         # Each analyser's own status: a missing speech model leaves vision running, and HR sees which.
         analyzers = request.app[models_key].analyzers()
         await ws.send_str(json.dumps({"type": "snapshot", "interviews": snapshot, "analyzers": analyzers},
@@ -100,6 +103,22 @@ async def monitor_ws(request: web.Request) -> web.StreamResponse:
     finally:
         bus.unsubscribe(subscription)
     return ws
+
+
+async def _snapshot(manager: SessionManager, job_ids: set[int]) -> list[dict[str, Any]]:
+    """Every live interview of these jobs: this process's from memory (the freshest), the
+    others' from the snapshots their holders keep in Redis."""
+    views = {s.id: session_views.describe(s) for s in manager.sessions.values() if s.plan.job_id in job_ids}
+    if manager.ownership is not None:
+        try:
+            shared = await manager.ownership.snapshots()
+        except Exception:  # Redis away: this process's interviews are still worth showing
+            logger.warning("monitor: shared snapshots unavailable", exc_info=True)
+            shared = []
+        for view in shared:
+            if view.get("job_id") in job_ids and view.get("interview_id") not in views:
+                views[view["interview_id"]] = view
+    return [views[k] for k in sorted(views)]
 
 
 def _credential(request: web.Request) -> tuple[str, TokenKind] | None:

@@ -8,10 +8,8 @@ from typing import Sequence
 
 from sqlmodel import Session, select
 
-from server.interview_templates import questions_of
-from server.jobs import dimensions_of, rules_of
-from server.store import stored_id
-from server.tables import Candidate, Interview, InterviewWeight, Job
+from server.tables import Candidate, Interview, InterviewWeight
+from server.versions import interview_versions
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +76,11 @@ class InterviewPlan:
     analyze_eye_contact: bool
     analyze_posture: bool
     resume_boosts: tuple[ResumeBoost, ...] = ()
+    # The versions the interview was invited with (server/versions.py).
+    job_version: int = 1
+    template_id: int = 0
+    template_name: str = ""
+    template_version: int = 1
 
     def dimension(self, dimension_id: int) -> DimensionPlan:
         return next(d for d in self.dimensions if d.id == dimension_id)
@@ -103,45 +106,49 @@ class InterviewPlan:
 
 
 def load_plan(db: Session, interview_id: int) -> InterviewPlan:
+    """From the job and template versions the interview was invited with (server/versions.py),
+    never from later edits."""
     interview = db.get(Interview, interview_id)
     assert interview is not None
-    job = db.get(Job, interview.job_id)
     candidate = db.get(Candidate, interview.candidate_id)
-    assert job is not None and candidate is not None
-    dims = dimensions_of(db, stored_id(job))
-    rules = rules_of(db, [stored_id(d) for d in dims])
+    assert candidate is not None
+    job, template = interview_versions(db, interview)
     frozen = db.exec(select(InterviewWeight).where(InterviewWeight.interview_id == interview_id)).all()
     weights = {(w.question_id, w.dimension_id): w.base_weight for w in frozen}
     questions = tuple(
         QuestionPlan(
-            index=q.position,
-            question_id=stored_id(q),
-            text=q.text,
-            time_limit_s=q.time_limit_s,
+            index=q["index"],
+            question_id=q["id"],
+            text=q["text"],
+            time_limit_s=q["time_limit_s"],
             weights=tuple(
-                (link.dimension_id, weights.get((stored_id(q), link.dimension_id), link.weight))
-                for link in links
+                (link["dimension_id"], weights.get((q["id"], link["dimension_id"]), link["weight"]))
+                for link in q["dimensions"]
             ),
         )
-        for q, links in questions_of(db, interview.template_id)
+        for q in template["questions"]
     )
     return InterviewPlan(
         interview_id=interview_id,
-        job_id=stored_id(job),
-        job_title=job.title,
-        language=job.language,
+        job_id=interview.job_id,
+        job_title=job["title"],
+        language=job["language"],
         candidate_name=candidate.name,
         questions=questions,
         dimensions=tuple(
-            DimensionPlan(stored_id(d), d.name, tuple(d.keywords),
-                          tuple(Rule(r.signal, r.op, r.value, r.points, r.scope) for r in rules[stored_id(d)]),
-                          d.weight)
-            for d in dims
+            DimensionPlan(d["id"], d["name"], tuple(d["keywords"]),
+                          tuple(Rule(r["signal"], r["op"], r["value"], r["points"], r["scope"]) for r in d["rules"]),
+                          d["weight"])
+            for d in job["dimensions"]
         ),
-        analyze_expression=job.analyze_expression,
-        analyze_eye_contact=job.analyze_eye_contact,
-        analyze_posture=job.analyze_posture,
+        analyze_expression=job["analyze_expression"],
+        analyze_eye_contact=job["analyze_eye_contact"],
+        analyze_posture=job["analyze_posture"],
         resume_boosts=_resume_boosts(frozen),
+        job_version=interview.job_version,
+        template_id=interview.template_id,
+        template_name=template["name"],
+        template_version=interview.template_version,
     )
 
 

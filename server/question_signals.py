@@ -8,6 +8,7 @@ from typing import Any
 
 from typing import TYPE_CHECKING
 
+from analyzers.conditions import low_confidence
 from analyzers.language import LanguageSignals, analyze_answer
 from analyzers.language_live import LiveAnswer
 from analyzers.speech import Word
@@ -44,29 +45,54 @@ class VisionTally:
     # Timeline counts: (bucket, frames, face, eye, eye_frames, smile, smile_frames, upright, pose_frames).
     buckets: list[tuple[int, ...]] = field(default_factory=list)
     _open: list[int] | None = None
+    # Frames a signal was measured in but left out as low confidence: per signal ("eye_contact")
+    # and per signal and condition ("eye_contact:poor_light").
+    low_confidence: dict[str, int] = field(default_factory=dict)
 
     def add(self, s: VisionSample, clock_s: float | None = None) -> None:
+        # A face signal under a condition the evaluation found it unreliable in (poor light, a
+        # small face, a turned head: analyzers/conditions.py) is left out of its ratio, as if
+        # not measured, and counted apart with the condition, for the report's "low confidence".
+        conditions = getattr(s, "conditions", ())  # samples from fakes and older callers have none
+        eye = self._confident("eye_contact", s.eye_contact, conditions)
+        smile = self._confident("smile", s.smile, conditions)
+        upright = self._confident("upright", s.upright, conditions)
         if clock_s is not None:
-            self._add_to_timeline(s, clock_s)
+            self._add_to_timeline(s.faces, eye, smile, upright, clock_s)
         self.frames += 1
         if s.faces >= 1:
             self.face += 1
         if s.faces >= 2:
             self.multiple += 1
-        if s.eye_contact is not None:
+        if eye is not None:
             self.eye_contact_frames += 1
-            self.eye_contact += int(s.eye_contact)
-        if s.smile is not None:
+            self.eye_contact += int(eye)
+        if smile is not None:
             self.smile_frames += 1
-            self.smile += int(s.smile)
-        if s.upright is not None:
+            self.smile += int(smile)
+        if upright is not None:
             self.pose_frames += 1
-            self.upright += int(s.upright)
+            self.upright += int(upright)
         if s.motion is not None:
             self.motion_frames += 1
             self.motion_sum += s.motion
 
-    def _add_to_timeline(self, s: VisionSample, clock_s: float) -> None:
+    def _confident(self, signal: str, value: bool | None, conditions: tuple[str, ...]) -> bool | None:
+        """`value`, or None when a condition of the frame makes `signal` low confidence (then
+        counted in `low_confidence` under the signal and under each such condition)."""
+        if value is None:
+            return None
+        why = low_confidence(signal, conditions)
+        if not why:
+            return value
+        self.low_confidence[signal] = self.low_confidence.get(signal, 0) + 1
+        for condition in why:
+            key = f"{signal}:{condition}"
+            self.low_confidence[key] = self.low_confidence.get(key, 0) + 1
+        return None
+
+    def _add_to_timeline(self, faces: int, eye: bool | None, smile: bool | None, upright: bool | None,
+                         clock_s: float) -> None:
         b = self._open
         bucket = int(max(clock_s, 0.0) // TIMELINE_BUCKET_S)
         if b is None or bucket > b[0]:  # a frame arriving late counts in the open bucket
@@ -77,15 +103,15 @@ class VisionTally:
                 return
             b = self._open = [bucket, 0, 0, 0, 0, 0, 0, 0, 0]
         b[1] += 1
-        b[2] += s.faces >= 1
-        if s.eye_contact is not None:
-            b[3] += bool(s.eye_contact)
+        b[2] += faces >= 1
+        if eye is not None:
+            b[3] += bool(eye)
             b[4] += 1
-        if s.smile is not None:
-            b[5] += bool(s.smile)
+        if smile is not None:
+            b[5] += bool(smile)
             b[6] += 1
-        if s.upright is not None:
-            b[7] += bool(s.upright)
+        if upright is not None:
+            b[7] += bool(upright)
             b[8] += 1
 
     def timeline(self, eye_contact: bool = True, expression: bool = True,
@@ -115,8 +141,14 @@ class VisionTally:
         return {k: round(v, 4) for k, v in out.items()}
 
     def stats(self) -> dict[str, Any]:
+        """Frame counts, stored with the signals (as `frames:<key>`). `<signal>_measured`: frames
+        the signal counted in; `low_confidence:<signal>[:<condition>]`: frames it was left out
+        of (server/signal_confidence.py turns these into the report's words)."""
         return {"analysed_frames": self.frames, "face_frames": self.face, "multiple_face_frames": self.multiple,
-                "eye_contact_frames": self.eye_contact, "smile_frames": self.smile, "upright_frames": self.upright}
+                "eye_contact_frames": self.eye_contact, "smile_frames": self.smile, "upright_frames": self.upright,
+                "eye_contact_measured": self.eye_contact_frames, "smile_measured": self.smile_frames,
+                "upright_measured": self.pose_frames,
+                **{f"low_confidence:{k}": v for k, v in sorted(self.low_confidence.items())}}
 
 
 @dataclass(frozen=True, slots=True)

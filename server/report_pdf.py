@@ -232,6 +232,16 @@ def render_pdf(doc: PdfReport, fonts: tuple[Path, Path]) -> bytes:
                 text(f"“{c['text']}”", 9.5, indent=4)
             pdf.ln(0.8)
 
+        # Measured accuracy per video signal, and answers where a signal was low confidence.
+        low = [f"Question {q['index'] + 1}: {lc['text']}" for q in r["questions"] if not q["superseded"]
+               for lc in q.get("low_confidence") or []]
+        if r.get("signal_accuracy") or low:
+            heading("How far to trust the video signals")
+            for a in r.get("signal_accuracy") or []:
+                bullet(a["text"], indent=0)
+            for sentence in low:
+                bullet(sentence, indent=0)
+
     heading("Interventions during the interview")
     if not r.get("interventions"):
         text("Nobody intervened: no pause, message, extra time, skip or redo.", 10)

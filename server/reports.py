@@ -22,6 +22,8 @@ from server.errors import Conflict, NotFound
 from server.clip_selection import QuestionSpan, select_clips
 from server.plan import InterviewPlan, QuestionPlan, load_plan
 from server.question_signals import Segment, language_signals
+from server.signal_accuracy import signal_accuracy
+from server import signal_confidence
 from server.scoring import (
     EvidenceGap, Overall, QuestionResult, assess_interview, evidence_gaps, overall_score, score_question,
 )
@@ -262,15 +264,20 @@ def build_report(db: Session, interview_id: int, base_url: str,
         live = [Segment(s.text, s.start_s, s.end_s, tuple(Word(w["word"], w["start_s"], w["end_s"], w.get("conf", 1.0))
                                                        for w in s.words)) for s in said if s.live]
         signals = {k: v for k, v in row.signals.items() if not k.startswith("frames:")}
+        frames = {k[7:]: v for k, v in row.signals.items() if k.startswith("frames:")}
         _, hits = _language_evidence(live, q.text, plan, q, signals.get("answer_seconds", 0.0))
-        scores = {dim_id: score_question(plan.dimension(dim_id), signals, hits, q.index) for dim_id, _ in q.weights}
+        unsure = signal_confidence.not_assessed(frames)  # vision signals left out of every frame
+        scores = {dim_id: score_question(plan.dimension(dim_id), signals, hits, q.index, unsure)
+                  for dim_id, _ in q.weights}
         results.append(QuestionResult(q.index, q.weights, scores, row.skipped, row.superseded, row.fault, row.paused_s))
         counted = not (row.superseded or row.skipped)
         gaps = evidence_gaps(signals) if counted else ()
         entry = {
             "index": q.index, "attempt": row.attempt, "text": q.text, "skipped": row.skipped,
             "superseded": row.superseded, "fault": row.fault, "paused_s": round(row.paused_s, 1),
-            "signals": signals, "frames": {k[7:]: v for k, v in row.signals.items() if k.startswith("frames:")},
+            "signals": signals, "frames": frames,
+            # Signals left out of some frames as low confidence (poor light, small face, turned head).
+            "low_confidence": signal_confidence.low_confidence(frames),
             # What this answer could not measure (nothing recognised, no face, no frames).
             "gaps": [g.to_json() for g in gaps],
             "scores": [{"dimension_id": d, "name": plan.dimension(d).name, "weight": w,
@@ -325,7 +332,7 @@ def build_report(db: Session, interview_id: int, base_url: str,
         else Percentile(None, len(pool.overall))
     not_assessed = [(plan.dimension(r.dimension_id).name, r.reason) for r in dims
                     if r.score is None and r.dimension_id in linked]
-    hires = _hire_profiles(db, interview.job_id, exclude=interview_id)
+    hires = _hire_profiles(db, interview.job_id, exclude=interview_id, names={d.id: d.name for d in plan.dimensions})
     if interview.consent:
         rec = recommend({d["name"]: d["score"] for d in dimensions if d["score"] is not None}, hires, thresholds,
                         overall=overall.score, coverage=overall.coverage, not_assessed=[n for n, _ in not_assessed],
@@ -346,7 +353,9 @@ def build_report(db: Session, interview_id: int, base_url: str,
     report = {
         "interview_id": interview_id,
         "candidate": {"id": candidate.id, "name": candidate.name, "status": candidate.status},
-        "job": {"id": plan.job_id, "title": plan.job_title},
+        # The versions the interview ran with (server/versions.py): later edits never change them.
+        "job": {"id": plan.job_id, "title": plan.job_title, "version": plan.job_version},
+        "template": {"id": plan.template_id, "name": plan.template_name, "version": plan.template_version},
         "consent": interview.consent,
         "completed_at": interview.completed_at,
         "built_at": utcnow(),
@@ -367,6 +376,8 @@ def build_report(db: Session, interview_id: int, base_url: str,
                        "text": _percentile_text(pct, sufficient) if interview.consent else
                        "no AI scores to compare (a human-only review was asked for)"},
         "recommendation": {"decision": rec.decision, "reason": rec.reason},
+        # How far to trust each video signal (measured on the labelled set: server/signal_accuracy.py).
+        "signal_accuracy": signal_accuracy(),
         # Per-job analysis switches: a signal of a switched-off analysis is "off", not "no data".
         "analyses": {"expression": plan.analyze_expression, "eye_contact": plan.analyze_eye_contact,
                      "posture": plan.analyze_posture},
@@ -415,14 +426,18 @@ def _jsonable(value: Any) -> Any:
     return json.loads(dumps(value))
 
 
-def _hire_profiles(db: Session, job_id: int, exclude: int) -> list[dict[str, float]]:
+def _hire_profiles(db: Session, job_id: int, exclude: int,
+                   names: Mapping[int, str] | None = None) -> list[dict[str, float]]:
+    """Past hires' dimension scores by name; with `names` (dimension id -> name), a dimension
+    renamed since a hire's interview goes by the caller's name (the same dimension: its id)."""
     hired = db.exec(select(Interview.id).join(Decision, col(Decision.interview_id) == Interview.id)
                     .where(Interview.job_id == job_id, Decision.decision == "hire", Interview.id != exclude)).all()
     profiles = []
     for iid in hired:
         report = db.get(Report, iid)
         if report and report.data.get("dimensions"):
-            profile = {d["name"]: d["score"] for d in report.data["dimensions"] if d.get("score") is not None}
+            profile = {(names or {}).get(d.get("id", 0), d["name"]): d["score"] for d in report.data["dimensions"]
+                       if d.get("score") is not None}
             if profile:
                 profiles.append(profile)
     return profiles

@@ -28,6 +28,7 @@ from server.reports import MIN_FOR_PERCENTILE, Thresholds, _hire_profiles, recom
 from server.scoring import overall_score
 from server.store import stored_id
 from server.tables import Candidate, Decision, Dimension, Interview, InterviewWeight, Score
+from server.versions import job_version_data
 from server.web import settings_key, store_key
 
 SORTS = ("name", "state", "overall", "percentile", "recommendation", "decision", "completed_at")
@@ -120,10 +121,21 @@ class Filters:
 def job_results(db: Session, who: Principal, job_id: int,
                 thresholds: Thresholds) -> tuple[list[ResultRow], list[Dimension]]:
     """Every interview of the job as a board row (and the job's dimensions, in order)."""
-    get_job(db, who, job_id)
+    job = get_job(db, who, job_id)
     dims = dimensions_of(db, job_id)
-    names = {stored_id(d): d.name for d in dims}
-    job_weights = {stored_id(d): d.weight for d in dims}
+    # By dimension identity across versions: a renamed dimension under its newest name, a retired
+    # one (scored in older versions' interviews) still named.
+    every = dimensions_of(db, job_id, include_retired=True)
+    names = {stored_id(d): d.name for d in every}
+    weights_at: dict[int, dict[int, float]] = {}
+
+    def weights_of(version: int) -> dict[int, float]:
+        """The dimension weights of the job version an interview ran with (its report's)."""
+        if version not in weights_at:
+            weights_at[version] = {d["id"]: d["weight"] for d in job_version_data(db, job, version)["dimensions"]}
+        return weights_at[version]
+
+    version_of: dict[int, int] = {}
     rows: dict[int, ResultRow] = {}
     for itv, cand, decision in db.exec(
         select(Interview, Candidate, Decision)
@@ -131,6 +143,7 @@ def job_results(db: Session, who: Principal, job_id: int,
         .outerjoin(Decision, col(Decision.interview_id) == Interview.id)
         .where(Interview.job_id == job_id)
     ).all():
+        version_of[stored_id(itv)] = itv.job_version
         rows[stored_id(itv)] = ResultRow(stored_id(cand), stored_id(itv), cand.name, cand.email, itv.state,
                                          itv.completed_at, itv.consent,
                                          decision=decision.decision if decision is not None else None)
@@ -156,14 +169,13 @@ def job_results(db: Session, who: Principal, job_id: int,
         dims_of = linked.get(iid, {})
         if row.consent is False or not dims_of:
             continue  # human-only: no AI scores
-        result = overall_score({d: v[1] for d, v in dims_of.items()}, job_weights,
+        result = overall_score({d: v[1] for d, v in dims_of.items()}, weights_of(version_of[iid]),
                                {d: v[0] for d, v in dims_of.items()})
         row.overall, row.coverage = result.score, result.coverage
         row.dimensions = {names[d]: v[1] for d, v in dims_of.items() if d in names}
         if row.state == "completed" and row.overall is not None and row.coverage >= thresholds.min_coverage:
             pool[iid] = row.overall
-    hires = _hire_profiles(db, job_id, exclude=0)
-    name_weights = {names[d]: w for d, w in job_weights.items()}
+    hires = _hire_profiles(db, job_id, exclude=0, names=names)
     ranked = sorted(pool.values())
     for iid, row in rows.items():
         if row.state != "completed":
@@ -173,9 +185,12 @@ def job_results(db: Session, who: Principal, job_id: int,
         assessed = {n: v for n, v in row.dimensions.items() if v is not None}
         rec = recommend(assessed, hires, thresholds, overall=row.overall,
                         coverage=row.coverage if row.consent is not False else None,
-                        not_assessed=[n for n, v in row.dimensions.items() if v is None], weights=name_weights)
+                        not_assessed=[n for n, v in row.dimensions.items() if v is None],
+                        weights={names[d]: w for d, w in weights_of(version_of[iid]).items()})
         row.recommendation = rec.decision
-    return list(rows.values()), dims
+    shown = {n for row in rows.values() for n in row.dimensions}
+    retired = [d for d in every if d.retired and d.name in shown]  # columns for older versions' dimensions
+    return list(rows.values()), dims + retired
 
 
 def _percentile_among_others(score: float, ranked: list[float]) -> float | None:

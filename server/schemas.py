@@ -340,3 +340,51 @@ class ReportOut(BaseModel):
                                                          "sufficiently covered interviews")
     recommendation: RecommendationOut
     interventions: list[dict[str, Any]]
+
+
+# --- editing and versions (server/versions.py) ----------------------------------------------
+
+class DimensionEdit(DimensionIn):
+    id: Optional[Id] = Field(default=None, description="An existing dimension of the job (kept, possibly "
+                                                       "renamed, with its id); none: a new dimension (or the "
+                                                       "retired one of the same name, brought back)")
+
+
+class JobEdit(Body):
+    """A new version of a job: what is left out stays as it was. `dimensions`, when given, is the
+    whole new list: a dimension of the job not listed is retired (kept for older interviews)."""
+
+    title: Optional[Annotated[Text, Field(max_length=200)]] = None
+    dimensions: Optional[list[DimensionEdit]] = Field(default=None, min_length=1, max_length=30)
+    note: str = Field(default="", max_length=500, description="Why it changed (shown in the version history)")
+
+
+class QuestionEdit(QuestionIn):
+    id: Optional[Id] = Field(default=None, description="An existing question of the template (kept with its "
+                                                       "id, possibly reworded or moved); none: a new question")
+
+
+class TemplateEdit(Body):
+    """A new version of a template; `questions`, when given, is the whole new list in order: a
+    question not listed is removed from the new version (kept for older interviews)."""
+
+    name: Optional[Annotated[Text, Field(max_length=200)]] = None
+    questions: Optional[list[QuestionEdit]] = Field(default=None, min_length=1, max_length=50)
+    note: str = Field(default="", max_length=500, description="Why it changed (shown in the version history)")
+
+
+class TemplateCopyIn(Body):
+    job_id: Id = Field(description="The job to copy the template into; each question's dimensions are mapped "
+                                   "to the dimensions of the same name there")
+    name: Optional[Annotated[Text, Field(max_length=200)]] = Field(default=None,
+                                                                   description="Default: the source's name")
+
+
+class VersionSaved(BaseModel):
+    id: int
+    version: int
+    changed: bool = Field(description="False: the edit changed nothing, so no version was saved")
+    changes: list[str]
+    # Templates whose newest version links a dimension this edit retired: they refuse new
+    # invitations (409) until edited.
+    templates_to_update: list[dict[str, Any]] = []

@@ -85,7 +85,10 @@ def score_question(
     signals: Mapping[str, float],
     keyword_evidence: Sequence[Mapping[str, Any]] = (),
     question_index: int | None = None,
+    low_confidence: Mapping[str, str] | None = None,
 ) -> DimensionScore:
+    """`low_confidence`: signal -> reason, for vision signals left out of every frame as low
+    confidence (server/signal_confidence.py): their rules are not checked, and say why."""
     gaps = {g.family: g for g in evidence_gaps(signals)}
     if "language" in gaps:
         reason = gaps["language"].reason
@@ -121,6 +124,10 @@ def score_question(
                              "rule": rule.describe(), "code": gaps["vision"].code, "reason": gaps["vision"].reason})
             continue
         if rule.signal not in signals:
+            if low_confidence and rule.signal in low_confidence:
+                evidence.append({"kind": "rule_not_assessed", "question_index": question_index,
+                                 "signal": rule.signal, "rule": rule.describe(), "code": "low_confidence",
+                                 "reason": low_confidence[rule.signal]})
             continue
         value = signals[rule.signal]
         if rule.scope == "interview":

@@ -6,7 +6,7 @@ machine here, so every state change, wherever it happens, is one of the table's.
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable
 
 from sqlmodel import Session, col, select
 
@@ -152,9 +152,17 @@ def apply(db: Session, interview: Interview, event: Event, facts: Facts, actor: 
     return step
 
 
+def mid_way(db: Session, skip: Collection[int] = ()) -> list[int]:
+    """Interviews holding media, but for those in `skip` (held by another live process)."""
+    found = db.exec(select(Interview.id).where(col(Interview.state).in_([s.value for s in HOLDS_MEDIA]))).all()
+    return [i for i in found if i is not None and i not in skip]
+
+
 def restart_sweep(db: Session) -> list[int]:
     """On start: interviews a previous process left holding media are interrupted now (their
-    media is gone); the watchdog then abandons them on time unless the candidate comes back."""
+    media is gone); the watchdog then abandons them on time unless the candidate comes back.
+    (With several processes, server/sessions.py opens each one that no live process holds
+    instead, which takes the same transition.)"""
     found = db.exec(select(Interview).where(col(Interview.state).in_([s.value for s in HOLDS_MEDIA]))).all()
     moved = []
     for interview in found:

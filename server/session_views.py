@@ -18,6 +18,12 @@ def progress(session: InterviewSession) -> dict[str, Any]:
             "time_limit_s": session.time_limit_s(), "question_text": q.text if q else None}
 
 
+def state(session: InterviewSession) -> dict[str, Any]:
+    """Where the interview stands: the answer to an HR command."""
+    return {"state": session.state.value, "question_index": session.question_index,
+            "question_count": len(session.plan.questions), "remaining_s": round(session.remaining_s(), 1)}
+
+
 def question_message(session: InterviewSession) -> dict[str, Any] | None:
     q = session.question
     if q is None:

@@ -1,10 +1,15 @@
 """The live sessions of this process: creating them from the store, admission control, the
-shared executors and models they use, and the once-a-second ticker that feeds the HR panel."""
+shared executors and models they use, and the once-a-second ticker that feeds the HR panel.
+
+With CANDOR_REDIS_URL several processes share the work: a session is opened only by the process
+that claims the interview in Redis (server/ownership.py), events and commands travel between
+processes (server/redis_bus.py), and a dead process's interviews are adopted by a live one."""
 from __future__ import annotations
 
 from datetime import datetime
 
 import asyncio
+import base64
 import logging
 import time
 from dataclasses import replace
@@ -13,6 +18,8 @@ from typing import Any, AsyncIterator
 from sqlmodel import col, select
 from aiohttp import web
 from aiortc import RTCPeerConnection
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from analyzers.speech import Final, Partial, SpeechRecognizer
 from server.bus import Bus
@@ -24,8 +31,10 @@ from server.plan import load_plan
 from server.question_signals import language_signals
 from server.recording import Recorder, recordings_root
 from server import session_store, session_views
-from server.interview_machine import FINISHED, HOLDS_MEDIA, STARTED, Event, Refused, State
+from server.interview_machine import FINISHED, HOLDS_MEDIA, STARTED, Event, Facts, Refused, State
 from server.media_slots import MediaSlots
+from server.ownership import HeldElsewhere, Ownership, new_process_id
+from server.redis_bus import RedisBus, Unreachable
 from server.session import InterviewSession
 from server.settings import Settings
 from server.speech_stream import SpeechStream
@@ -63,51 +72,210 @@ class SessionManager:
         self._lock = asyncio.Lock()
         self._ticker: asyncio.Task[None] | None = None
         self._finishing: set[asyncio.Task[Any]] = set()
+        # Several processes (CANDOR_REDIS_URL): who holds which interview, and the bus between them.
+        self.process_id = new_process_id()
+        self.ownership: Ownership | None = None
+        self.link: RedisBus | None = None
+        self._redis: Redis | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._snapshotter: asyncio.Task[None] | None = None
+        self._releasing: set[asyncio.Task[None]] = set()
+        self._jobs: dict[int, int] = {}  # interview -> job, for events sent to other processes
+        self._orphans: set[int] = set()  # ownerless at the last heartbeat
+        self._handing_over: set[int] = set()
 
     async def start(self) -> None:
-        """Interviews a previous process left mid-way are interrupted now and watched again."""
-        moved = await self.store.run(session_store.restart_sweep)
+        """Interviews a previous process left mid-way are interrupted now and watched again
+        (with several processes: only those no live process holds)."""
+        if self.settings.redis_url:
+            await self._join_cluster(self.settings.redis_url)
+            assert self.ownership is not None
+            held_elsewhere = await self.ownership.held_elsewhere()
+            # Opening each one interrupts it (see _open) and claims it for this process.
+            moved = await self.store.run(lambda db: session_store.mid_way(db, held_elsewhere))
+        else:
+            moved = await self.store.run(session_store.restart_sweep)
         for interview_id in moved:
             try:
                 await self.session_for(interview_id)
+            except HeldElsewhere:
+                pass  # another process starting at the same time took it
             except Exception:
                 logger.exception("interview %d: could not be restored", interview_id)
         if moved:
             logger.warning("restart: %d interview(s) were mid-way and wait for their candidates: %s",
                            len(moved), ", ".join(map(str, moved)))
         self._ticker = asyncio.create_task(self._tick(), name="session-ticker")
+        if self.ownership is not None:
+            self._heartbeat = asyncio.create_task(self._beat(), name="ownership-heartbeat")
+            self._snapshotter = asyncio.create_task(self._snapshot_changes(), name="snapshot-writer")
+
+    async def _join_cluster(self, url: str) -> None:
+        self._redis = Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
+        try:
+            await self._redis.ping()
+        except Exception as exc:
+            raise RuntimeError(f"CANDOR_REDIS_URL: Redis does not answer at {url}: {exc}") from None
+        self.ownership = Ownership(self._redis, self.process_id, self.settings.owner_ttl_s)
+        self.link = RedisBus(self._redis, self.process_id, self.bus, self._jobs.get, self._on_command)
+        await self.link.start()
+        logger.info("cluster: process %s joined through Redis (ownership TTL %.0f s)",
+                    self.process_id, self.settings.owner_ttl_s)
 
     async def session_for(self, interview_id: int) -> InterviewSession:
         """The interview's session in this process, made (or restored) on first use. Capacity
-        is not checked here but at every event that starts media (see MediaSlots)."""
+        is not checked here but at every event that starts media (see MediaSlots). With several
+        processes, raises HeldElsewhere when another live process holds the interview."""
         async with self._lock:
             session = self.sessions.get(interview_id)
             if session is not None:
                 return session
+            if self.ownership is not None:
+                try:
+                    holder = await self.ownership.claim(interview_id)
+                except RedisError:
+                    logger.warning("interview %d: Redis unreachable, not opened", interview_id, exc_info=True)
+                    raise ApiError("the servers' shared state (Redis) cannot be reached; try again in a moment",
+                                   status=503) from None
+                if holder is not None:
+                    raise HeldElsewhere(holder)
+            try:
+                return await self._open(interview_id)
+            except BaseException:
+                if self.ownership is not None:
+                    await self.ownership.release(interview_id)
+                raise
 
-            def load(db: Any) -> tuple[Interview, Any, Any, list[Any], StateChange | None]:
-                interview = db.get(Interview, interview_id)
-                if interview is None:
-                    raise NotFound(f"interview {interview_id} not found")
-                invitation = db.get(Invitation, interview.invitation_id)
-                started = interview.state in {s.value for s in STARTED}
-                restored = session_store.restore_attempts(db, interview_id, interview.question_index, started,
-                                                          interview.question_used_s)
-                last = db.exec(select(StateChange).where(StateChange.interview_id == interview_id)
-                               .order_by(col(StateChange.id).desc())).first()
-                return (interview, load_plan(db, interview_id), invitation.deadline if invitation else None,
-                        restored, last)
+    async def _open(self, interview_id: int) -> InterviewSession:
+        adopting = self.ownership is not None
 
-            interview, plan, deadline, restored, last = await self.store.run(load)
-            session = InterviewSession(plan, interview, self.store, self.bus, language_signals,
-                                       on_finished=self._finished, slots=self.slots, deadline=deadline,
-                                       restored=restored)
-            if last is not None:
-                session.reason, session.code = last.reason, last.code
-            self.sessions[interview_id] = session
-            logger.info("interview %d: session opened (%s)", interview_id, session.state)
-            self.bus.publish("session", interview_id, event="opened", interview=session_views.describe(session))
-            return session
+        def load(db: Any) -> tuple[Interview, Any, Any, list[Any], StateChange | None, State | None]:
+            interview = db.get(Interview, interview_id)
+            if interview is None:
+                raise NotFound(f"interview {interview_id} not found")
+            before = State(interview.state)
+            if adopting and before in HOLDS_MEDIA and before != State.INTERRUPTED:
+                # Mid-way, and no live process holds it: the process that did died. The restart
+                # path of the state machine, as a restarted single process takes it.
+                session_store.apply(db, interview, Event.RESTART, Facts(started=interview.started_at is not None),
+                                    "system")
+            invitation = db.get(Invitation, interview.invitation_id)
+            started = interview.state in {s.value for s in STARTED}
+            restored = session_store.restore_attempts(db, interview_id, interview.question_index, started,
+                                                      interview.question_used_s)
+            last = db.exec(select(StateChange).where(StateChange.interview_id == interview_id)
+                           .order_by(col(StateChange.id).desc())).first()
+            return (interview, load_plan(db, interview_id), invitation.deadline if invitation else None,
+                    restored, last, before if before.value != interview.state else None)
+
+        interview, plan, deadline, restored, last, moved_from = await self.store.run(load)
+        session = InterviewSession(plan, interview, self.store, self.bus, language_signals,
+                                   on_finished=self._finished, slots=self.slots, deadline=deadline,
+                                   restored=restored)
+        if last is not None:
+            session.reason, session.code = last.reason, last.code
+        self.sessions[interview_id] = session
+        self._jobs[interview_id] = plan.job_id
+        logger.info("interview %d: session opened (%s)", interview_id, session.state)
+        self.bus.publish("session", interview_id, event="opened", interview=session_views.describe(session))
+        if moved_from is not None:
+            logger.warning("interview %d: %s -> %s (its server process stopped)", interview_id, moved_from.value,
+                           session.state.value)
+            self.bus.publish("state", interview_id, state=session.state.value, previous=moved_from.value,
+                             reason=session.reason, code=session.code)
+        if self.ownership is not None:
+            await self.ownership.write_snapshots({interview_id: session_views.describe(session)})
+        return session
+
+    async def session_for_candidate(self, interview_id: int) -> InterviewSession:
+        """As session_for, for the candidate's own requests: a process that holds the interview
+        without its candidate (HR opened it there, it adopted it after a crash, or the
+        candidate's connection to it broke) hands it over, so the process the candidate reaches
+        (nginx routes by the link) takes it."""
+        try:
+            return await self.session_for(interview_id)
+        except HeldElsewhere as held:
+            assert self.link is not None
+            try:
+                reply = await self.link.request(held.owner, {"op": "release", "interview_id": interview_id},
+                                                timeout_s=2.0)
+            except Unreachable:  # it stopped (its key expires soon), or is still finishing the answers
+                raise HeldElsewhere(held.owner, "the interview is moving to another server process; "
+                                                "reconnecting in a few seconds") from None
+            if not reply.get("released"):
+                raise
+            return await self.session_for(interview_id)
+
+    async def _hand_over(self, interview_id: int) -> bool:
+        """The candidate reached another process (after a process died or came back, nginx's
+        hash may send the link elsewhere): let the interview go there, unless the candidate is
+        evidently here (socket open and media flowing: a second window, refused with 503).
+        Media held here is closed as a crashed process's would be; the other process opens
+        the interview as `interrupted` and resumes it."""
+        session = self.sessions.get(interview_id)
+        if session is None:
+            return True
+        if session.candidate is not None and session.peer is not None and not session.media_stale(2.0):
+            return False
+        if interview_id in self._handing_over:
+            return False  # already on its way (the answers are being finished): asked again soon
+        self._handing_over.add(interview_id)
+        try:
+            if session.candidate is not None:
+                session.candidate.close("server_restarted")  # the page reconnects, through nginx
+                session.candidate = None
+            if session.peer is not None:
+                logger.warning("interview %d: handed over to the process the candidate reached", interview_id)
+            await session.close()  # the answers so far are stored before the other process reads them
+            self._drop(session, release=False)
+            if self.ownership is not None:
+                await self.ownership.release(interview_id)
+        finally:
+            self._handing_over.discard(interview_id)
+        return True
+
+    async def forward(self, owner: str, op: str, interview_id: int, **data: Any) -> dict[str, Any]:
+        """A command for an interview another process holds, answered by that process."""
+        assert self.link is not None
+        return await self.link.request(owner, {"op": op, "interview_id": interview_id, **data})
+
+    async def owner_elsewhere(self, interview_id: int) -> str | None:
+        """The live process other than this one that holds the interview, if any."""
+        if self.ownership is None or interview_id in self.sessions:
+            return None
+        owner = await self.ownership.owner(interview_id)
+        return None if owner is None or owner == self.process_id else owner
+
+    async def _on_command(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A command from another process for an interview this one holds."""
+        op, interview_id = str(body.get("op")), int(body["interview_id"])
+        session = self.sessions.get(interview_id)
+        if op == "release":
+            return {"released": await self._hand_over(interview_id)}
+        if op == "link_changed":
+            deadline = body.get("deadline")
+            await self.link_changed(interview_id, revoked=bool(body.get("revoked")),
+                                    deadline=datetime.fromisoformat(deadline) if deadline else None)
+            return {}
+        if op == "forget":
+            await self.forget(interview_id)
+            return {}
+        if op == "thumbnail":
+            jpeg = None if session is None or session.peer is None else session.peer.thumbnail
+            if jpeg is None:
+                raise NotFound("no video frame yet")
+            return {"jpeg": base64.b64encode(jpeg).decode()}
+        if op == "dispatch":
+            session = session or await self.session_for(interview_id)
+            seconds = body.get("seconds")
+            try:
+                await session.dispatch(Event(str(body["event"])), "hr", body.get("actor_id"),
+                                       note=str(body.get("note") or ""), user=str(body.get("user") or ""),
+                                       seconds=None if seconds is None else float(seconds))
+            except Refused as refused:
+                raise ApiError(refused.reason, status=refused.status) from None
+            return session_views.state(session)
+        raise ApiError(f"unknown command {op!r}", status=400)
 
     async def link_changed(self, interview_id: int, *, revoked: bool = False,
                            deadline: datetime | None = None) -> None:
@@ -116,6 +284,14 @@ class SessionManager:
         an interview no session holds: it reads both from the store when it opens."""
         session = self.sessions.get(interview_id)
         if session is None:
+            owner = await self.owner_elsewhere(interview_id)
+            if owner is not None:
+                try:
+                    await self.forward(owner, "link_changed", interview_id, revoked=revoked,
+                                       deadline=deadline.isoformat() if deadline else None)
+                except ApiError as exc:  # the link is changed in the store either way
+                    logger.warning("interview %d: process %s not told of the new link: %s",
+                                   interview_id, owner, exc.message)
             return
         if deadline is not None:
             session.deadline = deadline
@@ -127,6 +303,13 @@ class SessionManager:
         holds its link is disconnected and its session leaves memory without writing again."""
         session = self.sessions.get(interview_id)
         if session is None:
+            owner = await self.owner_elsewhere(interview_id)
+            if owner is not None:
+                try:
+                    await self.forward(owner, "forget", interview_id)
+                except ApiError as exc:  # erased in the store either way; its holder may be gone
+                    logger.warning("interview %d: process %s not told of the erasure: %s", interview_id, owner,
+                                   exc.message)
             return
         await session.revoke_link()
         await session.close()
@@ -177,12 +360,100 @@ class SessionManager:
             if task is not None:
                 self._finishing.discard(task)
 
-    def _drop(self, session: InterviewSession) -> None:
+    def _drop(self, session: InterviewSession, release: bool = True) -> None:
         if self.sessions.get(session.id) is session:
             self.sessions.pop(session.id, None)
             self.slots.release(session.id)
             self.bus.publish("session", session.id, event="closed", state=session.state.value)
+            self._jobs.pop(session.id, None)  # after the last event that other processes need it for
             logger.info("interview %d: session closed (%s)", session.id, session.state)
+            if release and self.ownership is not None:
+                task = asyncio.create_task(self._release(session.id), name=f"release-{session.id}")
+                self._releasing.add(task)
+                task.add_done_callback(self._releasing.discard)
+
+    async def _release(self, interview_id: int) -> None:
+        if interview_id in self.sessions or self.ownership is None:  # opened again meanwhile: still ours
+            return
+        try:
+            await self.ownership.release(interview_id)
+        except Exception:  # its key expires on its own
+            logger.warning("interview %d: ownership not released", interview_id, exc_info=True)
+
+    def load(self) -> dict[str, Any]:
+        """This process's load, announced with every heartbeat."""
+        live = sum(1 for s in self.sessions.values() if s.state == State.LIVE)
+        return {"process_id": self.process_id, "sessions": len(self.sessions), "live": live,
+                "media": len(self.slots.held), "max_sessions": self.settings.max_sessions,
+                "overloaded": self.overloaded(), "ts": round(time.time(), 3)}
+
+    async def _beat(self) -> None:
+        """Every third of the ownership TTL: our interviews' keys renewed, our load announced,
+        and the interviews of processes that died adopted (interrupted, then watched)."""
+        assert self.ownership is not None
+        while True:
+            await asyncio.sleep(self.settings.owner_ttl_s / 3)
+            try:
+                lost = await self.ownership.renew(list(self.sessions), self._snapshots(), self.load())
+                for interview_id in lost:
+                    await self._lost(interview_id)
+                # Adopted only when ownerless on two beats running: after Redis was away, the
+                # holder's own heartbeat takes its interviews back first.
+                orphans = set(await self.ownership.orphans())
+                for interview_id in sorted(orphans & self._orphans):
+                    await self._adopt(interview_id)
+                self._orphans = orphans
+            except Exception:
+                logger.warning("cluster heartbeat failed (Redis unreachable?)", exc_info=True)
+
+    async def _snapshot_changes(self) -> None:
+        """A state change or an intervention is in the shared snapshot at once (the ticker
+        refreshes the rest every second): a panel opening now draws the state it will get
+        no event for."""
+        assert self.ownership is not None
+        while True:  # a subscription that overflowed (Redis far behind) is replaced; the ticker covers
+            changes = self.bus.subscribe(lambda e: e.job_id is None and e.type in ("state", "intervention"),
+                                         limit=256)
+            try:
+                while (event := await changes.get()) is not None:
+                    session = self.sessions.get(event.interview_id)
+                    if session is None:
+                        continue
+                    try:
+                        await self.ownership.write_snapshots({session.id: session_views.describe(session)})
+                    except Exception:
+                        logger.debug("panel snapshot not written", exc_info=True)
+            finally:
+                self.bus.unsubscribe(changes)
+
+    def _snapshots(self) -> dict[int, dict[str, Any]]:
+        return {i: session_views.describe(s) for i, s in self.sessions.items()}
+
+    async def _lost(self, interview_id: int) -> None:
+        """This process stalled past the TTL and another took the interview: let go of it."""
+        session = self.sessions.get(interview_id)
+        if session is None:
+            return
+        logger.error("interview %d: ownership lost to another process (this one stalled); closing here",
+                     interview_id)
+        if session.candidate is not None:  # the page reconnects (and nginx brings it back here)
+            session.candidate.close("server_restarted")
+            session.candidate = None
+        await session.close()
+        self._drop(session, release=False)
+
+    async def _adopt(self, interview_id: int) -> None:
+        assert self.ownership is not None
+        state = await self.store.run(lambda db: getattr(db.get(Interview, interview_id), "state", None))
+        if state is None or State(state) not in HOLDS_MEDIA:
+            await self.ownership.forget_orphan(interview_id)  # finished or not started: nothing to watch
+            return
+        try:
+            await self.session_for(interview_id)
+        except HeldElsewhere:
+            return  # another process adopted it first
+        logger.warning("interview %d: adopted from a process that stopped (now %s)", interview_id,
+                       self.sessions[interview_id].state.value if interview_id in self.sessions else "?")
 
     def new_peer(self, session: InterviewSession) -> PeerLink:
         pc = RTCPeerConnection(rtc_configuration(self.settings.ice_servers))
@@ -252,6 +523,11 @@ class SessionManager:
                     logger.debug("interview %d: watchdog event refused (%s)", session.id, refused.reason)
                 except Exception:
                     logger.exception("interview %d: tick failed", session.id)
+            if self.ownership is not None and self.sessions:
+                try:  # what a panel on any process draws first
+                    await asyncio.wait_for(self.ownership.write_snapshots(self._snapshots()), SIGNALS_EVERY_S)
+                except Exception:
+                    logger.debug("panel snapshots not written", exc_info=True)
 
     async def _watch(self, session: InterviewSession) -> bool:
         """The timeouts of DESIGN's states. True when the session left memory."""
@@ -304,9 +580,10 @@ class SessionManager:
             self.bus.publish("connection", session.id, **stats)
 
     async def close(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            await asyncio.gather(self._ticker, return_exceptions=True)
+        for task in (self._ticker, self._heartbeat, self._snapshotter):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         sessions = list(self.sessions.values())
         if sessions:
             done, pending = await asyncio.wait([asyncio.ensure_future(s.close()) for s in sessions],
@@ -317,8 +594,23 @@ class SessionManager:
                 for task in pending:
                     task.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
+        held = list(self.sessions)
         self.sessions.clear()
         self.vision_executor.shutdown(wait=False, cancel_futures=True)
+        await self._leave_cluster(held)
+
+    async def _leave_cluster(self, held: list[int]) -> None:
+        """Our keys go now, so a live process adopts our mid-way interviews at once."""
+        await asyncio.gather(*self._releasing, return_exceptions=True)
+        if self.link is not None:
+            await self.link.close()
+        if self.ownership is not None:
+            try:
+                await self.ownership.let_go(held)
+            except Exception:  # they expire on their own
+                logger.warning("cluster: ownership keys not removed on shutdown", exc_info=True)
+        if self._redis is not None:
+            await self._redis.aclose()
 
 
 sessions_key = web.AppKey("sessions", SessionManager)

@@ -24,6 +24,9 @@ class Settings:
     models_dir: Path = REPO_ROOT / "models"
     database_url: str | None = None
     redis_url: str | None = None
+    # With Redis: how long a process that stopped still holds its interviews (its heartbeat
+    # renews them every third of this); then a live process adopts them.
+    owner_ttl_s: float = 15.0
     public_url: str | None = None
     # Without public_url, links (invitations, report clips) are built from the request's Host
     # header only when it names one of these: "name" allows any port, "name:port" that port.
@@ -61,6 +64,11 @@ class Settings:
     # share for vision inference.
     analysis_fps: float = 5.0
     vision_threads: int = 2
+    # Voice gate in front of speech recognition: "silero" (Silero VAD, models/vad/), "energy"
+    # (audio level; also the fallback when the Silero model is missing) or "off"; and the audio
+    # kept either side of detected speech (s) so no word is cut.
+    vad: str = "silero"
+    vad_pad_s: float = 0.3
     # Faults: an interview with no media for media_timeout_s is `interrupted`; after
     # abandon_after_s more it is `abandoned` (HR can reopen it before the deadline).
     media_timeout_s: float = 4.0
@@ -193,6 +201,8 @@ class Settings:
             ("LOG_LEVEL", "log_level", str.upper),
             ("ANALYSIS_FPS", "analysis_fps", float),
             ("VISION_THREADS", "vision_threads", int),
+            ("VAD", "vad", str.lower),
+            ("VAD_PAD_S", "vad_pad_s", float),
             ("MEDIA_TIMEOUT_S", "media_timeout_s", float),
             ("RECOMMEND_AT", "recommend_at", float),
             ("SECOND_INTERVIEW_AT", "second_interview_at", float),
@@ -210,6 +220,7 @@ class Settings:
             ("OUTBOX_POLL_S", "outbox_poll_s", float),
             ("RETENTION_DAYS", "retention_days", int),
             ("TURN_TTL_S", "turn_ttl_s", int),
+            ("OWNER_TTL_S", "owner_ttl_s", float),
         ):
             if (v := get(name)) is not None:
                 try:
@@ -233,10 +244,16 @@ class Settings:
             )
         if self.max_sessions < 1:
             raise SettingsError("CANDOR_MAX_SESSIONS must be at least 1")
+        if not 3 <= self.owner_ttl_s <= 600:
+            raise SettingsError("CANDOR_OWNER_TTL_S must be between 3 and 600 seconds")
         if not 0.2 <= self.analysis_fps <= 30:
             raise SettingsError("CANDOR_ANALYSIS_FPS must be between 0.2 and 30")
         if self.vision_threads < 1:
             raise SettingsError("CANDOR_VISION_THREADS must be at least 1")
+        if self.vad not in ("silero", "energy", "off"):
+            raise SettingsError("CANDOR_VAD must be silero, energy or off")
+        if not 0.1 <= self.vad_pad_s <= 2.0:
+            raise SettingsError("CANDOR_VAD_PAD_S must be between 0.1 and 2 seconds")
         for name, value in (("MEDIA_TIMEOUT_S", self.media_timeout_s), ("ABANDON_AFTER_S", self.abandon_after_s),
                             ("CONNECT_TIMEOUT_S", self.connect_timeout_s), ("PAUSE_LIMIT_S", self.pause_limit_s)):
             if not value > 0:

@@ -175,7 +175,7 @@ async def offer(request: web.Request) -> web.Response:
 
 async def _answer(request: web.Request, interview_id: int, sdp: str) -> web.Response:
     manager = request.app[sessions_key]
-    session = await manager.session_for(interview_id)
+    session = await manager.session_for_candidate(interview_id)
     try:
         session.check(Event.OFFER)  # before any WebRTC work: finished, or no room (503)
     except Refused as refused:
@@ -252,7 +252,7 @@ async def candidate_ws(request: web.Request) -> web.StreamResponse:
     link = await _link(request)
     manager = request.app[sessions_key]
     assert link.interview.id is not None
-    session = await manager.session_for(link.interview.id)
+    session = await manager.session_for_candidate(link.interview.id)
     ws = web.WebSocketResponse(heartbeat=10, max_msg_size=MAX_WS_MESSAGE)
     await ws.prepare(request)
     sock = _Socket(ws)

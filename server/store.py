@@ -7,6 +7,7 @@ and rolls back when it raises, so a failed request never leaves a half-written r
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -105,7 +106,9 @@ class Store:
 
     async def run(self, fn: Callable[[Session], T]) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.run_sync, fn)
+        # In the caller's context, so the work sees the request's language (server/i18n.py).
+        context = contextvars.copy_context()
+        return await loop.run_in_executor(self._executor, context.run, self.run_sync, fn)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

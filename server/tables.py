@@ -24,6 +24,7 @@ class User(SQLModel, table=True):
     role: str = Field(max_length=16)  # admin | hr
     created_at: datetime = Field(default_factory=utcnow)
     disabled: bool = False
+    language: Optional[str] = Field(default=None, max_length=16)  # en | zh_CN | ko; None: the browser's
 
 
 class AuthToken(SQLModel, table=True):
@@ -54,6 +55,11 @@ class Job(SQLModel, table=True):
     # The jurisdiction profile (server/jurisdictions.py): notice and consent wording, which
     # analyses may run, retention. Unknown ids read as "default".
     jurisdiction: str = Field(default="default", max_length=32)
+    # The newest saved version (server/versions.py): each edit saves the next one; interviews
+    # keep the one they were invited with. A database from before versions reads 1.
+    version: int = 1
+    # Archived: kept with its interviews and reports, but no new invitations (nothing is deleted).
+    archived_at: Optional[datetime] = None
 
 
 class JobAccess(SQLModel, table=True):
@@ -77,6 +83,9 @@ class Dimension(SQLModel, table=True):
     keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # Relative weight of the dimension in the overall score (> 0).
     weight: float = 1.0
+    # Retired by an edit: not in the job's newest version, kept (same id) for the interviews and
+    # scores of the versions that had it; adding a dimension of the same name brings it back.
+    retired: bool = False
 
 
 class ScoringRule(SQLModel, table=True):
@@ -101,6 +110,34 @@ class Template(SQLModel, table=True):
     name: str = Field(max_length=200)
     created_by: int = Field(foreign_key="users.id")
     created_at: datetime = Field(default_factory=utcnow)
+    version: int = 1  # the newest saved version (as Job.version)
+    archived_at: Optional[datetime] = None  # no new invitations while set
+
+
+class JobVersion(SQLModel, table=True):
+    """One saved version of a job, as it was: title, analyses and its (not retired) dimensions
+    with keywords, weights and rules, as JSON (server/versions.py). Never changed once saved."""
+
+    __tablename__ = "job_versions"
+    job_id: int = Field(foreign_key="jobs.id", primary_key=True)
+    version: int = Field(primary_key=True)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    note: str = Field(default="", max_length=500)
+    created_by: int = Field(foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TemplateVersion(SQLModel, table=True):
+    """One saved version of a template: its name and questions with time limits and dimension
+    links, as JSON. Never changed once saved."""
+
+    __tablename__ = "template_versions"
+    template_id: int = Field(foreign_key="templates.id", primary_key=True)
+    version: int = Field(primary_key=True)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    note: str = Field(default="", max_length=500)
+    created_by: int = Field(foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class Question(SQLModel, table=True):
@@ -111,6 +148,9 @@ class Question(SQLModel, table=True):
     position: int
     text: str = Field(max_length=2000)
     time_limit_s: int
+    # Removed by an edit: kept (same id) for the interviews of the versions that asked it; its
+    # position moves below zero, out of the newest version's order.
+    retired: bool = False
 
 
 class QuestionDimension(SQLModel, table=True):
@@ -178,6 +218,11 @@ class Interview(SQLModel, table=True):
     # live, so a restarted server resumes the question with the time it had.
     question_used_s: float = 0.0
     question_extra_s: float = 0.0
+    # The job's and the template's versions frozen by the invitation: the interview is asked,
+    # scored and reported with these, whatever later edits do (a database from before versions
+    # reads 1).
+    job_version: int = 1
+    template_version: int = 1
 
 
 class InterviewWeight(SQLModel, table=True):

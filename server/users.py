@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, Optional
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -48,6 +48,19 @@ class OwnPasswordIn(Body):
 
 class Empty(Body):
     pass
+
+
+class LanguageIn(Body):
+    # null: follow the browser's Accept-Language again
+    language: Optional[Literal["en", "zh_CN", "ko"]] = Field(
+        description="The pages' language: en, zh_CN or ko; null follows the browser")
+
+
+class MeOut(BaseModel):
+    id: int
+    email: str
+    role: str
+    language: Optional[str]
 
 
 def row_of(user: User) -> UserRow:
@@ -96,6 +109,16 @@ def set_password(db: Session, who: Principal, user_id: int, password_hash: str) 
     _revoke_logins(db, user_id)
     audit.record(db, "hr", who.id, "user.password_reset", "user", user_id)
     return row_of(user)
+
+
+def set_language(db: Session, who: Principal, language: str | None) -> MeOut:
+    """The pages' language of the logged-in user (server/i18n.py); audited like other changes."""
+    user = _user(db, who.id)
+    before = user.language
+    user.language = language
+    db.add(user)
+    audit.record(db, "hr", who.id, "user.language", "user", who.id, before=before, after=language)
+    return MeOut(id=stored_id(user), email=user.email, role=user.role, language=user.language)
 
 
 def temporary_password() -> str:
@@ -174,3 +197,10 @@ async def own_password(call: Call) -> dict[str, Any] | web.Response:
     except auth.TooManyAttempts as exc:
         return auth.too_many_attempts_response(exc)
     return {"ok": True}
+
+
+@router.route("PATCH", "/api/me", summary="Choose the language of your pages (en, zh_CN, ko; null: the browser's)",
+              body=LanguageIn, response=MeOut, errors=(422,), tag="auth")
+async def patch_me(call: Call) -> MeOut:
+    body: LanguageIn = call.body
+    return await call.request.app[store_key].run(lambda db: set_language(db, call.who, body.language))

@@ -1,6 +1,13 @@
 // Small enhancements for the HR pages; every page works without this file.
 "use strict";
 (function () {
+  // The page's words in its language (server/i18n.py puts them in #candor-i18n).
+  const i18nNode = document.getElementById("candor-i18n");
+  const MESSAGES = JSON.parse((i18nNode && i18nNode.textContent) || "{}");
+  const _ = (msgid, values) => {
+    const text = MESSAGES[msgid] || msgid;
+    return values ? text.replace(/%\((\w+)\)s/g, (m, k) => (k in values ? String(values[k]) : m)) : text;
+  };
   // "Copy" buttons next to invitation links (hidden until this script shows them).
   for (const button of document.querySelectorAll("button.copy[data-copy]")) {
     const input = document.getElementById(button.dataset.copy);
@@ -13,8 +20,8 @@
       } catch (err) {
         document.execCommand("copy");
       }
-      button.textContent = "Copied";
-      setTimeout(() => { button.textContent = "Copy"; }, 2000);
+      button.textContent = _("Copied");
+      setTimeout(() => { button.textContent = _("Copy"); }, 2000);
     });
   }
   // Read-only links select themselves on focus, so they are easy to copy by hand too.
@@ -28,9 +35,10 @@
   // values of datetime-local inputs marked data-utc); here they are shown in local time, and a
   // deadline typed in local time goes back to the server as UTC.
   const pad = (n) => String(n).padStart(2, "0");
+  const lang = document.documentElement.lang || undefined; // the page's language names the zone
   const localInput = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
   const zoneOf = (d) => {
-    const part = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" }).formatToParts(d)
+    const part = new Intl.DateTimeFormat(lang, { timeZoneName: "short" }).formatToParts(d)
       .find((p) => p.type === "timeZoneName");
     return part ? part.value : "";
   };
@@ -47,9 +55,9 @@
       if (!Number.isNaN(d.getTime())) input.value = localInput(d);
     }
     const label = document.querySelector(`label[for="${input.id}"]`);
-    if (label) label.textContent = label.textContent.replace("(UTC)", `(your time${zone ? ", " + zone : ""})`);
+    if (label) label.textContent = label.textContent.replace("(UTC)", zone ? _("(your time, %(zone)s)", { zone }) : _("(your time)"));
     const hint = input.parentElement && input.parentElement.querySelector("[data-utc-hint]");
-    if (hint) hint.textContent = `In your time zone (${zone || zoneOf(new Date())}). After the deadline the link stops working.`;
+    if (hint) hint.textContent = _("In your time zone (%(zone)s). After the deadline the link stops working.", { zone: zone || zoneOf(new Date()) });
     if (input.form) {
       input.form.addEventListener("submit", () => {
         const d = new Date(input.value); // a datetime-local value is local time

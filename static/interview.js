@@ -10,6 +10,13 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const config = JSON.parse($("candor-config").textContent || "{}");
+  // The page's words in its language: the server puts this page's translations in #candor-i18n
+  // (server/i18n.py); a string without one stays as written. %(name)s is filled from `values`.
+  const MESSAGES = JSON.parse(($("candor-i18n") || {}).textContent || "{}");
+  const _ = (msgid, values) => {
+    const text = MESSAGES[msgid] || msgid;
+    return values ? text.replace(/%\((\w+)\)s/g, (m, k) => (k in values ? String(values[k]) : m)) : text;
+  };
   const token = decodeURIComponent(location.pathname.split("/")[2] || "");
   const base = `/i/${encodeURIComponent(token)}`;
   const params = new URLSearchParams(location.search);
@@ -38,13 +45,13 @@
 
   // The page's own states, as the status line names them.
   const STATUS_TEXT = {
-    connecting: "Connecting…",
-    live: "Live: you are being recorded",
-    paused: "Paused by the interviewer: the timer has stopped",
-    reconnecting: "Connection lost: reconnecting…",
-    finished: "Finished",
-    closed: "Not connected",
-    error: "Cannot continue",
+    connecting: _("Connecting…"),
+    live: _("Live: you are being recorded"),
+    paused: _("Paused by the interviewer: the timer has stopped"),
+    reconnecting: _("Connection lost: reconnecting…"),
+    finished: _("Finished"),
+    closed: _("Not connected"),
+    error: _("Cannot continue"),
   };
 
   // What the server's codes (server/interview_machine.py TEXT) mean to the candidate: the one place
@@ -56,33 +63,33 @@
     connecting: "",
     live: "",
     next_question: "",
-    time_up: "The time for the last question ran out, so the next one started.",
-    completed: "All questions are done.",
-    network_lost: "The connection was lost. Your time for this question has stopped; the page reconnects by itself.",
-    media_back: "You are connected again: the same question continues.",
-    paused_by_interviewer: "The interviewer paused the interview. Please wait: it continues when they resume it.",
-    resumed_by_interviewer: "The interviewer resumed the interview.",
-    resumed_waiting_for_media: "The interviewer resumed the interview. Reconnecting your camera and microphone…",
-    skipped_by_interviewer: "The interviewer moved on to the next question.",
-    redo_by_interviewer: "The interviewer asked you to answer this question again. Its time starts again.",
-    ended_by_interviewer: "The interviewer ended the interview. Your answers have been sent to the hiring team.",
-    connect_timeout: "Your camera and microphone could not reach the interview server. This is usually the network: a company or school network, a VPN or a firewall can block video calls. The page keeps trying by itself. If it does not connect, try another network (for example your phone's hotspot), another browser (a current Chrome, Edge, Firefox or Safari), or contact the company that invited you.",
-    pause_timeout: "The interview was paused for too long, so it was closed. Contact the company that invited you if you want to continue.",
-    abandoned: "No camera or microphone signal arrived for too long, so the interview was closed. Contact the company that invited you if you want to try again.",
-    expired: "The deadline for this interview has passed. Contact the company that invited you.",
-    reopened: "The interviewer reopened your interview. Reconnecting…",
-    server_restarted: "The interview server restarted. The page reconnects by itself; the interview continues where it stopped.",
-    opened_elsewhere: "You opened the interview in another window or tab, so this one stopped. Continue there, or reload this page to continue here.",
-    link_reissued: "The company sent you a new link for this interview, so this one no longer works. Open the newest link you received.",
-    capacity: "The interview server is busy right now. Please keep this page open: it keeps trying by itself, and the interview starts as soon as there is room.",
-    finished: "This interview has ended. If you think this is a mistake, contact the company that invited you.",
-    too_many_messages: "This window sent too many messages, so its connection was reset. Reconnecting…",
-    not_reading: "Your connection was too slow to keep up, so it was reset. Reconnecting…",
+    time_up: _("The time for the last question ran out, so the next one started."),
+    completed: _("All questions are done."),
+    network_lost: _("The connection was lost. Your time for this question has stopped; the page reconnects by itself."),
+    media_back: _("You are connected again: the same question continues."),
+    paused_by_interviewer: _("The interviewer paused the interview. Please wait: it continues when they resume it."),
+    resumed_by_interviewer: _("The interviewer resumed the interview."),
+    resumed_waiting_for_media: _("The interviewer resumed the interview. Reconnecting your camera and microphone…"),
+    skipped_by_interviewer: _("The interviewer moved on to the next question."),
+    redo_by_interviewer: _("The interviewer asked you to answer this question again. Its time starts again."),
+    ended_by_interviewer: _("The interviewer ended the interview. Your answers have been sent to the hiring team."),
+    connect_timeout: _("Your camera and microphone could not reach the interview server. This is usually the network: a company or school network, a VPN or a firewall can block video calls. The page keeps trying by itself. If it does not connect, try another network (for example your phone's hotspot), another browser (a current Chrome, Edge, Firefox or Safari), or contact the company that invited you."),
+    pause_timeout: _("The interview was paused for too long, so it was closed. Contact the company that invited you if you want to continue."),
+    abandoned: _("No camera or microphone signal arrived for too long, so the interview was closed. Contact the company that invited you if you want to try again."),
+    expired: _("The deadline for this interview has passed. Contact the company that invited you."),
+    reopened: _("The interviewer reopened your interview. Reconnecting…"),
+    server_restarted: _("The interview server restarted. The page reconnects by itself; the interview continues where it stopped."),
+    opened_elsewhere: _("You opened the interview in another window or tab, so this one stopped. Continue there, or reload this page to continue here."),
+    link_reissued: _("The company sent you a new link for this interview, so this one no longer works. Open the newest link you received."),
+    capacity: _("The interview server is busy right now. Please keep this page open: it keeps trying by itself, and the interview starts as soon as there is room."),
+    finished: _("This interview has ended. If you think this is a mistake, contact the company that invited you."),
+    too_many_messages: _("This window sent too many messages, so its connection was reset. Reconnecting…"),
+    not_reading: _("Your connection was too slow to keep up, so it was reset. Reconnecting…"),
     refused: "",
   };
   // Codes that are not state-machine codes (server/consent.py), in the same voice.
   const CONSENT_TEXT = {
-    consent_withdrawn: "You withdrew your consent: nothing more is analysed by AI. The interview continues, and a person reviews it.",
+    consent_withdrawn: _("You withdrew your consent: nothing more is analysed by AI. The interview continues, and a person reviews it."),
   };
   // Codes that need the candidate's attention (the alert above the interview), not a remark.
   const ALERT_CODES = new Set(["capacity", "connect_timeout", "too_many_messages", "not_reading"]);
@@ -154,7 +161,7 @@
     if (Number.isNaN(d.getTime())) continue;
     t.title = t.textContent;
     // (dateStyle/timeStyle cannot be combined with timeZoneName: the parts are named instead.)
-    t.textContent = new Intl.DateTimeFormat(undefined, {
+    t.textContent = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
       year: "numeric", month: "long", day: "numeric", hour: "numeric", minute: "2-digit", timeZoneName: "short",
     }).format(d);
   }
@@ -263,8 +270,8 @@
     updateWithdraw();
     ensureAudioContext();
     el.consentSummary.textContent = consent
-      ? "You chose the AI-assisted interview."
-      : "You chose a human-only review: nothing is analysed by AI, a person reviews your recording.";
+      ? _("You chose the AI-assisted interview.")
+      : _("You chose a human-only review: nothing is analysed by AI, a person reviews your recording.");
     setState("devices");
     showStep("devices", "h2");
     checkDevices();
@@ -301,7 +308,7 @@
       el.withdrawConfirm.hidden = true;
       log("withdraw sent");
     } else {
-      notice("socket", "Not connected to the interview server right now, so your withdrawal could not be sent. Try again in a moment.");
+      notice("socket", _("Not connected to the interview server right now, so your withdrawal could not be sent. Try again in a moment."));
     }
   });
 
@@ -325,27 +332,32 @@
   async function deviceErrorText(err) {
     const name = (err && err.name) || "Error";
     if (name === "NotFoundError" || name === "DevicesNotFoundError") {
-      let what = "a camera or a microphone";
+      let missing = "both";
       try {
         const devices = await navigator.mediaDevices.enumerateDevices();
         const cams = devices.some((d) => d.kind === "videoinput");
         const mics = devices.some((d) => d.kind === "audioinput");
-        if (!cams && mics) what = "a camera";
-        else if (cams && !mics) what = "a microphone";
-        else if (!cams && !mics) what = "a camera or a microphone";
+        if (!cams && mics) missing = "camera";
+        else if (cams && !mics) missing = "microphone";
       } catch (_) { /* keep the general wording */ }
-      return ["missing", `We could not find ${what}. The interview needs both. Connect them (or check that they are switched on), then press "Try again".`];
+      const words = {
+        camera: _("We could not find a camera. The interview needs both. Connect them (or check that they are switched on), then press \"Try again\"."),
+        microphone: _("We could not find a microphone. The interview needs both. Connect them (or check that they are switched on), then press \"Try again\"."),
+        both: _("We could not find a camera or a microphone. The interview needs both. Connect them (or check that they are switched on), then press \"Try again\"."),
+      };
+      return ["missing", words[missing]];
     }
     if (name === "NotAllowedError" || name === "PermissionDeniedError" || name === "SecurityError") {
-      return ["denied", "Access to the camera or microphone was denied. Allow this page to use them (in most browsers: the camera icon in the address bar, or the site settings), then press \"Try again\"."];
+      return ["denied", _("Access to the camera or microphone was denied. Allow this page to use them (in most browsers: the camera icon in the address bar, or the site settings), then press \"Try again\".")];
     }
     if (name === "NotReadableError" || name === "TrackStartError" || name === "AbortError") {
-      return ["in-use", "Your camera or microphone is in use by another program, or could not be started. Close other programs that use them (for example a video call), then press \"Try again\"."];
+      return ["in-use", _("Your camera or microphone is in use by another program, or could not be started. Close other programs that use them (for example a video call), then press \"Try again\".")];
     }
     if (name === "OverconstrainedError") {
-      return ["other", "Your camera does not support the video size this interview needs. Try another camera, then press \"Try again\"."];
+      return ["other", _("Your camera does not support the video size this interview needs. Try another camera, then press \"Try again\".")];
     }
-    return ["other", `The camera or microphone could not be started (${name}${err && err.message ? `: ${err.message}` : ""}). Press "Try again".`];
+    return ["other", _("The camera or microphone could not be started (%(error)s). Press \"Try again\".",
+      { error: `${name}${err && err.message ? `: ${err.message}` : ""}` })];
   }
 
   function showDeviceError(kind, text, name) {
@@ -354,7 +366,7 @@
     el.deviceError.dataset.error = kind;
     el.deviceErrorText.textContent = text;
     el.deviceError.hidden = false;
-    el.deviceStatus.textContent = "The camera and microphone are not working yet.";
+    el.deviceStatus.textContent = _("The camera and microphone are not working yet.");
     el.join.disabled = true;
     log(`device error ${kind} ${name || ""}`);
   }
@@ -372,9 +384,9 @@
       el.deviceError.hidden = true;
       delete el.deviceError.dataset.error;
       el.join.disabled = true;
-      el.deviceStatus.textContent = "Asking your browser for the camera and microphone…";
+      el.deviceStatus.textContent = _("Asking your browser for the camera and microphone…");
       if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-        showDeviceError("unsupported", "This browser cannot use a camera on this page. Open the link in a current version of Chrome, Edge, Firefox or Safari (the address must start with https).", "Unsupported");
+        showDeviceError("unsupported", _("This browser cannot use a camera on this page. Open the link in a current version of Chrome, Edge, Firefox or Safari (the address must start with https)."), "Unsupported");
         return;
       }
       let stream;
@@ -387,7 +399,7 @@
       }
       if (!stream.getVideoTracks().length || !stream.getAudioTracks().length) {
         for (const t of stream.getTracks()) t.stop();
-        showDeviceError("missing", "The interview needs both a camera and a microphone. Connect the missing one, then press \"Try again\".", "NotFoundError");
+        showDeviceError("missing", _("The interview needs both a camera and a microphone. Connect the missing one, then press \"Try again\"."), "NotFoundError");
         return;
       }
       candor.stream = stream;
@@ -397,7 +409,7 @@
       el.preview.srcObject = stream;
       el.preview.play().catch(() => {});
       startMeter(stream);
-      el.deviceStatus.textContent = "Your camera and microphone work. Check that your face is well lit and in the middle of the picture, and that the level moves when you speak.";
+      el.deviceStatus.textContent = _("Your camera and microphone work. Check that your face is well lit and in the middle of the picture, and that the level moves when you speak.");
       el.join.disabled = false;
       log("devices ok");
     } finally {
@@ -408,9 +420,13 @@
   function onTrackEnded(track) {
     log(`${track.kind} track ended`);
     if (candor.state === "devices") {
-      showDeviceError("missing", `Your ${track.kind === "video" ? "camera" : "microphone"} stopped (unplugged or taken by another program). Reconnect it, then press "Try again".`, "Ended");
+      showDeviceError("missing", track.kind === "video"
+        ? _("Your camera stopped (unplugged or taken by another program). Reconnect it, then press \"Try again\".")
+        : _("Your microphone stopped (unplugged or taken by another program). Reconnect it, then press \"Try again\"."), "Ended");
     } else if (joined && !TERMINAL.has(candor.state)) {
-      notice("track", `Your ${track.kind === "video" ? "camera" : "microphone"} stopped. Reload this page to continue: your interview resumes where it stopped.`);
+      notice("track", track.kind === "video"
+        ? _("Your camera stopped. Reload this page to continue: your interview resumes where it stopped.")
+        : _("Your microphone stopped. Reload this page to continue: your interview resumes where it stopped."));
     }
   }
 
@@ -565,6 +581,8 @@
     // The server records the notice version this page showed with the first answer.
     const msg = { type: "start", consent: candor.consent === true };
     if (candor.noticeVersion) msg.notice_version = candor.noticeVersion;
+    // The language the notice was shown in; absent means English (server/jurisdictions.py).
+    if (config.notice_language && config.notice_language !== "en") msg.notice_language = config.notice_language;
     if (config.biometric_question && candor.consent === true) msg.biometric_consent = candor.biometric === true;
     const ok = send(msg);
     if (ok) lastStartAt = performance.now();
@@ -736,16 +754,16 @@
     if (pc && candor.pc === pc) candor.pcState = "failed";
     if (status === 409 || status === 410) { offerGone(status, text); return; }
     if (status === 404) {
-      fail("This interview link no longer works", `The server said: ${text}. If you think this is a mistake, contact the company that invited you.`);
+      fail(_("This interview link no longer works"), _("The server said: %(text)s. If you think this is a mistake, contact the company that invited you.", { text }));
       return;
     }
     if (status && !err.retry) {
-      fail("The video connection could not be set up", `The server said: ${text}. Please reload the page; if it happens again, try another browser.`);
+      fail(_("The video connection could not be set up"), _("The server said: %(text)s. Please reload the page; if it happens again, try another browser.", { text }));
       return;
     }
     if (status === 503) notice("busy", CODE_TEXT.capacity);
-    else if (err && err.unreachable) notice("media", "The interview server cannot be reached right now. The page keeps trying by itself…");
-    else notice("media", `The video connection could not be set up (${text}). Trying again…`);
+    else if (err && err.unreachable) notice("media", _("The interview server cannot be reached right now. The page keeps trying by itself…"));
+    else notice("media", _("The video connection could not be set up (%(text)s). Trying again…", { text }));
     refreshLiveState();
     schedule("media", retryMedia, text);
     // The server (on a socket that works) asked for a connection while this offer was out:
@@ -761,7 +779,7 @@
   function offerGone(status, text) {
     if (FINISHED.has(candor.serverState)) { endedByServer(candor.serverState, candor.serverCode); return; }
     if (status === 410) {
-      fail("This interview link no longer works", `The server said: ${text}. If you think this is a mistake, contact the company that invited you.`);
+      fail(_("This interview link no longer works"), _("The server said: %(text)s. If you think this is a mistake, contact the company that invited you.", { text }));
       return;
     }
     // 409: the server refuses an offer only for a finished interview; its socket says how in a
@@ -771,7 +789,7 @@
       goneTimer = null;
       if (TERMINAL.has(candor.state)) return;
       if (FINISHED.has(candor.serverState)) endedByServer(candor.serverState, candor.serverCode);
-      else fail("This interview has ended", CODE_TEXT.finished, "closed");
+      else fail(_("This interview has ended"), CODE_TEXT.finished, "closed");
     }, 3000);
   }
 
@@ -801,7 +819,7 @@
       case "caption": onCaption(msg.text || "", !!msg.final); break;
       case "message": onHrMessage(msg.text || ""); break;
       case "done": finish(candor.serverCode); break;
-      case "error": notice("server", `The server said: ${msg.error || "error"}`); break;
+      case "error": notice("server", _("The server said: %(text)s", { text: msg.error || "error" })); break;
       default: break;
     }
   }
@@ -856,11 +874,11 @@
     candor.question = msg;
     candor.remaining = typeof msg.remaining_s === "number" ? msg.remaining_s : msg.time_limit_s;
     lastTick = performance.now();
-    el.progress.textContent = `Question ${msg.index + 1} of ${msg.count}`;
+    el.progress.textContent = _("Question %(n)s of %(count)s", { n: msg.index + 1, count: msg.count });
     el.questionText.textContent = msg.text || "";
     setLangFor(el.questionText, msg.text);
     const last = msg.index + 1 >= msg.count;
-    el.next.textContent = last ? "Finish" : "Next";
+    el.next.textContent = last ? _("Finish") : _("Next");
     el.next.dataset.last = String(last);
     // HR's message belongs to the question it came with: a new question takes it away.
     if (candor.hrMessage) {
@@ -890,7 +908,7 @@
   function renderCountdown() {
     if (typeof candor.remaining !== "number") return;
     const seconds = Math.ceil(candor.remaining);
-    el.countdown.textContent = candor.remaining > 0 ? formatTime(candor.remaining) : "Time is up";
+    el.countdown.textContent = candor.remaining > 0 ? formatTime(candor.remaining) : _("Time is up");
     el.countdown.dataset.remaining = String(seconds);
     el.countdown.classList.toggle("low", candor.remaining <= 10);
     el.countdown.classList.toggle("stopped", candor.state !== "live");
@@ -994,9 +1012,9 @@
   // The server's finished states (config.states.finished) end the page; the code says why.
   function endedByServer(state, code) {
     if (state === "completed") { finish(code); return; }
-    if (state === "expired") { fail("This interview link has expired", CODE_TEXT.expired, "closed"); return; }
+    if (state === "expired") { fail(_("This interview link has expired"), CODE_TEXT.expired, "closed"); return; }
     const text = code === "pause_timeout" || code === "abandoned" ? CODE_TEXT[code] : CODE_TEXT.finished;
-    fail("This interview was closed", text, "closed");
+    fail(_("This interview was closed"), text, "closed");
   }
 
   function finish(code) {
@@ -1011,8 +1029,8 @@
   function closeForGood(code) {
     if (TERMINAL.has(candor.state)) return;
     candor.closedReason = code || "closed";
-    if (code === "link_reissued") fail("This link was replaced", CODE_TEXT.link_reissued, "closed");
-    else fail("This interview is open in another window", CODE_TEXT.opened_elsewhere, "closed");
+    if (code === "link_reissued") fail(_("This link was replaced"), CODE_TEXT.link_reissued, "closed");
+    else fail(_("This interview is open in another window"), CODE_TEXT.opened_elsewhere, "closed");
   }
 
   function fail(title, text, state = "error") {
@@ -1042,7 +1060,7 @@
     try { stored = sessionStorage.getItem(`candor-consent-${token}`); } catch (_) { /* private mode */ }
     candor.consent = stored === "true";
     updateWithdraw();
-    el.consentSummary.textContent = "Welcome back: your interview continues where it stopped.";
+    el.consentSummary.textContent = _("Welcome back: your interview continues where it stopped.");
     setState("devices");
     showStep("devices");
     checkDevices();

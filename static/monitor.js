@@ -750,7 +750,7 @@
     ws = socket;
     stats.connects++;
     let gotSnapshot = false;
-    socket.addEventListener("open", () => { if (ws === socket) setFeed("open", "Live feed connected"); });
+    socket.addEventListener("open", () => { if (ws === socket) setFeed("open", _("Live feed connected")); });
     socket.addEventListener("message", (m) => {
       if (ws !== socket) return;
       onMessage(m.data);
@@ -788,9 +788,13 @@
 
   // --- controls --------------------------------------------------------------------------------
 
-  // What "Could not %(action)s" names.
-  const ACTION_WORDS = { pause: _("pause"), resume: _("resume"), message: _("message"), extend: _("extend"),
-                         skip: _("skip"), redo: _("redo"), end: _("end") };
+  // A control that failed, in words, with why.
+  const COULD_NOT = {
+    pause: _("Could not pause: %(why)s"), resume: _("Could not resume: %(why)s"),
+    message: _("Could not send the message: %(why)s"), extend: _("Could not extend: %(why)s"),
+    skip: _("Could not skip: %(why)s"), redo: _("Could not redo: %(why)s"), end: _("Could not end: %(why)s"),
+  };
+  const couldNot = (action, why) => (COULD_NOT[action] || "%(why)s").replace("%(why)s", why);
   const ACTIONS = {
     pause: { title: _("Pause the interview"), submit: _("Pause"), path: "pause",
              help: _("The candidate sees that HR paused the interview; the question's timer stops."),
@@ -831,7 +835,7 @@
     setText(document.getElementById("action-title"), spec.title);
     setText(document.getElementById("action-help"), card.name + (card.d.job_title ? " (" + card.d.job_title + ")" : "") + ". " + spec.help);
     setText(document.getElementById("action-note-label"), spec.note);
-    setText(document.getElementById("action-note-hint"), spec.required ? "Required. Kept with the interview's record." : "Kept with the interview's record.");
+    setText(document.getElementById("action-note-hint"), spec.required ? _("Required. Kept with the interview's record.") : _("Kept with the interview's record."));
     noteInput.value = "";
     noteInput.required = spec.required;
     noteInput.removeAttribute("aria-invalid");
@@ -915,10 +919,10 @@
         card.error = _("Your session has ended. Log in again (reload the page) and retry.");
       } else {
         const message = data && data.error ? String(data.error) : _("the server answered %(status)s", { status: resp.status });
-        card.error = _("Could not %(action)s: %(why)s", { action: ACTION_WORDS[action] || action, why: message.charAt(0).toLowerCase() + message.slice(1) });
+        card.error = couldNot(action, message.charAt(0).toLowerCase() + message.slice(1));
       }
     } catch (err) {
-      card.error = _("Could not %(action)s: the server could not be reached. Check the connection and try again.", { action: ACTION_WORDS[action] || action });
+      card.error = couldNot(action, _("the server could not be reached. Check the connection and try again."));
     }
     if (!ok) card.done = "";
     card.busy = false;

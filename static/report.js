@@ -5,6 +5,13 @@
 // works without this file.
 "use strict";
 (function () {
+  // The page's words in its language (server/i18n.py puts them in #candor-i18n).
+  const i18nNode = document.getElementById("candor-i18n");
+  const MESSAGES = JSON.parse((i18nNode && i18nNode.textContent) || "{}");
+  const _ = (msgid, values) => {
+    const text = MESSAGES[msgid] || msgid;
+    return values ? text.replace(/%\((\w+)\)s/g, (m, k) => (k in values ? String(values[k]) : m)) : text;
+  };
   const el = document.getElementById("report-config");
   if (!el) return;
   const config = JSON.parse(el.textContent);
@@ -41,7 +48,7 @@
     if (seen.has(id)) return;
     seen.add(id);
     for (const tick of document.querySelectorAll(`[data-seen-for="${CSS.escape(id)}"]`)) {
-      tick.textContent = "\u2713 Seen";
+      tick.textContent = "\u2713 " + _("Seen");
       tick.classList.add("is-seen");
     }
     const unplayable = document.querySelector(`[data-unplayable="${CSS.escape(id)}"]`);
@@ -57,7 +64,7 @@
     video.addEventListener("error", () => {
       if (seen.has(id)) return;
       const tick = document.querySelector(`[data-seen-for="${CSS.escape(id)}"]`);
-      if (tick) tick.textContent = "Could not load";
+      if (tick) tick.textContent = _("Could not load");
       // The server says why when asked to acknowledge it (and refuses if it does play).
       const unplayable = document.querySelector(`[data-unplayable="${CSS.escape(id)}"]`);
       if (unplayable) unplayable.hidden = false;

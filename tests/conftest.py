@@ -88,8 +88,10 @@ JOB = {
 }
 
 
-async def make_job_and_template(api: Api) -> tuple[int, list[int], int]:
-    _, job = await api.call("POST", "/api/jobs", json=JOB, expect=201)
+async def make_job_and_template(api: Api, language: str | None = None) -> tuple[int, list[int], int]:
+    """`language`: the job's (None: the server's default, Korean)."""
+    body = JOB if language is None else {**JOB, "language": language}
+    _, job = await api.call("POST", "/api/jobs", json=body, expect=201)
     dims = [d["id"] for d in job["dimensions"]]
     _, tpl = await api.call("POST", "/api/templates", json={
         "job_id": job["id"], "name": "Standard",

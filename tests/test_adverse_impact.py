@@ -144,7 +144,7 @@ async def test_self_identification_form_stores_apart_and_never_reaches_reviewers
                            expect=201)
     token = inv["invitations"][0]["url"].rsplit("/", 1)[1]
     iid = inv["invitations"][0]["interview_id"]
-    resp = await client.get(f"/i/{token}/about-you")
+    resp = await client.get(f"/i/{token}/about-you?lang=en")  # the job is Korean (the default language)
     assert resp.status == 409 and "after your interview" in await resp.text()
     assert (await client.get("/i/" + "x" * 43 + "/about-you")).status == 404
 
@@ -155,7 +155,7 @@ async def test_self_identification_form_stores_apart_and_never_reaches_reviewers
         itv.state, itv.completed_at = "completed", utcnow()
         db.add(itv)
     store.run_sync(complete)
-    page = await (await client.get(f"/i/{token}/about-you")).text()
+    page = await (await client.get(f"/i/{token}/about-you?lang=en")).text()
     assert "voluntary" in page and "I prefer not to say" in page and 'value="hispanic_or_latino"' in page
     resp = await client.post(f"/i/{token}/about-you", data=b"x", headers={"Content-Type": "multipart/form-data"})
     assert resp.status == 400 and "could not be read" in await resp.text()

@@ -246,7 +246,7 @@ async def test_invitation_links_open_expire_and_close(hr: Api, client: Any, stor
         db.add(row)
 
     store.run_sync(lambda db: set_deadline(db, timedelta(seconds=-1)))
-    resp = await client.get(url)
+    resp = await client.get(url + "?lang=en")  # the job is Korean (the default language)
     assert resp.status == 410 and "deadline" in await resp.text()
     _, itv = await hr.call("GET", f"/api/interviews/{inv['invitations'][0]['interview_id']}", expect=200)
     assert itv["state"] == "expired"
@@ -259,7 +259,7 @@ async def test_invitation_links_open_expire_and_close(hr: Api, client: Any, stor
 
     store.run_sync(lambda db: set_deadline(db, timedelta(days=1)))
     store.run_sync(complete)
-    resp = await client.get(url)
+    resp = await client.get(url + "?lang=en")  # the job is Korean (the default language)
     page = await resp.text()
     # Calm words for a finished candidate, not an error (and no way into HR's pages).
     assert resp.status == 410 and "Your interview is complete" in page and "next steps" in page

@@ -72,7 +72,9 @@ class Invitation:
 
     @property
     def url(self) -> str:
-        return f"{self.server}/i/{self.token}"
+        # The demo job is Korean (the default speech model's language), so its page would be in
+        # Korean; these tests read the English words (test_i18n_browser.py covers Korean).
+        return f"{self.server}/i/{self.token}?lang=en"
 
 
 def seed_demo(data_dir: Path) -> dict[str, str]:
@@ -142,7 +144,7 @@ def take_two_question_interview(page: Page, link: str, *, first_s: float, second
     """A candidate in real Chromium through a two-question interview: consent (AI-assisted),
     join, answer the first question (for `first_s`, after the first caption if `until_caption`),
     Next, `second_s` on the second, Finish and confirm."""
-    page.goto(f"{link}?raw_audio=1")
+    page.goto(f"{link}{'&' if '?' in link else '?'}raw_audio=1")
     page.click("#consent-yes")
     page.wait_for_function("() => (window.candor.stream !== null)")
     page.click("#join")
@@ -201,7 +203,7 @@ def test_device_check_shows_the_camera_and_a_moving_level(launch_browser: Any, i
     browser = launch_browser(video=face_y4m(), audio=speech_wav(KOREAN_ANSWER, tail_silence_s=1.0))
     page = new_page(browser)
     try:
-        page.goto(invitation.url + "?raw_audio=1")
+        page.goto(invitation.url + "&raw_audio=1")
         page.click("#consent-no")
         wait_state(page, "devices")
         assert "human-only" in page.inner_text("#consent-summary")
@@ -488,7 +490,7 @@ def test_live_interview_flow_with_a_scripted_server(browser: Browser, invitation
         # What went to the server: start with the consent, then an offer with ICE done.
         assert sent(page)[0] == {"type": "start", "consent": True, "notice_version": NOTICE_VERSION}
         ws_url = page.evaluate("window.__fake.ws().url")
-        assert ws_url == invitation.url.replace("http://", "ws://") + "/ws"
+        assert ws_url == invitation.url.split("?")[0].replace("http://", "ws://") + "/ws"
         offers = page._candor_offers  # type: ignore[attr-defined]
         assert len(offers) == 1 and offers[0]["type"] == "offer" and offers[0]["sdp"].startswith("v=0")
         pc = page.evaluate("""(() => { const pc = window.__fake.pc(); return {
@@ -852,7 +854,7 @@ def test_real_interview_end_to_end(launch_browser: Any, tmp_path: Path, screensh
         browser = launch_browser(video=face_y4m(), audio=speech_wav(KOREAN_ANSWER))
         page = new_page(browser)
         try:
-            page.goto(f"{server}/i/{demo['token']}?raw_audio=1")
+            page.goto(f"{server}/i/{demo['token']}?lang=en&raw_audio=1")
             page.click("#consent-yes" if consent else "#consent-no")
             page.wait_for_function("() => (window.candor.stream !== null)")
             page.click("#join")
@@ -900,7 +902,7 @@ def test_real_interview_shows_live_captions(launch_browser: Any, tmp_path: Path,
         browser = launch_browser(video=face_y4m(), audio=speech_wav(KOREAN_ANSWER))
         page = new_page(browser)
         try:
-            page.goto(f"{server}/i/{demo['token']}?raw_audio=1")
+            page.goto(f"{server}/i/{demo['token']}?lang=en&raw_audio=1")
             page.click("#consent-yes")
             page.wait_for_function("() => (window.candor.stream !== null)")
             page.click("#join")

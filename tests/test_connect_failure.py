@@ -42,7 +42,7 @@ def test_a_candidate_whose_media_cannot_connect_is_told_within_20_s(browser: Bro
             hr.goto(f"{base}/monitor")
 
             candidate = context.new_page()
-            candidate.goto(f"{base}/i/{demo['token']}")
+            candidate.goto(f"{base}/i/{demo['token']}?lang=en")  # the demo job is Korean
             candidate.click("#consent-yes")
             candidate.wait_for_function("() => (window.candor.stream !== null)")
             candidate.click("#join")

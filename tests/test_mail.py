@@ -20,7 +20,12 @@ from server.app import create_app
 from server.settings import Settings
 from server.store import Store
 from server.tables import Interview
-from tests.conftest import login, make_job_and_template
+from tests.conftest import login, make_job_and_template as make_job_in
+
+
+async def make_job_and_template(api: Any) -> tuple[int, list[int], int]:
+    # An English job: these tests read the English wording (test_i18n.py reads the others).
+    return await make_job_in(api, language="en")
 from tests.support.server import running_server
 from tests.support.smtp import SmtpServer, smtp_server
 from tests.test_e2e_interview import admin_credentials, admin_login, api

@@ -568,7 +568,7 @@ def test_hr_watches_pauses_and_resumes_a_real_interview(launch_browser: Any, tmp
             expect(hr.locator("#feed-status")).to_have_attribute("data-state", "open")
             expect(hr.locator("#mon-empty")).to_be_visible()
 
-            candidate.goto(f"{server}/i/{demo['token']}?raw_audio=1")
+            candidate.goto(f"{server}/i/{demo['token']}?lang=en&raw_audio=1")  # the demo job is Korean
             candidate.click("#consent-yes")
             candidate.wait_for_function("() => window.candor.stream !== null")
             candidate.click("#join")

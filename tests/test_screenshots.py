@@ -73,7 +73,7 @@ def test_main_pages_at_laptop_and_phone_width(browser: Browser, tmp_path: Path, 
                     assert response is not None and response.status == 200, (label, path)
                     shoot(page, artefacts, label, name)
                 # The candidate's side: the interview page and a link that does not open.
-                page.goto(f"{base}/i/{demo['token']}")
+                page.goto(f"{base}/i/{demo['token']}?lang=en")  # the demo job is Korean
                 assert "Interview for" in page.inner_text("h1")
                 shoot(page, artefacts, "candidate-page", name)
                 response = page.goto(f"{base}/i/not-a-link")

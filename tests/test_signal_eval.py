@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from eval.build_set import SOURCES, Builder, build, check_sources, expected_sha256
-from eval.run_eval import SIGNALS, Scored, accuracy, evaluate, table
+from eval.run_eval import SIGNALS, Scored, accuracy, evaluate, left_out, table
 
 FLOORS = Path(__file__).resolve().parents[1] / "eval" / "floors.json"
 
@@ -75,3 +75,17 @@ def test_held_out_accuracy_does_not_drop_below_the_floors(held_out: list[Scored]
              if not accuracy(held_out, s) >= floor}
     assert not below, f"held-out accuracy below the floor (measured, floor): {below}\n" + table(
         held_out, "held_out")
+
+
+def test_accuracy_with_low_confidence_frames_left_out_does_not_drop_below_the_floors(
+        held_out: list[Scored]) -> None:
+    """The same with the frames the product marks low confidence (analyzers/conditions.py)
+    left out, and as many of them left out as recorded: a detector that starts firing on
+    everything (or never) fails here even when the accuracy holds."""
+    recorded = json.loads(FLOORS.read_text())
+    floors = recorded["held_out_confident_accuracy_floor"]
+    assert set(floors) == set(SIGNALS)
+    below = {s: (round(accuracy(held_out, s, confident=True), 3), floor) for s, floor in floors.items()
+             if not accuracy(held_out, s, confident=True) >= floor}
+    assert not below, f"held-out accuracy (low confidence left out) below the floor: {below}"
+    assert {s: left_out(held_out, s) for s in SIGNALS} == recorded["held_out_low_confidence_frames"]

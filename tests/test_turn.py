@@ -336,7 +336,7 @@ def test_wrong_turn_secret_fails_the_connection_clearly(launch_browser: Any, tmp
         browser = launch_browser(video=face_y4m(), audio=speech_wav(KOREAN_ANSWER))
         page = new_page(browser)
         try:
-            page.goto(f"{link}?raw_audio=1")
+            page.goto(f"{link}?lang=en&raw_audio=1")  # the job is Korean; the notice is read in English
             page.click("#consent-no")
             page.wait_for_function("() => (window.candor.stream !== null)")
             page.click("#join")

@@ -25,6 +25,7 @@ from server.auth import Principal, csrf_matches
 from server.candidate_import import MAX_IMPORT_BYTES, import_candidates, read_rows
 from server.candidates import PoolFilter, create_candidate, get_candidate, search_candidates
 from server.errors import ApiError
+from server.i18n import N_, _, ngettext, use_locale, user_locale
 from server.pages.common import (
     CSRF_MESSAGE, MAX_ID, FormErrors, PageCall, error_page, hr_page, login_location, page_response, parse_id,
     see_other, validation_errors,
@@ -41,11 +42,16 @@ from server.web import principal_of, settings_key, store_key
 EMPTY_VALUES = {"name": "", "email": "", "resume_text": "", "time_zone": ""}
 # Offered as suggestions in the form (any IANA name is accepted).
 TIME_ZONES = sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
-FIELD_LABELS = {"name": "name", "email": "email", "resume_text": "resume", "time_zone": "time zone",
-                "education_level": "education level", "years_experience": "years of experience",
-                "current_title": "current title"}
-EDUCATION_LABELS = {"none": "No degree", "high_school": "High school", "associate": "Associate degree",
-                    "bachelor": "Bachelor's degree", "master": "Master's degree", "doctorate": "Doctorate"}
+FIELD_LABELS = {"name": N_("name"), "email": N_("email"), "resume_text": N_("resume text"),
+                "time_zone": N_("time zone"), "education_level": N_("education level"),
+                "years_experience": N_("years of experience"), "current_title": N_("current title")}
+EDUCATION_LABELS = {"none": N_("No degree"), "high_school": N_("High school"), "associate": N_("Associate degree"),
+                    "bachelor": N_("Bachelor's degree"), "master": N_("Master's degree"), "doctorate": N_("Doctorate")}
+
+
+def education_labels() -> dict[str, str]:
+    """The levels' names in the request's language."""
+    return {k: _(v) for k, v in EDUCATION_LABELS.items()}
 
 
 def _filter_of(request: web.Request) -> PoolFilter:
@@ -77,7 +83,7 @@ async def _pool_page(call: PageCall, *, q: str, values: dict[str, str],
                        just_added=just_added, time_zones=TIME_ZONES,
                        default_time_zone=call.settings.mail_time_zone,
                        pool_filter=pool_filter, education_levels=EDUCATION_LEVELS,
-                       education_labels=EDUCATION_LABELS,
+                       education_labels=education_labels(),
                        imported=int(imported) if imported.isdigit() and len(imported) < 9 else None,
                        import_errors=import_errors or FormErrors())
 
@@ -100,7 +106,7 @@ async def candidates_page(call: PageCall) -> web.Response:
 def build_candidate(values: dict[str, str]) -> CandidateIn | FormErrors:
     def label(loc: tuple[Any, ...], kind: str, described: str) -> tuple[str, str]:
         field = str(loc[0]) if loc else ""
-        return "add", f"{FIELD_LABELS.get(field, field)} {described}"
+        return "add", f"{_(FIELD_LABELS.get(field, field))} {described}"
 
     try:
         return CandidateIn.model_validate(values, strict=False)
@@ -168,7 +174,7 @@ async def _candidate_view(request: web.Request, who: Principal, candidate_id: in
                          resume_file=stored, resume_saved=request.query.get("resume") == "saved",
                          fields_saved=request.query.get("fields") == "saved",
                          resume_errors=resume_errors or FormErrors(), field_errors=field_errors or FormErrors(),
-                         education_levels=EDUCATION_LEVELS, education_labels=EDUCATION_LABELS,
+                         education_levels=EDUCATION_LEVELS, education_labels=education_labels(),
                          time_zones=TIME_ZONES, **context)
 
 
@@ -189,11 +195,11 @@ async def candidate_fields(call: PageCall) -> web.Response:
         body = CandidateFieldsIn.model_validate(values, strict=False)
     except ValidationError as exc:
         errors = validation_errors(exc, lambda loc, kind, described: (
-            "fields", f"{FIELD_LABELS.get(str(loc[0]) if loc else '', 'a field')} {described}"))
+            "fields", f"{_(FIELD_LABELS.get(str(loc[0]) if loc else '', N_('a field')))} {described}"))
         return await _candidate_view(call.request, call.who, candidate_id, status=422, field_errors=errors)
     except ValueError:
         errors = FormErrors()
-        errors.add("years of experience must be a number", "fields")
+        errors.add(_("years of experience must be a number"), "fields")
         return await _candidate_view(call.request, call.who, candidate_id, status=422, field_errors=errors)
     await call.store.run(lambda db: update_fields(db, call.who.id, candidate_id, body))
     return see_other(f"/candidates/{candidate_id}?fields=saved#fields")
@@ -205,6 +211,7 @@ async def _upload_gate(request: web.Request, limit: int, what: str) -> tuple[Pri
     who = await principal_of(request)
     if who is None:
         return see_other(login_location(request))
+    use_locale(user_locale(who.language, request.headers.get("Accept-Language")))
     if not request.content_type.startswith("multipart/"):
         return error_page(request, who, 400, "send the form as multipart/form-data with a file")
     try:
@@ -235,7 +242,7 @@ async def candidate_resume_upload(request: web.Request) -> web.StreamResponse:
         if exc.status == 404:
             return error_page(request, who, 404, exc.message)
         errors = FormErrors(status=exc.status)
-        errors.add(f"The file was not saved: {exc.message}", "resume_file")
+        errors.add(_("The file was not saved: %(why)s", why=exc.message), "resume_file")
         return await _candidate_view(request, who, candidate_id, status=exc.status, resume_errors=errors)
     return see_other(f"/candidates/{candidate_id}?resume=saved#resume")
 
@@ -279,12 +286,13 @@ async def candidates_import(request: web.Request) -> web.StreamResponse:
         errors = FormErrors(status=exc.status)
         rows_out = exc.extra.get("rows")
         if rows_out:
-            errors.add(f"Nothing was imported: {len(rows_out)} problem{'s' if len(rows_out) != 1 else ''} "
-                       "in the file.", "import_file")
+            errors.add(ngettext("Nothing was imported: %(num)d problem in the file.",
+                                "Nothing was imported: %(num)d problems in the file.", len(rows_out))
+                       % {"num": len(rows_out)}, "import_file")
             for r in rows_out[:50]:
-                errors.add(f"Row {r['row']}: {r['error']}", "import_file")
+                errors.add(_("Row %(row)s: %(error)s", row=r['row'], error=r['error']), "import_file")
         else:
-            errors.add(f"Nothing was imported: {exc.message}", "import_file")
+            errors.add(_("Nothing was imported: %(why)s", why=exc.message), "import_file")
         call = PageCall(request, who, MultiDict())
         return await _pool_page(call, q="", values=EMPTY_VALUES, status=exc.status, import_errors=errors)
     return see_other(f"/candidates?imported={count}#import")

@@ -22,6 +22,7 @@ from server.api import router
 from server.api_router import QueryParam
 from server.auth import Principal, csrf_matches
 from server.errors import ApiError, NotFound
+from server.i18n import N_, _, current_locale, use_locale, user_locale
 from server.rendering import render
 from server.schemas import MAX_ID
 from server.settings import Settings
@@ -37,20 +38,37 @@ PAGE_HEADERS = {
 }
 
 STATUS_TITLES = {
-    400: "Bad request",
-    401: "Please log in",
-    403: "Not allowed",
-    404: "Not found",
-    409: "Already done",
-    410: "No longer available",
-    422: "Please check the form",
+    400: N_("Bad request"),
+    401: N_("Please log in"),
+    403: N_("Not allowed"),
+    404: N_("Not found"),
+    409: N_("Already done"),
+    410: N_("No longer available"),
+    422: N_("Please check the form"),
 }
 
-CSRF_MESSAGE = (
+CSRF_MESSAGE = N_(
     "This form could not be accepted because it did not come with a valid security token. "
     "This happens when a page was open for a long time or you logged in again elsewhere. "
     "Go back, reload the page and submit the form again."
 )
+
+
+# Domain errors name what was not found ("candidate 5 not found"); the page says it in its
+# language (other domain messages are shown as written until their modules are translated).
+_NOT_FOUND = re.compile(r"(candidate|interview|template|job|user|webhook|question|clip|delivery|erasure certificate)"
+                        r" (\S{1,60}) not found")
+_THINGS = {"candidate": N_("candidate"), "interview": N_("interview"), "template": N_("template"), "job": N_("job"),
+           "user": N_("user"), "webhook": N_("webhook"), "question": N_("question"), "clip": N_("clip"),
+           "delivery": N_("delivery"), "erasure certificate": N_("erasure certificate")}
+
+
+def localised(message: str) -> str:
+    """A domain error's words in the request's language, where the catalogue has them."""
+    found = _NOT_FOUND.fullmatch(message.strip())
+    if found:
+        return _("%(thing)s %(id)s not found", thing=_(_THINGS[found.group(1)]), id=found.group(2))
+    return _(message)
 
 
 def sentence(message: str) -> str:
@@ -59,7 +77,7 @@ def sentence(message: str) -> str:
     if not message:
         return message
     message = message[0].upper() + message[1:]
-    return message if message[-1] in ".!?" else message + "."
+    return message if message[-1] in ".!?。！？" else message + ("。" if current_locale() == "zh_CN" else ".")
 
 
 def see_other(location: str) -> web.Response:
@@ -143,7 +161,7 @@ def page_response(
 def error_page(request: web.Request, who: Principal | None, status: int, message: str) -> web.Response:
     return page_response(
         request, "hr_error.html", who, status=status,
-        title=STATUS_TITLES.get(status, "Something went wrong"), message=sentence(message),
+        title=_(STATUS_TITLES.get(status, N_("Something went wrong"))), message=sentence(localised(message)),
         code=status,
     )
 
@@ -183,33 +201,33 @@ def describe(err: Any) -> str:
     kind = err["type"]
     ctx = err.get("ctx") or {}
     if kind == "missing":
-        return "is required"
+        return _("is required")
     if kind == "string_too_short":
-        return "must not be empty"
+        return _("must not be empty")
     if kind == "string_too_long":
-        return f"is too long (at most {ctx.get('max_length')} characters)"
+        return _("is too long (at most %(n)s characters)", n=ctx.get('max_length'))
     if kind == "too_short":
-        return f"needs at least {ctx.get('min_length')}"
+        return _("needs at least %(n)s", n=ctx.get('min_length'))
     if kind == "too_long":
-        return f"allows at most {ctx.get('max_length')}"
+        return _("allows at most %(n)s", n=ctx.get('max_length'))
     if kind == "greater_than":
-        return f"must be greater than {_num(ctx.get('gt'))}"
+        return _("must be greater than %(n)s", n=_num(ctx.get('gt')))
     if kind == "greater_than_equal":
-        return f"must be at least {_num(ctx.get('ge'))}"
+        return _("must be at least %(n)s", n=_num(ctx.get('ge')))
     if kind == "less_than":
-        return f"must be less than {_num(ctx.get('lt'))}"
+        return _("must be less than %(n)s", n=_num(ctx.get('lt')))
     if kind == "less_than_equal":
-        return f"must be at most {_num(ctx.get('le'))}"
+        return _("must be at most %(n)s", n=_num(ctx.get('le')))
     if kind in ("float_parsing", "float_type", "finite_number"):
-        return "must be a number"
+        return _("must be a number")
     if kind in ("int_parsing", "int_type", "int_from_float"):
-        return "must be a whole number"
+        return _("must be a whole number")
     if kind.startswith("datetime") or kind.startswith("date_"):
-        return "is not a valid date and time"
+        return _("is not a valid date and time")
     if kind == "literal_error":
-        return f"must be one of {ctx.get('expected')}"
+        return _("must be one of %(values)s", values=ctx.get('expected'))
     if kind == "string_pattern_mismatch":
-        return "is not in the expected format"
+        return _("is not in the expected format")
     if kind == "value_error":
         return str(err["msg"]).removeprefix("Value error, ")
     return str(err["msg"])
@@ -290,12 +308,13 @@ async def require_hr(request: web.Request) -> PageCall | web.Response:
     who = await principal_of(request)
     if who is None:
         return see_other(login_location(request))
+    use_locale(user_locale(who.language, request.headers.get("Accept-Language")))
     form: MultiDictProxy[Any] | MultiDict[Any] = MultiDict()
     if request.method not in ("GET", "HEAD"):
         try:
             form = await request.post()
         except (ValueError, UnicodeDecodeError):
-            return error_page(request, who, 400, "the form data could not be read")
+            return error_page(request, who, 400, N_("the form data could not be read"))
         submitted = form.get("csrf_token")
         if who.token_kind != "session" or not csrf_matches(
             who, submitted if isinstance(submitted, str) else None

@@ -16,6 +16,7 @@ from server.errors import ApiError
 from server.evidence_words import mmss
 from server.pages.common import PageCall, hr_page, sentence
 from server.pages.reports import DECISION_LABELS, RECOMMENDATION_LABELS
+from server.i18n import _
 from server.api_router import QueryParam
 
 # Chart geometry (SVG user units): labels on the left, bars from X0 for 0 to X0 + SCALE * 100.
@@ -64,13 +65,13 @@ def dimension_chart(data: dict[str, Any]) -> Chart:
             top = y + slot * (BAR_H + BAR_GAP)
             score = cell["score"]
             if score is None:
-                group.bars.append(Bar(slot, names[slot], top, None, "not assessed"))
+                group.bars.append(Bar(slot, names[slot], top, None, _("not assessed")))
             else:
                 group.bars.append(Bar(slot, names[slot], top, max(SCALE * score, 1.0), f"{score:.1f}"))
         groups.append(group)
         y += per + GROUP_GAP
     axis_y = y - GROUP_GAP + 6
-    title = "Dimension scores, 0 to 100: " + "; ".join(
+    title = _("Dimension scores, 0 to 100:") + " " + "; ".join(
         f"{g.name}: " + ", ".join(f"{b.name} {b.label}" for b in g.bars) for g in groups)
     return Chart(WIDTH, axis_y + AXIS_H, X0, groups, [(t, X0 + SCALE * t) for t in (0, 25, 50, 75, 100)],
                  axis_y, title)
@@ -78,11 +79,11 @@ def dimension_chart(data: dict[str, Any]) -> Chart:
 
 def _view(data: dict[str, Any]) -> dict[str, Any]:
     for cand in data["candidates"]:
-        cand["recommendation_label"] = RECOMMENDATION_LABELS.get(cand["recommendation"]["decision"],
-                                                                 cand["recommendation"]["decision"])
+        cand["recommendation_label"] = _(RECOMMENDATION_LABELS.get(cand["recommendation"]["decision"],
+                                                                   cand["recommendation"]["decision"]))
         decision = cand["decision"]
-        cand["decision_label"] = DECISION_LABELS.get(decision["decision"], decision["decision"]) if decision \
-            else "Not decided"
+        cand["decision_label"] = _(DECISION_LABELS.get(decision["decision"], decision["decision"])) if decision \
+            else _("Not decided")
     for dim in data["dimensions"]:
         for cell in dim["scores"]:
             for clip in cell["clips"]:
@@ -104,7 +105,7 @@ async def compare_page(call: PageCall) -> web.Response:
     except ApiError as exc:
         if exc.status == 404 and str(exc.message).startswith("job "):
             raise
-        return call.render("hr_compare.html", status=exc.status, nav="jobs", job_id=job_id, error=sentence(exc.message),
-                           data=None, chart=None)
+        return call.render("hr_compare.html", status=exc.status, nav="jobs", job_id=job_id,
+                           error=sentence(_(exc.message)), data=None, chart=None)
     return call.render("hr_compare.html", nav="jobs", job_id=job_id, error=None, data=_view(data),
                        chart=dimension_chart(data))

@@ -1,5 +1,7 @@
 """Template pages: the builder (questions, each with a time limit and 1-3 of the job's dimensions
-with weights) and one template with its questions and the form that invites candidates."""
+with weights), the same builder to edit a template (each save a new version: server/versions.py),
+and one template with its questions, versions, the copy-to-job form and the form that invites
+candidates."""
 from __future__ import annotations
 
 from typing import Any
@@ -12,15 +14,17 @@ from server.api_router import QueryParam
 from server.candidates import search_candidates
 from server.errors import ApiError
 from server.interview_templates import create_template, get_template, template_detail
-from server.jobs import dimensions_of, get_job
+from server.jobs import dimensions_of, get_job, list_jobs
 from server.pages.common import (
     MAX_ID, FormErrors, PageCall, form_rows, hr_page, see_other, validation_errors,
 )
 from server.pages.interviews import (
     default_deadline, interview_rows, invitation_values, parse_invitation, send_invitations,
 )
-from server.schemas import TemplateIn
+from server.schemas import QuestionEdit, TemplateCopyIn, TemplateEdit, TemplateIn
+from server.store import stored_id
 from server.tables import Candidate, Dimension, utcnow
+from server.versions import archive_template, copy_template, edit_template, template_history
 
 QUESTION_ROWS = 3
 MORE_ROWS = 2
@@ -35,7 +39,7 @@ def _dims(dimensions: list[Dimension]) -> list[dict[str, Any]]:
 
 def _empty_question(dims: list[dict[str, Any]]) -> dict[str, Any]:
     return {"text": "", "time_limit_s": DEFAULT_TIME_LIMIT_S, "checked": set(),
-            "weights": {d["id"]: DEFAULT_WEIGHT for d in dims}}
+            "weights": {d["id"]: DEFAULT_WEIGHT for d in dims}, "id": None}
 
 
 async def _job_and_dims(call: PageCall) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -50,9 +54,11 @@ async def _job_and_dims(call: PageCall) -> tuple[dict[str, Any], list[dict[str, 
 
 def _builder(call: PageCall, job: dict[str, Any], dims: list[dict[str, Any]], *, name: str,
              questions: list[dict[str, Any]], errors: FormErrors | None = None,
-             status: int = 200) -> web.Response:
+             status: int = 200, edit: dict[str, Any] | None = None) -> web.Response:
+    """The builder; with `edit` ({"id", "version", "note"}) editing that template."""
+    action = f"/templates/{edit['id']}/edit" if edit else f"/jobs/{job['id']}/templates/new"
     return call.render("hr_template_new.html", status=status, nav="jobs", job=job, dims=dims, template_name=name,
-                       questions=questions, errors=errors or FormErrors())
+                       questions=questions, errors=errors or FormErrors(), edit=edit, form_action=action)
 
 
 @hr_page("GET", "/jobs/{job_id}/templates/new", summary="HR: the interview template builder",
@@ -72,8 +78,14 @@ def read_questions(call: PageCall, dims: list[dict[str, Any]]) -> list[dict[str,
             "time_limit_s": call.text(f"q_time_{i}").strip(),
             "checked": {d["id"] for d in dims if call.text(f"q_dim_{i}_{d['id']}")},
             "weights": {d["id"]: call.text(f"q_weight_{i}_{d['id']}").strip() for d in dims},
+            "id": _question_id(call.text(f"q_id_{i}")),  # editing: the question this row is
         })
     return questions
+
+
+def _question_id(raw: str) -> int | None:
+    raw = raw.strip()
+    return int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_ID else None
 
 
 def build_template(job_id: int, name: str, questions: list[dict[str, Any]],
@@ -168,7 +180,11 @@ async def _template_page(call: PageCall, *, q: str, values: dict[str, Any],
             candidates = list(extra) + candidates
         return {
             "template": template_detail(db, template),
-            "job": {"id": job.id, "title": job.title},
+            "job": {"id": job.id, "title": job.title, "archived": job.archived_at is not None},
+            "history": template_history(db, template)["versions"],
+            # Where it can be copied to: the other jobs this user sees that take templates.
+            "copy_jobs": [{"id": j.id, "title": j.title} for j in list_jobs(db, call.who)
+                          if j.id != job.id and j.archived_at is None],
             "candidates": candidates,
             "interviews": [r for r in interview_rows(db, call.who, job_id=job.id)
                            if r["template"]["id"] == template_id],
@@ -207,3 +223,103 @@ async def template_invite(call: PageCall) -> web.Response:
         body = result
     return await _template_page(call, q=values["q"], values=values, errors=body,
                                 status=body.status)
+
+
+# --- editing (each save a new version), archiving, copying ---------------------------------------
+
+async def _editing(call: PageCall) -> tuple[int, dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """The template (its detail), its job and the job's dimensions (the newest version's)."""
+    template_id = call.id_param("template_id", "template")
+
+    def work(db: Session) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+        template, job = get_template(db, call.who, template_id)
+        return (template_detail(db, template), {"id": job.id, "title": job.title},
+                _dims(dimensions_of(db, stored_id(job))))
+
+    template, job, dims = await call.store.run(work)
+    return template_id, template, job, dims
+
+
+def _question_rows(template: dict[str, Any], dims: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for q in template["questions"]:
+        weights = {d["id"]: DEFAULT_WEIGHT for d in dims}
+        weights.update({link["dimension_id"]: f"{link['weight']:g}" for link in q["dimensions"]})
+        rows.append({"text": q["text"], "time_limit_s": str(q["time_limit_s"]), "id": q["id"],
+                     "checked": {link["dimension_id"] for link in q["dimensions"]}, "weights": weights})
+    return rows
+
+
+@hr_page("GET", "/templates/{template_id}/edit", summary="HR: the builder editing a template (saves a new version)",
+         errors=(404,))
+async def template_edit_form(call: PageCall) -> web.Response:
+    template_id, template, job, dims = await _editing(call)
+    questions = _question_rows(template, dims) + [_empty_question(dims) for _ in range(MORE_ROWS)]
+    return _builder(call, job, dims, name=template["name"], questions=questions,
+                    edit={"id": template_id, "version": template["version"], "note": ""})
+
+
+@hr_page("POST", "/templates/{template_id}/edit", summary="HR: save a template's next version from the builder",
+         errors=(404, 409, 422))
+async def template_edit(call: PageCall) -> web.Response:
+    template_id, template, job, dims = await _editing(call)
+    name = call.text("name")
+    note = call.text("note").strip()[:500]
+    edit = {"id": template_id, "version": template["version"], "note": note}
+    questions = read_questions(call, dims)
+    if call.text("action") == "more":
+        questions += [_empty_question(dims) for _ in range(min(MORE_ROWS, MAX_QUESTIONS - len(questions)))]
+        return _builder(call, job, dims, name=name, questions=questions, edit=edit)
+    body = build_template(job["id"], name, questions, dims)
+    if isinstance(body, FormErrors):
+        return _builder(call, job, dims, name=name, questions=questions, errors=body, status=422, edit=edit)
+    kept = [q for q in questions if q["text"].strip() or q["checked"]]  # as build_template keeps them
+    change = TemplateEdit(name=body.name, note=note, questions=[
+        QuestionEdit(id=row["id"], **q.model_dump()) for q, row in zip(body.questions, kept, strict=True)])
+    try:
+        await call.store.run(lambda db: edit_template(db, call.who, template_id, change))
+    except ApiError as exc:
+        errors = FormErrors()
+        errors.add(exc.message)
+        return _builder(call, job, dims, name=name, questions=questions, errors=errors, status=exc.status, edit=edit)
+    return see_other(f"/templates/{template_id}#versions")
+
+
+@hr_page("POST", "/templates/{template_id}/archive", summary="HR: archive a template (no new invitations)",
+         errors=(404, 409))
+async def template_archive(call: PageCall) -> web.Response:
+    template_id = call.id_param("template_id", "template")
+    await call.store.run(lambda db: archive_template(db, call.who, template_id, True))
+    return see_other(f"/templates/{template_id}")
+
+
+@hr_page("POST", "/templates/{template_id}/restore", summary="HR: restore an archived template", errors=(404, 409))
+async def template_restore(call: PageCall) -> web.Response:
+    template_id = call.id_param("template_id", "template")
+    await call.store.run(lambda db: archive_template(db, call.who, template_id, False))
+    return see_other(f"/templates/{template_id}")
+
+
+@hr_page("POST", "/templates/{template_id}/copy",
+         summary="HR: copy a template into another job (dimensions mapped by name)", errors=(404, 409, 422))
+async def template_copy(call: PageCall) -> web.Response:
+    template_id = call.id_param("template_id", "template")
+    job_id = _question_id(call.text("job_id"))
+    blank = {"deadline": default_deadline(), "candidate_ids": set(), "q": ""}
+    if job_id is None:
+        return await _template_page(call, q="", values=blank, status=422,
+                                    errors=_one_error("choose the job to copy the template into", 422))
+    body = TemplateCopyIn(job_id=job_id)
+    try:
+        copied = await call.store.run(lambda db: copy_template(db, call.who, template_id, body))
+    except ApiError as exc:
+        return await _template_page(call, q="", values=blank, errors=_one_error(exc.message, exc.status),
+                                    status=exc.status)
+    return see_other(f"/templates/{copied['id']}")
+
+
+def _one_error(message: str, status: int) -> FormErrors:
+    errors = FormErrors()
+    errors.add(message)
+    errors.status = status
+    return errors

@@ -28,17 +28,19 @@ from server.sessions import sessions_key
 from server.store import stored_id
 from server.tables import Candidate, Interview, Invitation, Job, QuestionSignals, Template, utcnow
 from server.web import base_url
+from server.i18n import N_, _
 
+# Msgids (server/i18n.py): translated where shown.
 STATE_LABELS = {
-    "invited": "Invited",
-    "consented": "Consented",
-    "connecting": "Connecting",
-    "live": "Live now",
-    "paused": "Paused",
-    "interrupted": "Connection lost",
-    "abandoned": "Abandoned",
-    "expired": "Expired",
-    "completed": "Completed",
+    "invited": N_("Invited"),
+    "consented": N_("Consented"),
+    "connecting": N_("Connecting"),
+    "live": N_("Live now"),
+    "paused": N_("Paused"),
+    "interrupted": N_("Connection lost"),
+    "abandoned": N_("Abandoned"),
+    "expired": N_("Expired"),
+    "completed": N_("Completed"),
 }
 MAX_LINKS_PER_PAGE = 500
 
@@ -68,7 +70,7 @@ def interview_rows(db: Session, who: Any, *, job_id: int | None = None,
         {
             "id": itv.id,
             "state": itv.state,
-            "state_label": STATE_LABELS.get(itv.state, itv.state),
+            "state_label": _(STATE_LABELS.get(itv.state, itv.state)),
             "question_index": itv.question_index,
             "question_count": itv.question_count,
             "answered": answered.get(itv.id, (0, 0))[0],
@@ -126,15 +128,15 @@ def parse_invitation(call: PageCall, template_id: int) -> InvitationIn | FormErr
         try:
             value = int(raw)
         except ValueError:
-            errors.add(f"{raw!r} is not a candidate", "invite")
+            errors.add(_("%(raw)s is not a candidate", raw=repr(raw)), "invite")
             continue
         if 1 <= value <= MAX_ID and value not in ids:
             ids.append(value)
     if not ids and not errors:
-        errors.add("choose at least one candidate to invite", "invite")
+        errors.add(_("choose at least one candidate to invite"), "invite")
     deadline = call.text("deadline").strip()
     if not deadline:
-        errors.add("choose a deadline (date and time, UTC)", "invite")
+        errors.add(_("choose a deadline (date and time, UTC)"), "invite")
     if errors:
         return errors
     try:
@@ -221,7 +223,7 @@ def _link_details(db: Session, who: Any, ids: list[int], urls: dict[int, str]) -
         template = templates[tid]
         detail["template_name"] = template.name if template else ""
         detail["boosts"] = boosts_of(detail, names_by_job[job_id])
-        detail["state_label"] = STATE_LABELS.get(detail["state"], detail["state"])
+        detail["state_label"] = _(STATE_LABELS.get(detail["state"], detail["state"]))
         detail["open"] = detail["state"] not in FINISHED_STATES and detail["deadline"] > utcnow()
         detail["url"] = urls.get(iid)
         detail["deadline_open"] = detail["deadline"] > utcnow()
@@ -232,22 +234,23 @@ def _link_details(db: Session, who: Any, ids: list[int], urls: dict[int, str]) -
 
 
 DONE_NOTICES = {
-    "revoked": "The link was revoked: it no longer opens the interview. Issue a new link when you want "
-               "the candidate to take it.",
-    "deadline": "The deadline was changed.",
-    "mailed": "The email is on its way: its state shows below.",
-    "mailed_new_link": "A new link was issued and is on its way by email; the earlier link no longer works.",
+    "revoked": N_("The link was revoked: it no longer opens the interview. Issue a new link when you want "
+                  "the candidate to take it."),
+    "deadline": N_("The deadline was changed."),
+    "mailed": N_("The email is on its way: its state shows below."),
+    "mailed_new_link": N_("A new link was issued and is on its way by email; the earlier link no longer works."),
 }
-MAIL_KINDS = {"invitation": "Invitation", "reminder": "Reminder", "continue": "Link to continue"}
+MAIL_KINDS = {"invitation": N_("Invitation"), "reminder": N_("Reminder"), "continue": N_("Link to continue")}
 
 
 def _links_page(call: PageCall, invitations: list[dict[str, Any]], status: int = 200,
                 error: str = "") -> web.Response:
-    notice = DONE_NOTICES.get(call.request.query.get("done", ""), "")
+    done = call.request.query.get("done", "")
+    notice = _(DONE_NOTICES[done]) if done in DONE_NOTICES else ""
     response = call.render("hr_invitations.html", status=status, nav="jobs", invitations=invitations,
                            boost=call.settings.resume_boost, notice=notice, error=error,
                            mail_on=call.settings.mail_on, mail_from=call.settings.mail_from,
-                           mail_kinds=MAIL_KINDS, remindable=REMINDABLE)
+                           mail_kinds={k: _(v) for k, v in MAIL_KINDS.items()}, remindable=REMINDABLE)
     # The links are credentials: keep them out of Referer headers and of every cache.
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"

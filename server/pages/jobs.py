@@ -1,5 +1,6 @@
 """Job pages: the list, the new-job form (title, language, competency dimensions with keywords
-and scoring rules, analysis switches) and one job with its templates and interviews."""
+and scoring rules, analysis switches), the same form to edit a job (each save a new version:
+server/versions.py), and one job with its versions, templates and interviews."""
 from __future__ import annotations
 
 import re
@@ -16,13 +17,14 @@ from server.interview_templates import list_templates
 from server.model_bank import models_key
 from server.jobs import create_job, get_job, job_detail, list_jobs
 from server.pages.common import (
-    FormErrors, PageCall, form_rows, hr_page, see_other, validation_errors,
+    MAX_ID, FormErrors, PageCall, form_rows, hr_page, see_other, validation_errors,
 )
 from server.pages.interviews import interview_rows
 from server.pages.rule_words import OPS, SCOPES, SIGNALS, rule_sentence, split_signal
-from server.schemas import JobIn
+from server.schemas import DimensionEdit, JobEdit, JobIn
 from server.store import stored_id
 from server.tables import Dimension, Interview, Template
+from server.versions import archive_job, edit_job, job_history, templates_linking_retired, version_counts
 
 DIMENSION_ROWS = 5
 MORE_ROWS = 3
@@ -97,12 +99,14 @@ async def jobs_list(call: PageCall) -> web.Response:
         for name, column in (("dimensions", col(Dimension.job_id)),
                              ("templates", col(Template.job_id)),
                              ("interviews", col(Interview.job_id))):
-            rows = db.exec(
-                select(column, func.count()).where(column.in_(ids)).group_by(column)
-            ).all() if ids else []
+            query = select(column, func.count()).where(column.in_(ids))
+            if name == "dimensions":
+                query = query.where(Dimension.retired == False)  # noqa: E712  (the newest version's)
+            rows = db.exec(query.group_by(column)).all() if ids else []
             counts[name] = {job_id: count for job_id, count in rows}
         return [
             {"id": j.id, "title": j.title, "language": j.language, "created_at": j.created_at,
+             "version": j.version, "archived": j.archived_at is not None,
              **{name: counts[name].get(stored_id(j), 0) for name in counts}}
             for j in jobs
         ]
@@ -128,12 +132,17 @@ def _languages(call: PageCall, current: str) -> list[tuple[str, str]]:
 
 
 def _job_form(call: PageCall, *, values: dict[str, Any], rows: list[dict[str, Any]],
-              errors: FormErrors | None = None, status: int = 200, warnings: list[str] | None = None) -> web.Response:
+              errors: FormErrors | None = None, status: int = 200, warnings: list[str] | None = None,
+              edit: dict[str, Any] | None = None) -> web.Response:
+    """The new-job form, or with `edit` ({"id", "version", "note"}) the same form editing that job."""
     for row in rows:
         fields = row.setdefault("rule_fields", [])
         fields.extend(_empty_rule() for _ in range(RULE_ROWS - len(fields)))
+        row.setdefault("id", None)
+        row.setdefault("retire", False)
+    action = f"/jobs/{edit['id']}/edit" if edit else "/jobs/new"
     return call.render(
-        "hr_job_new.html", status=status, nav="jobs", values=values, rows=rows,
+        "hr_job_new.html", status=status, nav="jobs", values=values, rows=rows, edit=edit, form_action=action,
         errors=errors or FormErrors(), switches=SWITCHES, signals=SIGNAL_HELP,
         languages=_languages(call, values.get("language", "")), default_language=call.settings.default_language,
         rule_signals=SIGNALS, rule_ops=OPS, rule_scopes=SCOPES, warnings=warnings or [],
@@ -153,7 +162,7 @@ async def job_new(call: PageCall) -> web.Response:
 
 def _empty_row() -> dict[str, Any]:
     return {"name": "", "description": "", "keywords": "", "rules": "", "weight": "",
-            "rule_fields": [_empty_rule() for _ in range(RULE_ROWS)]}
+            "rule_fields": [_empty_rule() for _ in range(RULE_ROWS)], "id": None, "retire": False}
 
 
 def split_keywords(text: str) -> list[str]:
@@ -201,6 +210,10 @@ def read_job_form(call: PageCall) -> tuple[dict[str, Any], list[dict[str, Any]]]
                                for key in ("name", "description", "keywords", "rules", "weight")}
         row["rule_fields"] = [{f: call.text(f"rule_{f}_{i}_{k}").strip() for f in RULE_FIELDS}
                               for k in range(RULE_ROWS)]
+        # Editing: the dimension this row is (kept across versions), and whether to retire it.
+        raw_id = call.text(f"dim_id_{i}").strip()
+        row["id"] = int(raw_id) if raw_id.isdigit() and 0 < int(raw_id) <= MAX_ID else None
+        row["retire"] = bool(call.text(f"dim_retire_{i}")) and row["id"] is not None
         rows.append(row)
     return values, rows
 
@@ -237,6 +250,8 @@ def build_job(values: dict[str, Any], rows: list[dict[str, Any]]) -> JobIn | For
     row_of: list[int] = []  # the form row of each dimension sent to validation
     rule_names: list[list[str]] = []  # per dimension sent: how to name each of its rules
     for i, row in enumerate(rows):
+        if row.get("retire"):
+            continue  # editing: a dimension to retire is left out of the new version
         texts = [v for k, v in row.items() if isinstance(v, str)]
         builder = built_rules(row.get("rule_fields", []), i, errors)
         if not any(v.strip() for v in texts) and not builder:
@@ -349,6 +364,9 @@ async def job_page(call: PageCall) -> web.Response:
             "job": job_detail(db, job),
             "templates": list_templates(db, call.who, job_id),
             "interviews": interview_rows(db, call.who, job_id=job_id),
+            "history": job_history(db, job)["versions"],
+            "interview_counts": version_counts(db, job_id),
+            "to_update": templates_linking_retired(db, job),
         }
 
     context = await call.store.run(work)
@@ -357,3 +375,86 @@ async def job_page(call: PageCall) -> web.Response:
             rule["sentence"] = rule_sentence(rule)
     profile = jurisdictions.profile(context["job"].get("jurisdiction") or jurisdictions.DEFAULT)
     return call.render("hr_job.html", nav="jobs", switches=SWITCHES, jurisdiction_name=profile.name, **context)
+
+
+# --- editing (each save a new version), archiving ------------------------------------------------
+
+def _rows_of(job: dict[str, Any]) -> list[dict[str, Any]]:
+    """The edit form's rows for a job's dimensions (rules as text lines, which the form reads
+    back exactly: `[interview] signal op value points`)."""
+    rows = []
+    for d in job["dimensions"]:
+        lines = [("interview " if r["scope"] == "interview" else "")
+                 + f"{r['signal']} {r['op']} {r['value']:g} {r['points']:g}" for r in d["rules"]]
+        rows.append({"name": d["name"], "description": d["description"], "keywords": ", ".join(d["keywords"]),
+                     "rules": "\n".join(lines), "weight": f"{d['weight']:g}", "rule_fields": [],
+                     "id": d["id"], "retire": False})
+    return rows
+
+
+def _job_values(job: dict[str, Any], title: str) -> dict[str, Any]:
+    """The fixed part of an edited job (language, jurisdiction, analyses are not edited: its
+    interviews, consent records and speech model depend on them)."""
+    return {"title": title, "language": job["language"], "jurisdiction": job["jurisdiction"],
+            **{name: job[name] for name, _, _ in SWITCHES}}
+
+
+@hr_page("GET", "/jobs/{job_id}/edit", summary="HR: the form to edit a job (saves a new version)",
+         errors=(404,))
+async def job_edit_form(call: PageCall) -> web.Response:
+    job_id = call.id_param("job_id", "job")
+    job = await call.store.run(lambda db: job_detail(db, get_job(db, call.who, job_id)))
+    rows = _rows_of(job) + [_empty_row() for _ in range(MORE_ROWS)]
+    return _job_form(call, values=_job_values(job, job["title"]), rows=rows,
+                     edit={"id": job_id, "version": job["version"], "note": "", "archived": bool(job["archived_at"])})
+
+
+@hr_page("POST", "/jobs/{job_id}/edit", summary="HR: save a job's next version from the form",
+         errors=(404, 409, 422))
+async def job_edit(call: PageCall) -> web.Response:
+    job_id = call.id_param("job_id", "job")
+    job = await call.store.run(lambda db: job_detail(db, get_job(db, call.who, job_id)))
+    _, rows = read_job_form(call)
+    values = _job_values(job, call.text("title"))
+    note = call.text("note").strip()
+    edit = {"id": job_id, "version": job["version"], "note": note, "archived": bool(job["archived_at"])}
+    if call.text("action") == "more":
+        rows += [_empty_row() for _ in range(min(MORE_ROWS, MAX_DIMENSIONS - len(rows)))]
+        return _job_form(call, values=values, rows=rows, edit=edit)
+    body = build_job(values, rows)
+    if isinstance(body, FormErrors):
+        return _job_form(call, values=values, rows=rows, errors=body, status=422, edit=edit)
+    kept = [r for r in rows if not r["retire"] and _filled(r)]
+    for dim, row in zip(body.dimensions, kept, strict=False):
+        row["keywords_list"] = dim.keywords
+        row["phrases"] = [split_signal(r.signal)[1] for r in dim.rules if r.signal.startswith("mentions:")]
+    warnings = script_warnings(job["language"], kept)
+    if warnings and not call.text("accept_warnings"):
+        return _job_form(call, values=values, rows=rows, status=422, warnings=warnings, edit=edit)
+    try:
+        change = JobEdit(title=body.title, note=note[:500], dimensions=[
+            DimensionEdit(id=row["id"], **dim.model_dump()) for dim, row in zip(body.dimensions, kept, strict=True)])
+        await call.store.run(lambda db: edit_job(db, call.who, job_id, change))
+    except ApiError as exc:
+        errors = FormErrors()
+        errors.add(exc.message)
+        return _job_form(call, values=values, rows=rows, errors=errors, status=exc.status, edit=edit)
+    except ValidationError as exc:  # e.g. a note too long: said, not a crash
+        errors = FormErrors()
+        errors.add("; ".join(str(e["msg"]) for e in exc.errors()))
+        return _job_form(call, values=values, rows=rows, errors=errors, status=422, edit=edit)
+    return see_other(f"/jobs/{job_id}#versions")
+
+
+@hr_page("POST", "/jobs/{job_id}/archive", summary="HR: archive a job (no new invitations)", errors=(404, 409))
+async def job_archive(call: PageCall) -> web.Response:
+    job_id = call.id_param("job_id", "job")
+    await call.store.run(lambda db: archive_job(db, call.who, job_id, True))
+    return see_other(f"/jobs/{job_id}")
+
+
+@hr_page("POST", "/jobs/{job_id}/restore", summary="HR: restore an archived job", errors=(404, 409))
+async def job_restore(call: PageCall) -> web.Response:
+    job_id = call.id_param("job_id", "job")
+    await call.store.run(lambda db: archive_job(db, call.who, job_id, False))
+    return see_other(f"/jobs/{job_id}")

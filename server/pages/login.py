@@ -17,18 +17,19 @@ from server.pages.common import (
     PageCall, error_page, form_text, hr_page, page_response, safe_next, see_other,
 )
 from server.schemas import LoginIn
+from server.i18n import N_, _, negotiate, use_locale
 from server.web import SESSION_COOKIE, base_url, client_address, principal_of, settings_key, store_key
 
 logger = logging.getLogger(__name__)
 
-WRONG_LOGIN = "Wrong email or password. Please try again."
+WRONG_LOGIN = N_("Wrong email or password. Please try again.")
 
 
 def throttled_message(exc: auth.TooManyAttempts) -> str:
     if exc.busy:
-        return "Too many people are logging in right now. Please try again in a few seconds."
-    return (f"Too many failed attempts to log in. For your security, please wait "
-            f"{auth.describe_wait(exc.retry_after)} before trying again.")
+        return _("Too many people are logging in right now. Please try again in a few seconds.")
+    return _("Too many failed attempts to log in. For your security, please wait %(wait)s before trying again.",
+             wait=auth.describe_wait(exc.retry_after))
 
 
 def _same_origin(request: web.Request) -> bool:
@@ -47,8 +48,9 @@ def _login_form(
     request: web.Request, status: int = 200, *, email: str = "", next_path: str = "",
     error: str = "",
 ) -> web.Response:
+    # error: a msgid or a message already in the page's language
     return page_response(
-        request, "login.html", None, status=status, email=email, next_path=next_path, error=error,
+        request, "login.html", None, status=status, email=email, next_path=next_path, error=_(error) if error else "",
     )
 
 
@@ -69,6 +71,7 @@ async def login_page(request: web.Request) -> web.Response:
 @router.raw("POST", "/login", summary="Log in to the HR pages (sets the session cookie)",
             auth="public", errors=(401, 403, 429))
 async def login_submit(request: web.Request) -> web.Response:
+    use_locale(negotiate(request.headers.get("Accept-Language")))  # before anyone is logged in
     if not _same_origin(request):
         return error_page(request, None, 403, "this login form was sent from another site")
     try:

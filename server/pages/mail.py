@@ -10,13 +10,14 @@ from sqlmodel import Session
 
 from server import audit
 from server.errors import NotFound
+from server.i18n import N_, _
 from server.mail_templates import (
     KIND_LABELS, KINDS, LINK_MARK, VARIABLES, Values, Wording, check, render, reset, save, wording,
 )
 from server.pages.common import FormErrors, PageCall, hr_page, see_other
 from server.tables import utcnow
 
-DONE = {"saved": "The wording was saved: new messages use it.", "reset": "Back to the default wording."}
+DONE = {"saved": N_("The wording was saved: new messages use it."), "reset": N_("Back to the default wording.")}
 
 
 def _preview(words: Wording, call: PageCall) -> dict[str, str]:
@@ -39,16 +40,18 @@ async def _mail_page(call: PageCall, *, edited: dict[str, tuple[str, str]] | Non
         for kind in KINDS:
             stored = wording(db, kind)
             words = Wording(kind, *edited[kind], False) if edited and kind in edited else stored
-            out.append({"kind": kind, "label": KIND_LABELS[kind], "subject": words.subject, "body": words.body,
+            out.append({"kind": kind, "label": _(KIND_LABELS[kind]), "subject": words.subject, "body": words.body,
                         "default": stored.is_default, "preview": _preview(words, call),
                         "errors": (errors or {}).get(kind, FormErrors())})
         return out
 
     messages = await call.store.run(work)
     s = call.settings
-    return call.render("hr_mail.html", status=status, nav="mail", messages=messages, variables=VARIABLES,
+    done = call.request.query.get("done", "")
+    return call.render("hr_mail.html", status=status, nav="mail", messages=messages,
+                       variables={name: _(text) for name, text in VARIABLES.items()},
                        mail_on=s.mail_on, mail_from=s.mail_from, reminder_before_h=s.reminder_before_h,
-                       time_zone=s.mail_time_zone, notice=DONE.get(call.request.query.get("done", ""), ""))
+                       time_zone=s.mail_time_zone, notice=_(DONE[done]) if done in DONE else "")
 
 
 def _kind(call: PageCall) -> str:

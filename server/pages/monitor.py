@@ -12,6 +12,7 @@ from aiohttp import web
 from server.interview_machine import state_sets
 from server.pages.common import PageCall, hr_page
 from server.pages.interviews import STATE_LABELS
+from server.i18n import _
 
 # How long a finished interview's card stays (faded) before it leaves the panel.
 FINISHED_LINGER_S = 60
@@ -26,7 +27,7 @@ async def monitor_page(call: PageCall) -> web.Response:
         "ws_path": "/ws/monitor",
         "finished_linger_s": FINISHED_LINGER_S,
         "thumbnail_every_s": THUMBNAIL_EVERY_S,
-        "state_labels": STATE_LABELS,
+        "state_labels": {k: _(v) for k, v in STATE_LABELS.items()},
         "states": state_sets(),
     }
     return call.render("hr_monitor.html", nav="monitor", config=config)

@@ -35,29 +35,33 @@ from server.review import (
 )
 from server.review_gate import answer_ranges, gate
 from server.tables import User
+from server.i18n import N_, _, ngettext
 from server.web import base_url
 from server.review import REPORT_WAIT_S
 from server.sessions import sessions_key
 
 logger = logging.getLogger(__name__)
 
+# Labels and hints are catalogue msgids (server/i18n.py): the pages translate them where shown.
 DECISIONS = (
-    ("second_interview", "Second interview", "Invite the candidate to an interview with a person."),
-    ("talent_pool", "Talent pool", "Keep the candidate for a later opening."),
-    ("not_recommended", "Not recommended", "Do not go on with this candidate."),
-    ("hire", "Hire", "Offer the job."),
+    ("second_interview", N_("Second interview"), N_("Invite the candidate to an interview with a person.")),
+    ("talent_pool", N_("Talent pool"), N_("Keep the candidate for a later opening.")),
+    ("not_recommended", N_("Not recommended"), N_("Do not go on with this candidate.")),
+    ("hire", N_("Hire"), N_("Offer the job.")),
 )
 DECISION_LABELS = {value: label for value, label, _ in DECISIONS}
-RECOMMENDATION_LABELS = {"recommend": "Recommend", "second_interview": "Second interview",
-                         "not_recommended": "Not recommended", "insufficient_evidence": "Insufficient evidence"}
+# What HR did during an interview (interventions.action), as the report's table names it.
+INTERVENTION_ACTIONS = (N_("pause"), N_("resume"), N_("message"), N_("extend"), N_("skip"), N_("redo"), N_("end"))
+RECOMMENDATION_LABELS = {"recommend": N_("Recommend"), "second_interview": N_("Second interview"),
+                         "not_recommended": N_("Not recommended"), "insufficient_evidence": N_("Insufficient evidence")}
 
 # Per-question signals shown as bars (ratios 0-1) and in words.
 RATIO_SIGNALS = (
-    ("face_present_ratio", "Face present"),
-    ("eye_contact_ratio", "Eye contact"),
-    ("smile_ratio", "Smiling"),
-    ("upright_ratio", "Upright posture"),
-    ("coherence", "Coherence"),
+    ("face_present_ratio", N_("Face present")),
+    ("eye_contact_ratio", N_("Eye contact")),
+    ("smile_ratio", N_("Smiling")),
+    ("upright_ratio", N_("Upright posture")),
+    ("coherence", N_("Coherence")),
 )
 
 
@@ -71,39 +75,44 @@ def mmss(seconds: float) -> str:
 # Which of the job's analysis switches (report["analyses"]) each vision ratio belongs to; the
 # face itself is always looked for.
 SWITCH_OF = {"eye_contact_ratio": "eye_contact", "smile_ratio": "expression", "upright_ratio": "posture"}
-NO_DATA = "no data"
+NO_DATA = N_("no data")
 
 
 def _signal_words(signals: dict[str, float], analyses: dict[str, bool]) -> list[tuple[str, str]]:
-    """The signals that matter, in plain words. "off": the job switched that analysis off;
-    "no data": nothing was measured (or too little to give a rate)."""
+    """The signals that matter, in plain words (the request's language; the labels are msgids
+    the page translates). "off": the job switched that analysis off; "no data": nothing was
+    measured (or too little to give a rate)."""
     def ratio(name: str) -> str:
         if not analyses.get(SWITCH_OF.get(name, ""), True):
-            return "off (switched off for this job)"
-        return f"{signals[name]:.0%} of analysed frames" if name in signals else NO_DATA
+            return _("off (switched off for this job)")
+        return _("%(pct)s of analysed frames", pct=f"{signals[name]:.0%}") if name in signals else _(NO_DATA)
 
     hits = {k.split(":", 1)[1]: int(v) for k, v in signals.items() if k.startswith("keyword_hits:") and v > 0}
     words = int(signals.get("word_count", 0))
     seconds = signals.get("answer_seconds", 0.0)
     if words == 0:
-        answer = "nothing recognised"
+        answer = _("nothing recognised")
+    elif seconds >= 1:
+        answer = ngettext("%(num)d word in %(s)s s", "%(num)d words in %(s)s s", words) % {
+            "num": words, "s": f"{seconds:.0f}"}
     else:
-        answer = f"{words} word{'' if words == 1 else 's'}" + (f" in {seconds:.0f} s" if seconds >= 1 else "")
-    too_little = "no data (too little speech to measure)" if words else NO_DATA
+        answer = ngettext("%(num)d word", "%(num)d words", words) % {"num": words}
+    too_little = _("no data (too little speech to measure)") if words else _(NO_DATA)
     out = [
-        ("Answer", answer),
-        ("Speech rate", f"{signals['speech_rate_wpm']:.0f} words a minute" if "speech_rate_wpm" in signals
-         else too_little),
-        ("Fillers", f"{signals['filler_ratio']:.0%} of words (“um”, “uh”…)" if "filler_ratio" in signals
-         else too_little),
-        ("Keywords heard", ", ".join(f"{k} ×{n}" for k, n in hits.items()) if hits else "none"),
-        ("Coherence", f"{signals['coherence']:.2f} (0 to 1: how well the answer holds together and "
-                      f"stays on the question)" if "coherence" in signals else too_little),
+        (N_("Answer"), answer),
+        (N_("Speech rate"), _("%(n)s words a minute", n=f"{signals['speech_rate_wpm']:.0f}")
+         if "speech_rate_wpm" in signals else too_little),
+        (N_("Fillers"), _("%(pct)s of words (“um”, “uh”…)", pct=f"{signals['filler_ratio']:.0%}")
+         if "filler_ratio" in signals else too_little),
+        (N_("Keywords heard"), ", ".join(f"{k} ×{n}" for k, n in hits.items()) if hits else _("none")),
+        (N_("Coherence"), _("%(c)s (0 to 1: how well the answer holds together and stays on the question)",
+                            c=f"{signals['coherence']:.2f}") if "coherence" in signals else too_little),
     ]
     for name, label in RATIO_SIGNALS[:4]:
         out.append((label, ratio(name)))
     if signals.get("multiple_faces_ratio", 0.0) > 0:
-        out.append(("Another face in view", f"{signals['multiple_faces_ratio']:.0%} of analysed frames"))
+        faces = f"{signals['multiple_faces_ratio']:.0%}"
+        out.append((N_("Another face in view"), _("%(pct)s of analysed frames", pct=faces)))
     return out
 
 
@@ -144,7 +153,7 @@ def report_view(db: Session, call: PageCall, interview_id: int) -> dict[str, Any
     """Everything the page shows, or `{"pending": state}` for an interview not completed."""
     interview = visible_interview(db, call.who, interview_id)  # 404 for unknown and invisible
     if interview.state != "completed":
-        return {"pending": interview.state, "pending_label": STATE_LABELS.get(interview.state, interview.state),
+        return {"pending": interview.state, "pending_label": _(STATE_LABELS.get(interview.state, interview.state)),
                 "interview_id": interview_id}
     report = build_report(db, interview_id, base_url(call.request), Thresholds.from_settings(call.settings))
     audit.record(db, "hr", call.who.id, "report.view", "interview", interview_id, via="page")
@@ -158,12 +167,12 @@ def report_view(db: Session, call: PageCall, interview_id: int) -> dict[str, Any
         note["author"] = emails.get(note["user_id"], f"user {note['user_id']}")
     if review["decision"]:
         review["decision"]["author"] = emails.get(review["decision"]["user_id"], "")
-        review["decision"]["label"] = DECISION_LABELS.get(review["decision"]["decision"],
-                                                          review["decision"]["decision"])
+        review["decision"]["label"] = _(DECISION_LABELS.get(review["decision"]["decision"],
+                                                            review["decision"]["decision"]))
         for change in review["decision"]["changes"]:
             change["author"] = emails.get(change["user_id"], f"user {change['user_id']}")
-            change["from_label"] = DECISION_LABELS.get(change["from"], change["from"])
-            change["to_label"] = DECISION_LABELS.get(change["to"], change["to"])
+            change["from_label"] = _(DECISION_LABELS.get(change["from"], change["from"]))
+            change["to_label"] = _(DECISION_LABELS.get(change["to"], change["to"]))
     seen = set(seen_rows)
     acknowledged = {k for k, v in seen_rows.items() if v.acknowledged}
     questions = {q["index"]: q for q in report["questions"] if not q["superseded"]}
@@ -192,9 +201,9 @@ def report_view(db: Session, call: PageCall, interview_id: int) -> dict[str, Any
         "review": review,
         "missing": [] if decided else review["missing"],
         "to_watch": to_watch,
-        "recommendation_label": RECOMMENDATION_LABELS.get(report["recommendation"]["decision"],
-                                                          report["recommendation"]["decision"]),
-        "status_label": CANDIDATE_STATUS_WORDS.get(report["candidate"]["status"], report["candidate"]["status"]),
+        "recommendation_label": _(RECOMMENDATION_LABELS.get(report["recommendation"]["decision"],
+                                                            report["recommendation"]["decision"])),
+        "status_label": _(CANDIDATE_STATUS_WORDS.get(report["candidate"]["status"], report["candidate"]["status"])),
         # What report.js needs to tick items and enable the decision as the review completes.
         "config": {"answers": [{"key": f"{a.question_index}-{a.attempt}", "recording": a.recording_id,
                                 "clips": [c["id"] for c in a.clips]} for a in status.answers if a.required],
@@ -232,9 +241,9 @@ async def report_note(call: PageCall) -> web.Response:
     text = call.text("text").replace("\r\n", "\n")
     errors = FormErrors()
     if not text.strip():
-        errors.add("write something in the note before adding it", "note")
+        errors.add(_("write something in the note before adding it"), "note")
     elif len(text) > 5000:
-        errors.add("the note is too long (at most 5000 characters)", "note")
+        errors.add(_("the note is too long (at most 5000 characters)"), "note")
     if not errors:
         try:
             await call.store.run(lambda db: add_note(db, call.who, iid, text))
@@ -258,7 +267,7 @@ async def report_decision(call: PageCall) -> web.Response:
     except ValidationError as exc:
         def label(loc: tuple[Any, ...], kind: str, described: str) -> tuple[str, str]:
             if loc[:1] == ("decision",):
-                return "decision", "choose a decision"
+                return "decision", _("choose a decision")
             return "decision", f"note {described}"
 
         errors = validation_errors(exc, label)
@@ -271,7 +280,7 @@ async def report_decision(call: PageCall) -> web.Response:
         missing = exc.extra.get("missing")
         if missing:
             for reason in missing:
-                errors.add(f"not yet: {reason}", "decision")
+                errors.add(_("not yet: %(reason)s", reason=reason), "decision")
         else:
             errors.add(exc.message, "decision")
         return await _render(call, iid, status=409, errors=errors, values=values, gate=bool(missing))
@@ -290,8 +299,8 @@ async def report_decision_change(call: PageCall) -> web.Response:
     except ValidationError as exc:
         def label(loc: tuple[Any, ...], kind: str, described: str) -> tuple[str, str]:
             if loc[:1] == ("decision",):
-                return "change", "choose the new outcome"
-            return "change", "say why the decision changes" if kind == "string_too_short" else f"reason {described}"
+                return "change", _("choose the new outcome")
+            return "change", _("say why the decision changes") if kind == "string_too_short" else f"reason {described}"
 
         return await _render(call, iid, status=422, errors=validation_errors(exc, label), values=values)
     base = base_url(call.request)
@@ -320,7 +329,7 @@ async def report_acknowledge(call: PageCall) -> web.Response:
         elif item:
             target = await call.store.run(lambda db: clip_target(db, call.who, iid, item))
         else:
-            errors.add("choose what to acknowledge", "decision")
+            errors.add(_("choose what to acknowledge"), "decision")
             return await _render(call, iid, status=422, errors=errors)
         await acknowledge(call.request.app, call.who, iid, target)
     except Conflict as exc:

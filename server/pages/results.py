@@ -10,15 +10,16 @@ from sqlmodel import Session
 from server.api_router import QueryParam
 from server.pages.common import PageCall, hr_page
 from server.pages.interviews import STATE_LABELS
+from server.i18n import N_, _
 from server.reports import Thresholds
 from server.jobs import get_job
 from server.results import SORTS, Filters, ResultRow, board, job_results
 from server.tables import Dimension
 
-RECOMMENDATIONS = (("recommend", "Recommend"), ("second_interview", "Second interview"),
-                   ("not_recommended", "Not recommended"), ("insufficient_evidence", "Insufficient evidence"))
-DECISIONS = (("none", "Not decided"), ("hire", "Hire"), ("second_interview", "Second interview"),
-             ("talent_pool", "Talent pool"), ("not_recommended", "Not recommended"))
+RECOMMENDATIONS = (("recommend", N_("Recommend")), ("second_interview", N_("Second interview")),
+                   ("not_recommended", N_("Not recommended")), ("insufficient_evidence", N_("Insufficient evidence")))
+DECISIONS = (("none", N_("Not decided")), ("hire", N_("Hire")), ("second_interview", N_("Second interview")),
+             ("talent_pool", N_("Talent pool")), ("not_recommended", N_("Not recommended")))
 
 
 @hr_page("GET", "/jobs/{job_id}/results", summary="HR: a job's results board (sort, filter, CSV)",
@@ -50,6 +51,8 @@ async def results_page(call: PageCall) -> web.Response:
         "hr_results.html", nav="jobs", job_id=job_id, title=title, rows=shown, total=len(rows), dims=dims,
         filters=filters, query=query, sort_link=sort_link, csv_query=urlencode({**query, "format": "csv"}),
         xlsx_query=urlencode({**query, "format": "xlsx"}),
-        states=STATE_LABELS, recommendations=RECOMMENDATIONS, decisions=DECISIONS,
-        recommendation_labels=dict(RECOMMENDATIONS), decision_labels=dict(DECISIONS),
+        states={k: _(v) for k, v in STATE_LABELS.items()},
+        recommendations=[(k, _(v)) for k, v in RECOMMENDATIONS], decisions=[(k, _(v)) for k, v in DECISIONS],
+        recommendation_labels={k: _(v) for k, v in RECOMMENDATIONS},
+        decision_labels={k: _(v) for k, v in DECISIONS},
     )

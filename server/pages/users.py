@@ -10,18 +10,26 @@ from pydantic import ValidationError
 
 from server import audit, auth
 from server.errors import ApiError
+from server.i18n import LOCALES, N_, _
 from server.pages.common import FormErrors, PageCall, hr_page, see_other, validation_errors
 from server.schemas import UserIn
 from server.users import (
-    change_own_password, current_token, list_users, row_of, set_disabled, set_password, temporary_password,
+    change_own_password, current_token, list_users, row_of, set_disabled, set_language, set_password,
+    temporary_password,
 )
 from server.web import client_address
 
 DONE = {
-    "disabled": "The account was deactivated: its logins ended and it cannot log in.",
-    "enabled": "The account was reactivated.",
-    "password": "Your password was changed. Your other logins (other browsers, API tokens) were ended.",
+    "disabled": N_("The account was deactivated: its logins ended and it cannot log in."),
+    "enabled": N_("The account was reactivated."),
+    "password": N_("Your password was changed. Your other logins (other browsers, API tokens) were ended."),
+    "language": N_("Your language was saved."),
 }
+
+
+def _done(call: PageCall) -> str:
+    done = call.request.query.get("done", "")
+    return _(DONE[done]) if done in DONE else ""
 
 
 def _admin(call: PageCall) -> None:
@@ -34,7 +42,7 @@ async def _users_page(call: PageCall, *, values: dict[str, str] | None = None, e
     users = await call.store.run(list_users)
     response = call.render("hr_users.html", status=status, nav="users", users=users,
                            values=values or {"email": "", "role": "hr"}, errors=errors or FormErrors(),
-                           shown=shown, notice=DONE.get(call.request.query.get("done", ""), ""))
+                           shown=shown, notice=_done(call))
     if shown:
         response.headers["Cache-Control"] = "no-store"  # a password is on this page
     return response
@@ -101,10 +109,26 @@ async def user_reset(call: PageCall) -> web.Response:
     return await _users_page(call, shown={"email": row.email, "password": password, "new": False})
 
 
-@hr_page("GET", "/account", summary="HR: your account (change your password)")
+def _account(call: PageCall, status: int, errors: FormErrors, notice: str) -> web.Response:
+    return call.render("hr_account.html", status=status, nav="account", errors=errors, notice=notice,
+                       locales=LOCALES, chosen=call.who.language or "")
+
+
+@hr_page("GET", "/account", summary="HR: your account (language, password)")
 async def account_page(call: PageCall) -> web.Response:
-    return call.render("hr_account.html", nav="account", errors=FormErrors(),
-                       notice=DONE.get(call.request.query.get("done", ""), ""))
+    return _account(call, 200, FormErrors(), _done(call))
+
+
+@hr_page("POST", "/account/language", summary="HR: choose the language of your pages", errors=(422,))
+async def account_language(call: PageCall) -> web.Response:
+    chosen = call.text("language")
+    if chosen and chosen not in LOCALES:
+        errors = FormErrors(status=422)
+        errors.add(_("choose one of the languages offered"), "language")
+        return _account(call, 422, errors, "")
+    language = chosen or None
+    await call.store.run(lambda db: set_language(db, call.who, language))
+    return see_other("/account?done=language")
 
 
 @hr_page("POST", "/account/password", summary="HR: change your own password", errors=(422, 429))
@@ -112,21 +136,22 @@ async def account_password(call: PageCall) -> web.Response:
     current, new, again = call.text("current_password"), call.text("new_password"), call.text("new_password_again")
     errors = FormErrors(status=422)
     if not current:
-        errors.add("type your current password", "current_password")
+        errors.add(_("type your current password"), "current_password")
     if len(new) < auth.MIN_PASSWORD_LENGTH:
-        errors.add(f"the new password needs at least {auth.MIN_PASSWORD_LENGTH} characters", "new_password")
+        errors.add(_("the new password needs at least %(n)s characters", n=auth.MIN_PASSWORD_LENGTH),
+                   "new_password")
     elif new != again:
-        errors.add("the two new passwords differ", "new_password_again")
+        errors.add(_("the two new passwords differ"), "new_password_again")
     if not errors:
         try:
             await change_own_password(call.store, call.request.app, call.who, current, new,
                                       current_token(call.request), client_address(call.request))
         except auth.TooManyAttempts as exc:
             errors = FormErrors(status=429)
-            errors.add(f"too many attempts: wait {exc.retry_after} s and try again", "current_password")
+            errors.add(_("too many attempts: wait %(s)s s and try again", s=exc.retry_after), "current_password")
         except ApiError as exc:
             errors = FormErrors(status=exc.status)
             errors.add(exc.message, "current_password")
         else:
             return see_other("/account?done=password")
-    return call.render("hr_account.html", status=errors.status, nav="account", errors=errors, notice="")
+    return _account(call, errors.status, errors, "")

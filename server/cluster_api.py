@@ -1,0 +1,41 @@
+"""`GET /api/cluster`: every server process's load and the capacity left, as their heartbeats
+announce it in Redis (with CANDOR_REDIS_URL; without it, this process alone)."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from server.api import router
+from server.api_router import Call
+from server.errors import ApiError
+from server.sessions import sessions_key
+
+logger = logging.getLogger(__name__)
+
+
+@router.route("GET", "/api/cluster", auth="admin", errors=(503,), tag="meta",
+              summary="The server processes (admin): each one's sessions, interviews holding media, capacity and "
+                      "overload, and the totals",
+              response={"type": "object", "properties": {"processes": {"type": "array"},
+                                                          "max_sessions": {"type": "integer"},
+                                                          "media": {"type": "integer"},
+                                                          "free": {"type": "integer"}}})
+async def cluster(call: Call) -> dict[str, Any]:
+    manager = call.request.app[sessions_key]
+    if manager.ownership is None:
+        processes = [manager.load()]
+    else:
+        try:
+            processes = await manager.ownership.processes()
+        except Exception:
+            logger.warning("cluster: process loads unavailable", exc_info=True)
+            raise ApiError("the servers' shared state (Redis) cannot be reached", status=503) from None
+        if not any(p.get("process_id") == manager.process_id for p in processes):
+            processes.append(manager.load())  # before its first heartbeat
+    processes.sort(key=lambda p: str(p.get("process_id")))
+    total = sum(int(p.get("max_sessions", 0)) for p in processes)
+    media = sum(int(p.get("media", 0)) for p in processes)
+    # A process falling behind takes no new interview: its free slots do not count.
+    free = sum(max(0, int(p.get("max_sessions", 0)) - int(p.get("media", 0)))
+               for p in processes if not p.get("overloaded"))
+    return {"processes": processes, "max_sessions": total, "media": media, "free": free}

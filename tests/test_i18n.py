@@ -1,0 +1,289 @@
+"""The pages' languages (server/i18n.py): no user-visible words outside the gettext catalogues,
+catalogues complete for Chinese and Korean and in step with the sources, and the language a
+response speaks: the HR user's choice, else the browser's; the job's on the candidate's pages.
+The Chromium check that no English is left on the pages is tests/test_i18n_browser.py."""
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from babel.messages.frontend import CommandLineInterface
+from babel.messages.pofile import read_po
+
+from conftest import JOB, Api, invite, login
+from server import i18n
+from server.i18n_cli import KEYWORDS
+from server.rendering import TEMPLATES_DIR
+from tests.support.template_text import untranslated
+
+REPO = Path(__file__).resolve().parent.parent
+
+# PENDING: the job and template pages are being rewritten for job/template versions (issue 13,
+# "Versions, not overwrites") by another change; their words go into the catalogues in the pass
+# after it lands. These five are the only templates allowed to hold words outside it.
+PENDING = frozenset({"hr_job.html", "hr_job_new.html", "hr_jobs.html", "hr_template.html", "hr_template_new.html"})
+PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|%%")
+TAG = re.compile(r"</?[a-z]+[^>]*>")
+
+
+# --- the catalogue covers every template and script -------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(p.name for p in TEMPLATES_DIR.glob("*.html") if p.name not in PENDING))
+def test_no_template_holds_words_outside_the_catalogue(name: str) -> None:
+    found = untranslated((TEMPLATES_DIR / name).read_text(encoding="utf-8"))
+    assert not found, f"{name}: words outside {{% trans %}}/_():\n" + "\n".join(map(str, found))
+
+
+def test_the_checker_finds_words_outside_the_catalogue() -> None:
+    template = """{% extends "base.html" %}{% block title %}Jobs{% endblock %}
+<h1>{{ _("Jobs") }}</h1>
+<p>Add a job</p>
+<input placeholder="Search jobs" aria-label="{{ _('Search') }}">
+<button type="submit" title="Save it">{{ _("Save") }}</button>
+<p>{% trans n=3 %}{{ n }} jobs{% endtrans %} · {{ "Draft" if draft else _("Ready") }}</p>
+<p>{{ ngettext("%(num)s job", "%(num)s jobs", n) }} {{ {"a": 1}["a"] }} Candor 2026</p>"""
+    texts = [f.text for f in untranslated(template)]
+    assert texts == ["Jobs", "Add a job", "input[placeholder]=Search jobs", "button[title]=Save it",
+                     "literal in {{ }}: Draft"], texts
+
+
+def test_the_pending_templates_exist() -> None:
+    # A name that no longer exists would silently widen the exception list.
+    assert all((TEMPLATES_DIR / name).exists() for name in PENDING)
+
+
+def _extracted() -> set[str]:
+    """The msgids the sources hold now (templates, Python, static/*.js; babel.cfg)."""
+    with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(REPO):
+        pot = Path(tmp) / "messages.pot"
+        CommandLineInterface().run(["pybabel", "-q", "extract", "-F", "babel.cfg", *KEYWORDS, "-o", str(pot), "."])
+        with pot.open("rb") as f:
+            return {_key(m.id) for m in read_po(f) if m.id}
+
+
+def _key(msgid: Any) -> str:
+    return msgid[0] if isinstance(msgid, (tuple, list)) else msgid
+
+
+def _catalogue(locale: str) -> Any:
+    with (i18n.LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        return read_po(f, locale=locale)
+
+
+@pytest.mark.parametrize("locale", i18n.LOCALES)
+def test_the_catalogues_hold_every_message_of_the_sources(locale: str) -> None:
+    in_sources = _extracted()
+    in_catalogue = {_key(m.id) for m in _catalogue(locale) if m.id}
+    missing = sorted(in_sources - in_catalogue)
+    assert not missing, f"run `python run.py i18n update` and translate: {missing[:20]}"
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "ko"])
+def test_every_message_is_translated_with_its_placeholders(locale: str) -> None:
+    problems = []
+    for m in _catalogue(locale):
+        if not m.id:
+            continue
+        source = _key(m.id)
+        strings = [s for s in (m.string if isinstance(m.string, tuple) else (m.string,))]
+        if not all(strings) or "fuzzy" in m.flags:
+            problems.append(f"untranslated: {source!r}")
+            continue
+        for text in strings:
+            if sorted(PLACEHOLDER.findall(text)) != sorted(PLACEHOLDER.findall(source)):
+                problems.append(f"placeholders differ: {source!r} -> {text!r}")
+            if sorted(TAG.findall(text)) != sorted(TAG.findall(source)):
+                problems.append(f"markup differs: {source!r} -> {text!r}")
+    assert not problems, "\n".join(problems[:30])
+
+
+def test_script_strings_come_from_the_same_catalogue() -> None:
+    ko = i18n.catalogue("ko").js
+    assert ko["interview.js"]["Connecting…"] == "연결 중…"
+    assert ko["monitor.js"]["Live feed connected"] == "실시간 피드 연결됨"
+    assert "Live feed connected" not in ko["interview.js"]  # each script gets its own strings
+    assert "Your interview" not in ko["interview.js"]  # a template's string is not sent to the scripts
+    assert i18n.catalogue("en").js == {}  # English: the scripts' own words
+
+
+# --- which language -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("header, expected", [
+    (None, "en"), ("", "en"), ("ko-KR,ko;q=0.9,en-US;q=0.8", "ko"), ("zh-CN,zh;q=0.9", "zh_CN"),
+    ("zh-TW", "zh_CN"), ("fr-FR, en;q=0.5", "en"), ("de, ko;q=0.3, zh;q=0.7", "zh_CN"),
+    ("ko;q=0, en;q=0.1", "en"), ("ko;q=abc, zh;q=0.2", "zh_CN"), ("fr", "en"),
+])
+def test_the_browsers_language_is_negotiated(header: str | None, expected: str) -> None:
+    assert i18n.negotiate(header) == expected
+
+
+@pytest.mark.parametrize("job_language, expected", [
+    ("ko", "ko"), ("en", "en"), ("zh", "zh_CN"), ("zh-CN", "zh_CN"), ("zh_CN", "zh_CN"), ("ja", "en"), (None, "en"),
+])
+def test_a_jobs_language_names_the_candidates_pages(job_language: str | None, expected: str) -> None:
+    assert i18n.job_locale(job_language) == expected
+
+
+def _html_lang(page: str) -> str:
+    match = re.search(r'<html lang="([^"]+)"', page)
+    assert match, page[:200]
+    return match.group(1)
+
+
+async def _page(hr: Api, path: str, **headers: str) -> str:
+    resp = await hr.client.get(path, headers={**hr.headers, **headers})
+    assert resp.status == 200, (path, resp.status)
+    return await resp.text()
+
+
+async def test_an_hr_user_chooses_a_language_and_the_browser_decides_before(client: Any, hr: Api) -> None:
+    # No choice yet: the browser's language, English without one.
+    page = await _page(hr, "/candidates")
+    assert _html_lang(page) == "en" and ">Candidates</a>" in page
+    page = await _page(hr, "/candidates", **{"Accept-Language": "ko-KR,ko;q=0.9"})
+    assert _html_lang(page) == "ko" and ">지원자</a>" in page and "Candidates" not in page
+
+    _, me = await hr.call("PATCH", "/api/me", json={"language": "zh_CN"}, expect=200)
+    assert me["language"] == "zh_CN"
+    page = await _page(hr, "/candidates", **{"Accept-Language": "ko"})  # the choice wins
+    assert _html_lang(page) == "zh-CN" and ">候选人</a>" in page and "添加候选人" in page
+    # The page scripts get their strings from the same catalogue, as JSON (no inline script).
+    messages = json.loads(page.split('id="candor-i18n">', 1)[1].split("</script>", 1)[0])
+    assert messages["Copied"] == "已复制"
+
+    await hr.call("PATCH", "/api/me", json={"language": None}, expect=200)  # back to the browser's
+    page = await _page(hr, "/account", **{"Accept-Language": "ko"})
+    assert _html_lang(page) == "ko"
+    status, body = await hr.call("PATCH", "/api/me", json={"language": "fr"})
+    assert status == 422 and "error" in body
+
+
+async def test_the_account_page_switches_the_language(client: Any, store: Any) -> None:
+    await login(client, store, "pages@example.com")
+    resp = await client.post("/login", data={"email": "pages@example.com", "password": "correct horse battery staple"},
+                             allow_redirects=False)
+    assert resp.status == 303
+    page = await (await client.get("/account")).text()
+    assert 'name="language"' in page and "简体中文" in page and "한국어" in page
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    resp = await client.post("/account/language", data={"csrf_token": csrf, "language": "ko"}, allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/account?done=language"
+    page = await (await client.get("/account?done=language")).text()
+    assert _html_lang(page) == "ko" and "언어 설정이 저장되었습니다." in page and "비밀번호 변경" in page
+    assert '<option value="ko" lang="ko" selected>' in page
+    # A made-up language is refused on the page, in the page's language.
+    resp = await client.post("/account/language", data={"csrf_token": csrf, "language": "xx"})
+    assert resp.status == 422 and "제공되는 언어 중 하나를 선택해 주세요" in await resp.text()
+    # A form error in the chosen language.
+    resp = await client.post("/account/password", data={"csrf_token": csrf, "current_password": "",
+                                                        "new_password": "short", "new_password_again": ""})
+    assert resp.status == 422
+    text = await resp.text()
+    assert "현재 비밀번호를 입력해 주세요" in text and "새 비밀번호는 12자 이상이어야 합니다" in text
+
+
+async def test_the_login_page_follows_the_browser(client: Any) -> None:
+    resp = await client.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    page = await resp.text()
+    assert _html_lang(page) == "zh-CN" and "登录 Candor" in page and "Log in" not in page
+    resp = await client.post("/login", data={"email": "nobody@example.com", "password": "x" * 12},
+                             headers={"Accept-Language": "ko"})
+    assert resp.status == 401 and "이메일 또는 비밀번호가 올바르지 않습니다" in await resp.text()
+
+
+async def test_the_candidates_page_speaks_the_jobs_language(client: Any, hr: Api) -> None:
+    token, _ = await invite(hr)  # conftest's JOB has no language: the default, Korean
+    page = await (await client.get(f"/i/{token}", headers={"Accept-Language": "en"})).text()
+    assert _html_lang(page) == "ko"
+    assert "Site engineer 면접" in page and "동의합니다. AI 지원 면접을 시작합니다" in page
+    assert "I agree" not in page
+    config = json.loads(page.split('id="candor-config">', 1)[1].split("</script>", 1)[0])
+    assert config["notice_language"] == "ko"  # the notice in the page's language, recorded with consent
+    assert 'id="notice-text" lang="ko"' in page
+    messages = json.loads(page.split('id="candor-i18n">', 1)[1].split("</script>", 1)[0])
+    assert messages["Question %(n)s of %(count)s"] == "질문 %(n)s / %(count)s"
+    # The candidate may read it in another language.
+    page = await (await client.get(f"/i/{token}?lang=en")).text()
+    assert _html_lang(page) == "en" and "I agree, start the AI-assisted interview" in page
+
+    # An English job: English, whatever the browser says.
+    _, job = await hr.call("POST", "/api/jobs", json={**JOB, "title": "Welder", "language": "en"}, expect=201)
+    _, tpl = await hr.call("POST", "/api/templates", json={"job_id": job["id"], "name": "T", "questions": [
+        {"text": "Why welding?", "time_limit_s": 60, "dimensions": [{"dimension_id": job["dimensions"][0]["id"],
+                                                                     "weight": 1}]}]}, expect=201)
+    _, c = await hr.call("POST", "/api/candidates", json={"name": "Bo", "email": "bo@example.com"}, expect=201)
+    _, inv = await hr.call("POST", "/api/invitations", json={
+        "template_id": tpl["id"], "candidate_ids": [c["id"]], "deadline": "2099-01-01T00:00:00Z"}, expect=201)
+    en_token = inv["invitations"][0]["url"].rsplit("/", 1)[1]
+    page = await (await client.get(f"/i/{en_token}", headers={"Accept-Language": "ko"})).text()
+    assert _html_lang(page) == "en" and "Interview for Welder" in page
+
+
+async def test_closed_and_unknown_links_speak_a_language_the_candidate_reads(client: Any, hr: Api) -> None:
+    page = await (await client.get("/i/" + "A" * 43, headers={"Accept-Language": "zh-CN"})).text()
+    assert _html_lang(page) == "zh-CN" and "此链接无法打开面试" in page
+    page = await (await client.get("/i/" + "A" * 43)).text()
+    assert "This link does not open an interview" in page
+
+
+async def test_the_voluntary_form_after_the_interview_speaks_the_jobs_language(client: Any, hr: Api,
+                                                                                store: Any) -> None:
+    from server.tables import Interview
+
+    token, iid = await invite(hr)  # a Korean job
+
+    def complete(db: Any) -> None:
+        row = db.get(Interview, iid)
+        row.state = "completed"
+        db.add(row)
+
+    store.run_sync(complete)
+    page = await (await client.get(f"/i/{token}", headers={"Accept-Language": "en"})).text()
+    assert _html_lang(page) == "ko" and "면접이 완료되었습니다" in page and "본인에 관한 몇 가지 자율 질문" in page
+    page = await (await client.get(f"/i/{token}/about-you", headers={"Accept-Language": "en"})).text()
+    assert _html_lang(page) == "ko" and "선택 사항: 본인 정보" in page
+    assert ">여성</label>" in page.replace('value="female"> ', 'value="female">') or "여성" in page
+    assert "답변하지 않겠습니다" in page and "Female" not in page
+
+
+# --- e-mail to candidates ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("language, subject, words", [
+    ("ko", "Site engineer 화상 면접 안내", ("님, 안녕하세요", "사람만 검토하는 방식", "2개 질문", "년 ", "(Asia/Seoul, UTC+09:00)")),
+    ("zh", "Site engineer 视频面试邀请", ("您好", "仅由人工评审", "2 道题", "年", "(Asia/Seoul, UTC+09:00)")),
+])
+async def test_a_candidate_is_invited_by_email_in_the_jobs_language(aiohttp_client: Any, tmp_path: Path,
+                                                                    language: str, subject: str,
+                                                                    words: tuple[str, ...]) -> None:
+    import asyncio
+
+    from tests.support.smtp import smtp_server
+    from tests.test_mail import deadline_in, mail_client, mail_settings
+
+    with smtp_server() as smtp:
+        client, store = await mail_client(aiohttp_client, mail_settings(tmp_path, smtp))
+        try:
+            hr = await login(client, store, "hr@example.com")
+            status, job = await hr.call("POST", "/api/jobs", json={**JOB, "language": language})
+            if status == 422:
+                pytest.skip(f"no speech model for {language!r} here: {job}")
+            _, tpl = await hr.call("POST", "/api/templates", json={"job_id": job["id"], "name": "T", "questions": [
+                {"text": q, "time_limit_s": 60, "dimensions": [{"dimension_id": job["dimensions"][0]["id"], "weight": 1}]}
+                for q in ("Q1", "Q2")]}, expect=201)
+            _, c = await hr.call("POST", "/api/candidates", json={
+                "name": "Kim", "email": "kim@example.com", "time_zone": "Asia/Seoul"}, expect=201)
+            await hr.call("POST", "/api/invitations", json={"template_id": tpl["id"], "candidate_ids": [c["id"]],
+                                                            "deadline": deadline_in(48)}, expect=201)
+            received = await asyncio.to_thread(smtp.handler.wait_for, 1)
+        finally:
+            store.close()
+    message = received[0]
+    assert message.message["Subject"] == subject
+    text = message.text()
+    assert all(w in text for w in words), text
+    assert "Hello" not in text and "human-only" not in text

@@ -19,13 +19,14 @@ it between all its streams. ``SpeechRecognizer(path, beam=..., max_active=...)``
 for a single stream (tools and tests); passing beams together with an already-loaded model is
 an error, because they could not be applied.
 
-Voice-activity gate (``vad=True``). A cheap energy gate in front of Kaldi: audio is cut into
-10 ms frames; a frame is "voiced" when its RMS level is above ``vad_threshold_dbfs``. After
-the last voiced frame, ``vad_hangover_s`` of trailing audio is still fed (so Kaldi's own
-endpointing can finalise the utterance); after that, if an utterance is still pending, it is
-finalised with ``FinalResult()``, and further quiet audio is not fed at all. The last
-``vad_preroll_s`` of skipped audio is kept and fed ahead of the next voiced frame so word
-onsets are not clipped. Vosk's word times count only the audio it was fed, so the recognizer
+Voice-activity gate (``vad=True``). A voice-activity detector in front of Kaldi
+(analyzers/vad.py): ``voice_detector`` (e.g. Silero's, per stream) or, by default, a cheap
+energy gate (a 10 ms frame is "voiced" when its RMS level is above ``vad_threshold_dbfs``).
+Audio is classified in the detector's frames (a partial frame waits for the next push). After
+the last voiced frame, ``vad_hangover_s`` of trailing audio is still fed; after that, if an
+utterance is still pending, it is finalised with ``FinalResult()``, and further quiet audio is
+not fed at all. The last ``vad_preroll_s`` of skipped audio is kept and fed ahead of the next
+voiced frame so word onsets are not clipped. Vosk's word times count only the audio it was fed, so the recognizer
 keeps an offset map (Kaldi sample position -> stream sample position, one breakpoint per
 skipped run) and maps every time it reports back onto the stream's clock.
 
@@ -53,6 +54,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
+
+from analyzers.vad import EnergyDetector, VoiceDetector
 
 if TYPE_CHECKING:  # vosk loads a 10 MB shared library; importing it is the caller's choice
     import vosk
@@ -249,6 +252,7 @@ class SpeechRecognizer:
         vad_threshold_dbfs: float = -50.0,
         vad_hangover_s: float = 1.0,
         vad_preroll_s: float = 0.3,
+        voice_detector: VoiceDetector | None = None,
     ) -> None:
         import vosk
 
@@ -270,10 +274,10 @@ class SpeechRecognizer:
         self._partial_words = partial_words
 
         self._vad = vad
-        self._frame = max(1, round(FRAME_S * sample_rate))
+        self._detector: VoiceDetector = voice_detector or EnergyDetector(
+            vad_threshold_dbfs, max(1, round(FRAME_S * sample_rate)))
+        self._carry = b""  # pushed audio not yet classified (less than one detector frame)
         self._slice_bytes = round(FEED_SLICE_S * sample_rate) * BYTES_PER_SAMPLE
-        # Mean square of an int16 frame at the threshold level (compared without a log).
-        self._threshold_ms = (32768.0 * 10.0 ** (vad_threshold_dbfs / 20.0)) ** 2
         self._hangover = round(vad_hangover_s * sample_rate)
         self._preroll_max = round(vad_preroll_s * sample_rate)
         self._gate_open = False
@@ -295,11 +299,11 @@ class SpeechRecognizer:
     @property
     def audio_seconds(self) -> float:
         """Seconds of audio pushed so far (the stream's clock)."""
-        return self._pushed / self.sample_rate
+        return (self._pushed + len(self._carry) // BYTES_PER_SAMPLE) / self.sample_rate
 
     @property
     def stats(self) -> SpeechStats:
-        return SpeechStats(audio_s=self._pushed / self.sample_rate,
+        return SpeechStats(audio_s=self.audio_seconds,
                            fed_s=self._fed / self.sample_rate, cpu_s=self._cpu,
                            finals=self._finals)
 
@@ -327,6 +331,13 @@ class SpeechRecognizer:
         Skipped silence is not fed. The recognizer stays usable and its clock continues.
         """
         events: list[SpeechEvent] = []
+        if self._carry:  # the last partial frame: fed if the gate is open, else kept as pre-roll
+            carry, self._carry = self._carry, b""
+            if self._gate_open:
+                self._feed(carry, self._pushed, events)
+            else:
+                self._keep_preroll(carry)
+            self._pushed += len(carry) // BYTES_PER_SAMPLE
         self._finalise(events)
         self._quiet_samples = 0
         return events
@@ -334,16 +345,17 @@ class SpeechRecognizer:
     # -- feeding --------------------------------------------------------------------------
 
     def _push_gated(self, data: bytes, events: list[SpeechEvent]) -> None:
+        if self._carry:
+            data, self._carry = self._carry + data, b""
+        frame = self._detector.frame_samples
+        full = len(data) // BYTES_PER_SAMPLE // frame
+        n = full * frame  # samples decided now; the rest waits for the next push
+        self._carry = data[n * BYTES_PER_SAMPLE:]
+        data = data[:n * BYTES_PER_SAMPLE]
+        if not full:
+            return
         samples = np.frombuffer(data, dtype="<i2").astype(np.float32)
-        n = samples.size
-        frame = self._frame
-        full = n // frame
-        power = np.empty(full + (1 if n % frame else 0), dtype=np.float64)
-        if full:
-            power[:full] = np.mean(np.square(samples[:full * frame].reshape(full, frame)), axis=1)
-        if n % frame:
-            power[full] = float(np.mean(np.square(samples[full * frame:])))
-        voiced = power > self._threshold_ms
+        voiced = self._detector.voiced(samples.reshape(full, frame))
 
         run_start: int | None = None  # first sample of the current run to feed
         for i, is_voiced in enumerate(voiced):

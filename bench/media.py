@@ -8,14 +8,18 @@ the ffmpeg filter of the test fixtures), with light temporal noise so the encode
 it would on a real camera; VP8, ~500 kbps, a key frame every 4 s.
 Audio: a continuous Korean answer from espeak-ng: 3 s of silence (reading the question), then
 sentences with 1-2 s gaps and, now and then, a 6-8 s pause (thinking), repeated to the length;
-Opus 32 kbps, 20 ms frames. ``variants`` files differ only in where the answer starts (the audio
+over all of it, under and between the words, a room's noise floor like a real microphone's
+(never digital silence, which a voice gate skips for free): pink-ish hiss plus a little mains hum,
+its level drifting slowly between -58 and -47 dBFS RMS (``--noise-dbfs``; ``--clean`` for the
+old silent gaps); Opus 32 kbps, 20 ms frames. ``variants`` files differ only in where the answer starts (the audio
 is rotated by k/variants of its length), so N candidates do not speak in lock step (a real
 interview server never sees N answers aligned to the 10 ms); ``--aligned`` in bench/live.py uses
 only the first.
 
 Each file has a JSON sidecar with the speech segments (start, end) in seconds from the file's
 start, found by energy (10 ms frames above -45 dBFS, joined over gaps < 0.6 s); bench/live.py uses
-it to measure how long after the end of an utterance its final transcript reaches the HR panel.
+it to measure how long after the end of an utterance its final transcript reaches the HR panel
+(found on the clean speech, before the noise is added).
 
 Files are cached in ``tests/.fixtures/bench-live/`` (gitignored; ``$CANDOR_TEST_FIXTURES``
 overrides the parent), named by a hash of the recipe. Needs ffmpeg (libvpx, libopus), espeak-ng,
@@ -44,6 +48,8 @@ from tests.support.media import face_png, speech_wav  # noqa: E402  (cached espe
 RATE = 48_000
 FPS = 15
 RECIPE = 1
+# Room noise level (dBFS RMS): drifts between these, a new level every ~8 s.
+NOISE_DBFS = (-58.0, -47.0)
 SENTENCES = [
     "안녕하세요. 저는 김민수입니다.",
     "저는 지난 5년 동안 제조 현장에서 안전 관리자로 일했습니다.",
@@ -71,6 +77,7 @@ class Fixture:
     path: Path
     seconds: float
     utterances: list[tuple[float, float]]  # speech (start, end) in seconds from the file's start
+    gap_level_dbfs: float | None = None  # RMS level between the utterances (None: digital silence)
 
 
 def cache_dir() -> Path:
@@ -111,6 +118,48 @@ def answer_pcm(seconds: float) -> np.ndarray:
     return np.concatenate(parts)[: int(seconds * RATE)]
 
 
+def room_noise(n: int, low_dbfs: float = NOISE_DBFS[0], high_dbfs: float = NOISE_DBFS[1],
+               seed: int = 7) -> np.ndarray:
+    """`n` samples (float32, int16 scale) of a room's noise floor: pink-ish noise and white hiss
+    plus a faint 50 Hz hum and its harmonics, its level drifting between the two (dBFS RMS).
+    Made in 30 s pieces so a 10-minute file needs little memory."""
+    rng = np.random.default_rng(seed)
+    points = max(2, int(n / RATE / 8) + 2)  # a new level every ~8 s, interpolated
+    levels = rng.uniform(low_dbfs, high_dbfs, points)
+    knots = np.linspace(0, n / RATE, points)
+    out = np.empty(n, np.float32)
+    piece = 30 * RATE
+    for start in range(0, n, piece):
+        m = min(piece, n - start)
+        white = rng.standard_normal(m)
+        # Pink-ish: white noise plus moving averages of it over 4, 32 and 256 samples (more
+        # energy at low frequencies, like a room; box filters via cumsum need no scipy).
+        csum = np.concatenate([[0.0], np.cumsum(white)])
+        low = np.zeros(m)
+        for width in (4, 32, 256):
+            if m <= width:
+                continue
+            avg = (csum[width:] - csum[:-width]) / width
+            avg = np.concatenate([np.full(width - 1, avg[0]), avg])
+            low += avg / (avg.std() or 1.0)
+        t = (start + np.arange(m)) / RATE
+        hum = sum(np.sin(2 * np.pi * f * t + ph) / h for h, (f, ph) in enumerate([(50, 0.3), (100, 1.1), (150, 2.0)], 1))
+        noise = 0.2 * low + 0.5 * white + 0.15 * hum
+        noise /= 0.77  # unit RMS (measured; the three averages are correlated)
+        out[start:start + m] = noise * 32768.0 * 10 ** (np.interp(t, knots, levels) / 20)
+    return out
+
+
+def with_noise(pcm: np.ndarray, low_dbfs: float = NOISE_DBFS[0], high_dbfs: float = NOISE_DBFS[1]) -> np.ndarray:
+    mixed = pcm.astype(np.float32) + room_noise(pcm.size, low_dbfs, high_dbfs)
+    return np.clip(np.round(mixed), -32768, 32767).astype(np.int16)
+
+
+def level_dbfs(pcm: np.ndarray) -> float:
+    x = pcm.astype(np.float64)
+    return 20 * np.log10(max(np.sqrt(np.mean(x ** 2)), 1e-9) / 32768.0)
+
+
 def utterances(pcm: np.ndarray, threshold_dbfs: float = -45.0, join_s: float = 0.6) -> list[tuple[float, float]]:
     frame = RATE // 100
     n = len(pcm) // frame
@@ -140,19 +189,23 @@ def video_webm(seconds: float) -> Path:
     return target
 
 
-def fixtures(seconds: float = 130.0, variants: int = 4) -> list[Fixture]:
-    """`variants` webm files of `seconds` (same video, answer rotated by k/variants)."""
+def fixtures(seconds: float = 130.0, variants: int = 4,
+             noise_dbfs: tuple[float, float] | None = NOISE_DBFS) -> list[Fixture]:
+    """`variants` webm files of `seconds` (same video, answer rotated by k/variants), with a room
+    noise floor drifting between `noise_dbfs` (None: digital silence between the words)."""
     out: list[Fixture] = []
     pcm = None
     for k in range(variants):
         shift = round(k * seconds / variants, 2)
-        key = _key(kind="av", seconds=seconds, shift=shift, vf=VIDEO_FILTER, sentences=SENTENCES, gaps=GAPS)
+        params: dict[str, object] = {"noise": list(noise_dbfs)} if noise_dbfs else {}
+        key = _key(kind="av", seconds=seconds, shift=shift, vf=VIDEO_FILTER, sentences=SENTENCES, gaps=GAPS, **params)
         target = cache_dir() / f"answer-{key}.webm"
         sidecar = target.with_suffix(".json")
         if not (target.is_file() and sidecar.is_file()):
             if pcm is None:
                 pcm = answer_pcm(seconds)
-            audio = np.roll(pcm, -int(shift * RATE))
+            clean = np.roll(pcm, -int(shift * RATE))
+            audio = with_noise(clean, *noise_dbfs) if noise_dbfs else clean
             video = video_webm(seconds)
             with tempfile.NamedTemporaryFile(suffix=".webm", dir=target.parent, delete=False) as tmp:
                 tmp_path = Path(tmp.name)
@@ -165,10 +218,16 @@ def fixtures(seconds: float = 130.0, variants: int = 4) -> list[Fixture]:
                 os.replace(tmp_path, target)
             finally:
                 tmp_path.unlink(missing_ok=True)
-            sidecar.write_text(json.dumps({"seconds": seconds, "shift_s": shift,
-                                           "utterances": utterances(audio)}))
+            spoken = utterances(clean)
+            gaps = np.ones(audio.size, bool)
+            for a, b in spoken:
+                gaps[int(a * RATE):int(b * RATE)] = False
+            sidecar.write_text(json.dumps({"seconds": seconds, "shift_s": shift, "utterances": spoken,
+                                           "noise_dbfs": list(noise_dbfs) if noise_dbfs else None,
+                                           "gap_level_dbfs": round(level_dbfs(audio[gaps]), 1)}))
         meta = json.loads(sidecar.read_text())
-        out.append(Fixture(target, meta["seconds"], [tuple(u) for u in meta["utterances"]]))
+        out.append(Fixture(target, meta["seconds"], [tuple(u) for u in meta["utterances"]],
+                           meta.get("gap_level_dbfs")))
     return out
 
 
@@ -176,11 +235,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=130.0)
     ap.add_argument("--variants", type=int, default=4)
+    ap.add_argument("--noise-dbfs", type=lambda v: tuple(float(x) for x in v.split(",")), default=NOISE_DBFS,
+                    help="room noise level range, dBFS RMS (default %(default)s)")
+    ap.add_argument("--clean", action="store_true", help="digital silence between the words (the old media)")
     args = ap.parse_args()
-    for f in fixtures(args.seconds, args.variants):
+    for f in fixtures(args.seconds, args.variants, None if args.clean else args.noise_dbfs):
         speech = sum(b - a for a, b in f.utterances)
+        gap = "digital silence" if f.gap_level_dbfs is None or f.gap_level_dbfs < -90 else f"{f.gap_level_dbfs:.1f} dBFS"
         print(f"{f.path}  {f.path.stat().st_size / 1e6:.1f} MB  {f.seconds:.0f} s, "
-              f"{len(f.utterances)} utterances, speech {speech:.0f} s ({100 * speech / f.seconds:.0f}%)")
+              f"{len(f.utterances)} utterances, speech {speech:.0f} s ({100 * speech / f.seconds:.0f}%), "
+              f"between the words {gap}")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ reuses its pieces: the private network namespace (only 127.0.0.1 is used), the s
 6. Recognition check against what the server actually received: the server records every
    sample its audio pump produced (``recordings/<id>/audio-0.pcm``, the very samples given to
    the recogniser, header ``start_s`` = interview clock of sample 0). The same recogniser
-   (``SpeechRecognizer(vad=True)``, the server's beams) is run offline, without load, over that
+   (the server's voice gate and beams) is run offline, without load, over that
    file: each of its finals with text is received speech the recogniser can make something of
    (espeak Korean is poorly recognised; words are not compared). Each answer is the stretch of
    samples the server had received between the question and its `next` (sample position at a
@@ -531,8 +531,12 @@ def recognise_recordings(recordings: Path, iids: list[str]) -> dict[str, dict[st
     from analyzers.speech import Final, SpeechRecognizer, load_model
     from models import vosk_model_path
     from server.model_bank import SPEECH_BEAM, SPEECH_MAX_ACTIVE
+    from server.speech_stream import recognizer_options
 
     import vosk
+
+    # what the bench's server ran with (its environment: CANDOR_VAD, default silero)
+    gate = argparse.Namespace(vad=os.environ.get("CANDOR_VAD") or "silero", vad_pad_s=0.3, models_dir=REPO / "models")
 
     vosk.SetLogLevel(-1)
     model = load_model(vosk_model_path(REPO / "models", "ko"), beam=SPEECH_BEAM, max_active=SPEECH_MAX_ACTIVE)
@@ -543,7 +547,7 @@ def recognise_recordings(recordings: Path, iids: list[str]) -> dict[str, dict[st
             return iid, None
         start = float(json.loads((folder / "audio-0.json").read_text())["start_s"])
         pcm = (folder / "audio-0.pcm").read_bytes()
-        rec = SpeechRecognizer(model, vad=True)
+        rec = SpeechRecognizer(model, **recognizer_options(gate))  # the server's voice gate
         events: list[Any] = []
         for i in range(0, len(pcm) - len(pcm) % 2, 6400):
             events += rec.push(pcm[i:min(i + 6400, len(pcm) - len(pcm) % 2)])

@@ -9,6 +9,7 @@ from models.registry import (
     DEFAULT_MODELS_DIR,
     DEFAULT_VOSK_MODEL,
     ONNX_MODELS,
+    VAD_MODEL,
     ModelInfo,
     add,
     list_models,
@@ -19,6 +20,6 @@ from models.registry import (
 )
 
 __all__ = [
-    "DEFAULT_MODELS_DIR", "DEFAULT_VOSK_MODEL", "ONNX_MODELS", "ModelError", "ModelInfo",
+    "DEFAULT_MODELS_DIR", "DEFAULT_VOSK_MODEL", "ONNX_MODELS", "VAD_MODEL", "ModelError", "ModelInfo",
     "add", "list_models", "obtain", "onnx_path", "verify", "vosk_model_path",
 ]

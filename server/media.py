@@ -2,14 +2,23 @@
 
 Audio is never dropped: every frame is resampled to 16 kHz mono s16 and handed on in ~200 ms
 batches. Video is sampled: a reader keeps only the newest frame (drops counted) and an analysis
-loop takes it at a fixed rate and runs the (CPU-bound) analysis on an executor the server owns,
-so analysis can never queue up behind live video.
+loop takes it at the process's current analysed-frame rate (:class:`FrameBudget`) and runs the
+(CPU-bound) analysis on an executor the server owns, so analysis can never queue up behind live
+video.
+
+One analysed-frame budget per process: every session's pump runs at the same rate, which
+starts at CANDOR_ANALYSIS_FPS and backs off (x0.75 every 2 s, never below 2 fps) while speech
+recognition falls behind (an ASR backlog over 1 s that is not shrinking) and climbs back (+0.5
+fps every 2 s) once the backlog is under 0.5 s: vision gives way to speech, never the other way.
+When the vision threads themselves are short, each pump has at most one frame queued on the
+shared executor (first in, first out), so every session gets the same share of them.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+import weakref
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, TypeVar
@@ -104,20 +113,101 @@ class AudioPump:
         await _cancel(self._task)
 
 
+class FrameBudget:
+    """The analysed-frame rate every session of this process runs at (see the module's doc).
+
+    Speech streams are watched through `watch_asr(owner)`: `owner.asr_lag()` gives that
+    stream's recognition backlog in seconds (None: no recogniser yet); owners are held weakly,
+    so a connection that is gone drops out by itself (`forget` says so at once). The rate is
+    re-decided at most once per `period_s`, when a pump asks for it."""
+
+    BACK_OFF = 0.75
+    STEP_UP_FPS = 0.5
+    LAG_HIGH_S = 1.0
+    LAG_LOW_S = 0.5
+
+    def __init__(self, fps_max: float, fps_min: float = 2.0, period_s: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._floor = fps_min
+        self.fps_max = fps_max
+        self.fps_min = min(fps_min, fps_max)
+        self.rate = fps_max
+        self.period_s = period_s
+        self._clock = clock
+        self._asr: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._last_at: float | None = None
+        self._last_lag: float | None = None
+        self.backoffs = 0
+
+    def configure(self, fps_max: float) -> None:
+        if fps_max != self.fps_max:
+            self.fps_max = fps_max
+            self.fps_min = min(self._floor, fps_max)
+            self.rate = min(max(self.rate, self.fps_min), fps_max)
+
+    def watch_asr(self, owner: Any) -> None:
+        self._asr.add(owner)
+
+    def forget(self, owner: Any) -> None:
+        self._asr.discard(owner)
+
+    def worst_asr_lag(self) -> float | None:
+        lags = [v for owner in list(self._asr) if (v := owner.asr_lag()) is not None]
+        return max(lags) if lags else None
+
+    def current_rate(self) -> float:
+        now = self._clock()
+        if self._last_at is None:
+            self._last_at = now
+            return self.rate
+        if now - self._last_at >= self.period_s:
+            self._last_at = now
+            self._adjust()
+        return self.rate
+
+    def _adjust(self) -> None:
+        lag = self.worst_asr_lag()
+        previous, self._last_lag = self._last_lag, lag
+        if lag is None:  # no speech being recognised: nothing to give way to
+            self.rate = self.fps_max
+        elif lag > self.LAG_HIGH_S and (previous is None or lag >= previous - 0.1):
+            rate = max(self.fps_min, self.rate * self.BACK_OFF)
+            if rate < self.rate:
+                self.backoffs += 1
+                logger.info("speech recognition %.1f s behind: analysed frames down to %.1f/s per session",
+                            lag, rate)
+            self.rate = rate
+        elif lag < self.LAG_LOW_S:
+            self.rate = min(self.fps_max, self.rate + self.STEP_UP_FPS)
+
+
+_process_budget: FrameBudget | None = None
+
+
+def process_budget(fps_max: float) -> FrameBudget:
+    """This process's one budget (made on first use; CANDOR_ANALYSIS_FPS is its ceiling)."""
+    global _process_budget
+    if _process_budget is None:
+        _process_budget = FrameBudget(fps_max)
+    else:
+        _process_budget.configure(fps_max)
+    return _process_budget
+
+
 class VideoPump(Generic[T]):
-    """track -> newest frame -> at `fps`: process(frame) on `executor` -> sink(result, t).
+    """track -> newest frame -> at the budget's rate: process(frame) on `executor` -> sink(result, t).
 
     `t` is time.monotonic() when the analysed frame arrived."""
 
     def __init__(self, track: MediaStreamTrack, process: Callable[[av.VideoFrame], T],
                  sink: Callable[[T, float], None], executor: Executor, counters: MediaCounters,
-                 fps: float) -> None:
+                 fps: float, budget: FrameBudget | None = None) -> None:
         self.track = track
         self.process = process
         self.sink = sink
         self.executor = executor
         self.counters = counters
-        self.interval = 1.0 / fps
+        self.budget = budget or FrameBudget(fps, fps_min=fps)  # alone: a fixed rate
         self._latest: tuple[av.VideoFrame, float] | None = None
         self._fresh = asyncio.Event()
         self._ended = False
@@ -167,7 +257,7 @@ class VideoPump(Generic[T]):
                 if result is not None:
                     self.counters.frames_analysed += 1
                 self.sink(result, arrived)
-            next_at = max(next_at + self.interval, loop.time())
+            next_at = max(next_at + 1.0 / self.budget.current_rate(), loop.time())
             await asyncio.sleep(next_at - loop.time())
 
     async def stop(self) -> None:

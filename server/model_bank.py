@@ -108,6 +108,9 @@ class ModelBank:
                     self.vosk[lang] = load_model(path, beam=SPEECH_BEAM, max_active=SPEECH_MAX_ACTIVE)
                 except Exception as exc:  # a missing model must not stop the server
                     self.speech_errors.append(f"vosk model for {lang!r}: {exc}")
+            from server.speech_stream import preload_voice_gate
+
+            preload_voice_gate(self.models_dir)  # the voice gate's model, off the event loop
         except Exception as exc:
             logger.exception("model loading failed")
             self.speech_errors.append(f"model loading failed: {exc}")

@@ -13,7 +13,7 @@ import av
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
-from server.media import ASR_RATE, AudioPump, MediaCounters, VideoPump
+from server.media import ASR_RATE, AudioPump, MediaCounters, VideoPump, process_budget
 from server.recording import PeerRecording
 from server.speech_stream import SpeechStream
 
@@ -70,6 +70,10 @@ class PeerLink:
         self._on_vision = on_vision
         self._vision_executor = vision_executor
         self._fps = fps
+        # One analysed-frame rate for every session of the process; it backs off while any
+        # session's speech recognition falls behind (server/media.py).
+        self._budget = process_budget(fps)
+        self._budget.watch_asr(self)
         self._on_connected = on_connected
         self._on_lost = on_lost
         self.recording = recording  # audio and low-rate video for HR's clips
@@ -100,7 +104,7 @@ class PeerLink:
             self._audio.start()
         elif track.kind == "video":
             self._video = VideoPump(track, self._analyse_frame, self._on_vision_result,
-                                    self._vision_executor, self.counters, self._fps)
+                                    self._vision_executor, self.counters, self._fps, self._budget)
             self._video.start()
 
     def _on_pcm(self, pcm: bytes) -> None:
@@ -132,6 +136,10 @@ class PeerLink:
             self._waiting_pcm.clear()
             logger.error("%s: no speech model for this language; this stream is not transcribed "
                          "(vision analysis continues)", self.name)
+
+    def asr_lag(self) -> float | None:
+        """Seconds of audio waiting for the recogniser (None: not recognising)."""
+        return self.speech.lag_s if self.speech is not None else None
 
     def _analyse_frame(self, frame: av.VideoFrame) -> Any:
         """On the vision executor. None when analysis is off: the frame is only counted (and
@@ -173,6 +181,7 @@ class PeerLink:
             "frames_received": c.frames_received, "frames_analysed": c.frames_analysed,
             "frames_dropped": c.frames_dropped, "audio_seconds": round(c.audio_seconds, 2),
             "video_size": list(c.video_size) if c.video_size else None,
+            "analysis_fps_target": round(self._budget.rate, 2),
         }
         now = time.monotonic()
         for key, at in (("last_audio_s_ago", c.last_audio_at), ("last_video_s_ago", c.last_video_at)):
@@ -181,6 +190,9 @@ class PeerLink:
             stats = self.speech.stats()
             out["asr_rtf"] = round(stats.rtf, 3)
             out["asr_lag_s"] = round(self.speech.lag_s, 2)
+            # audio recognised so far and how much of it the voice gate fed to the recogniser
+            out["asr_audio_s"] = round(stats.audio_s, 2)
+            out["asr_fed_s"] = round(stats.fed_s, 2)
         try:
             report = await self.pc.getStats()
         except Exception:  # stats are best effort; never break the health event
@@ -208,6 +220,7 @@ class PeerLink:
         if self._closed:
             return
         self._closed = True
+        self._budget.forget(self)
         if self._audio is not None:
             await self._audio.stop()
         if self._video is not None:

@@ -37,7 +37,7 @@ from server.ownership import HeldElsewhere, Ownership, new_process_id
 from server.redis_bus import RedisBus, Unreachable
 from server.session import InterviewSession
 from server.settings import Settings
-from server.speech_stream import SpeechStream
+from server.speech_stream import SpeechStream, recognizer_options
 from server.store import Store
 from server.tables import Interview, Invitation, StateChange, utcnow
 
@@ -477,7 +477,7 @@ class SessionManager:
             model = self.bank.vosk.get(session.plan.language)
             if model is None:
                 return None
-            recognizer = SpeechRecognizer(model, vad=True)
+            recognizer = SpeechRecognizer(model, **recognizer_options(self.settings))
             return SpeechStream(recognizer, session.clock() - first_batch_s, on_speech, name)
 
         process = self.bank.vision_processor(session.plan)

@@ -8,14 +8,63 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+from pathlib import Path
 from typing import Any, Callable
 
 from analyzers.speech import Final, Partial, SpeechRecognizer
+from analyzers.vad import SileroModel, silero_model
 from server.executors import analysis_executor
 
 logger = logging.getLogger(__name__)
 
 SpeechEvent = Partial | Final
+
+_silero_failed: set[str] = set()  # models folders whose Silero model could not be had (said once)
+_silero_lock = threading.Lock()
+
+
+def _silero(models_dir: Path) -> SileroModel | None:
+    from models import VAD_MODEL, ModelError, onnx_path
+
+    key = str(models_dir)
+    if key in _silero_failed:
+        return None
+    try:
+        return silero_model(onnx_path(models_dir, VAD_MODEL))
+    except (ModelError, OSError, ValueError, RuntimeError) as exc:
+        with _silero_lock:
+            if key not in _silero_failed:
+                _silero_failed.add(key)
+                logger.error("the Silero voice-activity detector is not available (%s); speech is gated by "
+                             "audio level instead (CANDOR_VAD=energy), which lets a noisy room through", exc)
+        return None
+
+
+def preload_voice_gate(models_dir: Path) -> None:
+    """Load the Silero model now (start-up, off the event loop) rather than on the first
+    stream; quietly nothing when it is not there (the first stream that needs it says so)."""
+    from models import VAD_MODEL, ModelError, onnx_path
+
+    try:
+        silero_model(onnx_path(models_dir, VAD_MODEL))
+    except (ModelError, OSError, ValueError, RuntimeError):
+        pass
+
+
+def recognizer_options(settings: Any) -> dict[str, Any]:
+    """SpeechRecognizer keyword arguments for the configured voice gate (CANDOR_VAD): Silero's
+    detector with CANDOR_VAD_PAD_S of audio kept either side of speech (default), the energy
+    gate (also the fallback when the Silero model is missing or broken), or no gate."""
+    kind = getattr(settings, "vad", "silero")
+    if kind == "off":
+        return {"vad": False}
+    if kind == "silero":
+        model = _silero(Path(settings.models_dir))
+        if model is not None:
+            pad = float(getattr(settings, "vad_pad_s", 0.3))
+            return {"vad": True, "voice_detector": model.detector(), "vad_hangover_s": pad, "vad_preroll_s": pad}
+    return {"vad": True}
 
 
 class SpeechStream:

@@ -21,6 +21,7 @@ from models import (
     DEFAULT_MODELS_DIR,
     DEFAULT_VOSK_MODEL,
     ONNX_MODELS,
+    VAD_MODEL,
     ModelError,
     add,
     list_models,
@@ -87,7 +88,7 @@ def test_default_folder_has_every_onnx_model() -> None:
 def test_manifest_describes_every_model() -> None:
     manifest = json.loads((DEFAULT_MODELS_DIR / "manifest.json").read_text())
     by_name = {m["name"]: m for m in manifest["models"]}
-    assert set(ONNX_MODELS) | {DEFAULT_VOSK_MODEL} == set(by_name)
+    assert set(ONNX_MODELS) | {VAD_MODEL, DEFAULT_VOSK_MODEL} == set(by_name)
     for name in ONNX_MODELS:
         entry = by_name[name]
         assert entry["kind"] == "onnx" and entry["license"] == "Apache-2.0"
@@ -107,19 +108,19 @@ def test_unknown_onnx_model_is_a_clear_error() -> None:
 
 def test_empty_folder_reports_what_is_missing(tmp_path: Path) -> None:
     problems = verify(tmp_path)
-    assert len(problems) == len(ONNX_MODELS) + 1
+    assert len(problems) == len(ONNX_MODELS) + 2
     assert all("models obtain" in p for p in problems)
     with pytest.raises(ModelError, match="missing"):
         onnx_path(tmp_path, "face_landmark")
     with pytest.raises(ModelError, match="no Vosk model for language 'ko'.*models obtain"):
         vosk_model_path(tmp_path, "ko")
-    assert [i.verified for i in list_models(tmp_path)] == [False] * (len(ONNX_MODELS) + 1)
+    assert [i.verified for i in list_models(tmp_path)] == [False] * (len(ONNX_MODELS) + 2)
 
 
 def test_obtain_makes_a_folder_complete(obtained: Path) -> None:
     assert verify(obtained) == []
     infos = list_models(obtained)
-    assert [i.name for i in infos] == [*ONNX_MODELS, DEFAULT_VOSK_MODEL]
+    assert [i.name for i in infos] == [*ONNX_MODELS, VAD_MODEL, DEFAULT_VOSK_MODEL]
     assert all(i.verified for i in infos)
     ko = vosk_model_path(obtained, "ko")
     assert ko == obtained / "vosk" / "ko-small"
@@ -137,7 +138,7 @@ def test_obtain_again_changes_nothing(obtained: Path) -> None:
     lines: list[str] = []
     obtain(obtained, progress=lines.append)
     assert any("already installed and verified" in line for line in lines)
-    assert sum("already present" in line for line in lines) == len(ONNX_MODELS)
+    assert sum("already present" in line for line in lines) == len(ONNX_MODELS) + 1
     assert (obtained / "installed.json").read_bytes() == before
 
 
@@ -291,7 +292,7 @@ def test_cli_list_verify_add(obtained: Path, tmp_path: Path) -> None:
     lines = out.getvalue().splitlines()
     assert lines[0].split() == ["NAME", "KIND", "LANGUAGE", "VERIFIED", "SIZE", "PATH"]
     assert lines[-1].split()[:4] == ["ko-small", "vosk", "ko", "yes"]
-    assert len(lines) == len(ONNX_MODELS) + 2
+    assert len(lines) == len(ONNX_MODELS) + 3
 
     out = io.StringIO()
     assert main(["verify"], obtained, out=out) == 0
@@ -299,7 +300,7 @@ def test_cli_list_verify_add(obtained: Path, tmp_path: Path) -> None:
 
     out = io.StringIO()
     assert main(["verify"], tmp_path / "empty", out=out) == 1
-    assert out.getvalue().count("problem:") == len(ONNX_MODELS) + 1
+    assert out.getvalue().count("problem:") == len(ONNX_MODELS) + 2
 
     out = io.StringIO()
     src = fake_vosk(tmp_path / "de-model")

@@ -22,11 +22,16 @@ from redis.asyncio.client import PubSub
 
 from server.bus import Bus, Event
 from server.errors import ApiError
+from server.ownership import snapshot_key
 
 logger = logging.getLogger(__name__)
 
 EVENTS = "candor:events"
 OUTBOX_LIMIT = 4096
+# Events after which a panel opening elsewhere must draw the new state from the shared snapshot:
+# the snapshot is written in the same pipeline just before the event is published, so a panel
+# that subscribed too late for the event reads a snapshot at least as new as it.
+SNAPSHOT_EVENTS = frozenset({"state", "intervention"})
 # How long a command waits for the holder's answer (a dispatch takes milliseconds).
 REQUEST_TIMEOUT_S = 5.0
 
@@ -49,8 +54,11 @@ class Unreachable(ApiError):
 
 class RedisBus:
     def __init__(self, redis: Redis, process_id: str, bus: Bus, job_of: Callable[[int], int | None],
-                 handle: Handler) -> None:
+                 handle: Handler, snapshot_of: Callable[[int], dict[str, Any] | None] | None = None,
+                 snapshot_ttl_ms: int = 15_000) -> None:
         self.redis = redis
+        self.snapshot_of = snapshot_of
+        self.snapshot_ttl_ms = snapshot_ttl_ms
         self.process_id = process_id
         self.bus = bus
         self.job_of = job_of
@@ -72,6 +80,10 @@ class RedisBus:
     def _queue(self, event: Event) -> None:
         message = {"origin": self.process_id, "type": event.type, "interview_id": event.interview_id,
                    "seq": event.seq, "ts": event.ts, "data": event.data, "job_id": self.job_of(event.interview_id)}
+        if self.snapshot_of is not None and event.type in SNAPSHOT_EVENTS:
+            view = self.snapshot_of(event.interview_id)  # now, as the event leaves (never sent itself)
+            if view is not None:
+                message["_snapshot"] = view
         try:
             self._outbox.put_nowait(message)
         except asyncio.QueueFull:
@@ -88,6 +100,10 @@ class RedisBus:
             try:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for message in batch:
+                        view = message.pop("_snapshot", None)
+                        if view is not None:
+                            pipe.set(snapshot_key(int(message["interview_id"])),
+                                     json.dumps(view, ensure_ascii=False, default=str), px=self.snapshot_ttl_ms)
                         pipe.publish(EVENTS, json.dumps(message, ensure_ascii=False, default=str))
                     await pipe.execute()
             except Exception:  # Redis away: these events reach this process's panels only

@@ -78,7 +78,6 @@ class SessionManager:
         self.link: RedisBus | None = None
         self._redis: Redis | None = None
         self._heartbeat: asyncio.Task[None] | None = None
-        self._snapshotter: asyncio.Task[None] | None = None
         self._releasing: set[asyncio.Task[None]] = set()
         self._jobs: dict[int, int] = {}  # interview -> job, for events sent to other processes
         self._orphans: set[int] = set()  # ownerless at the last heartbeat
@@ -108,7 +107,6 @@ class SessionManager:
         self._ticker = asyncio.create_task(self._tick(), name="session-ticker")
         if self.ownership is not None:
             self._heartbeat = asyncio.create_task(self._beat(), name="ownership-heartbeat")
-            self._snapshotter = asyncio.create_task(self._snapshot_changes(), name="snapshot-writer")
 
     async def _join_cluster(self, url: str) -> None:
         self._redis = Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
@@ -117,7 +115,11 @@ class SessionManager:
         except Exception as exc:
             raise RuntimeError(f"CANDOR_REDIS_URL: Redis does not answer at {url}: {exc}") from None
         self.ownership = Ownership(self._redis, self.process_id, self.settings.owner_ttl_s)
-        self.link = RedisBus(self._redis, self.process_id, self.bus, self._jobs.get, self._on_command)
+        # A state change or an intervention reaches the shared snapshot just before its event
+        # leaves (the ticker refreshes the rest every second): a panel opening elsewhere at that
+        # moment draws the state it will get no event for.
+        self.link = RedisBus(self._redis, self.process_id, self.bus, self._jobs.get, self._on_command,
+                             snapshot_of=self._describe, snapshot_ttl_ms=self.ownership.ttl_ms)
         await self.link.start()
         logger.info("cluster: process %s joined through Redis (ownership TTL %.0f s)",
                     self.process_id, self.settings.owner_ttl_s)
@@ -406,25 +408,9 @@ class SessionManager:
             except Exception:
                 logger.warning("cluster heartbeat failed (Redis unreachable?)", exc_info=True)
 
-    async def _snapshot_changes(self) -> None:
-        """A state change or an intervention is in the shared snapshot at once (the ticker
-        refreshes the rest every second): a panel opening now draws the state it will get
-        no event for."""
-        assert self.ownership is not None
-        while True:  # a subscription that overflowed (Redis far behind) is replaced; the ticker covers
-            changes = self.bus.subscribe(lambda e: e.job_id is None and e.type in ("state", "intervention"),
-                                         limit=256)
-            try:
-                while (event := await changes.get()) is not None:
-                    session = self.sessions.get(event.interview_id)
-                    if session is None:
-                        continue
-                    try:
-                        await self.ownership.write_snapshots({session.id: session_views.describe(session)})
-                    except Exception:
-                        logger.debug("panel snapshot not written", exc_info=True)
-            finally:
-                self.bus.unsubscribe(changes)
+    def _describe(self, interview_id: int) -> dict[str, Any] | None:
+        session = self.sessions.get(interview_id)
+        return session_views.describe(session) if session is not None else None
 
     def _snapshots(self) -> dict[int, dict[str, Any]]:
         return {i: session_views.describe(s) for i, s in self.sessions.items()}
@@ -580,7 +566,7 @@ class SessionManager:
             self.bus.publish("connection", session.id, **stats)
 
     async def close(self) -> None:
-        for task in (self._ticker, self._heartbeat, self._snapshotter):
+        for task in (self._ticker, self._heartbeat):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)

@@ -88,6 +88,23 @@ CREATE UNIQUE INDEX ix_auth_tokens_token_sha256 ON auth_tokens (token_sha256);
 
 CREATE INDEX ix_auth_tokens_user_id ON auth_tokens (user_id);
 
+CREATE TABLE bank_questions (
+	id INTEGER NOT NULL,
+	family VARCHAR(40) NOT NULL,
+	language VARCHAR(20) NOT NULL,
+	kind VARCHAR(20) NOT NULL,
+	text VARCHAR(2000) NOT NULL,
+	scenario VARCHAR(4000) NOT NULL,
+	dimensions JSON NOT NULL,
+	time_limit_s INTEGER NOT NULL,
+	created_by INTEGER NOT NULL,
+	created_at DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	FOREIGN KEY(created_by) REFERENCES users (id)
+);
+
+CREATE INDEX ix_bank_questions_family ON bank_questions (family);
+
 CREATE TABLE candidates (
 	id INTEGER NOT NULL,
 	name VARCHAR(200) NOT NULL,
@@ -266,6 +283,8 @@ CREATE TABLE questions (
 	text VARCHAR(2000) NOT NULL,
 	time_limit_s INTEGER NOT NULL,
 	retired BOOLEAN NOT NULL,
+	kind VARCHAR(20) NOT NULL,
+	scenario VARCHAR(4000) NOT NULL,
 	PRIMARY KEY (id),
 	UNIQUE (template_id, position),
 	FOREIGN KEY(template_id) REFERENCES templates (id)
@@ -466,6 +485,7 @@ CREATE TABLE question_signals (
 	skipped BOOLEAN NOT NULL,
 	fault BOOLEAN NOT NULL,
 	paused_s FLOAT NOT NULL,
+	skipped_by_rule BOOLEAN NOT NULL,
 	live_start_s FLOAT,
 	live_end_s FLOAT,
 	updated_at DATETIME NOT NULL,

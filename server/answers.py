@@ -147,6 +147,9 @@ class Answers:
         results = []
         for attempt in self.attempts.all():
             q = self.plan.questions[attempt.index]
+            if attempt.by_rule:  # a follow-up skipped by rule: neither evidence nor missing
+                results.append(QuestionResult(attempt.index, q.weights, {}, skipped=True, by_rule=True))
+                continue
             results.append(QuestionResult(attempt.index, q.weights, self.score_attempt(attempt, clock_s),
                                           attempt.skipped, attempt.superseded, attempt.fault, attempt.paused_s))
         return score_interview(self.plan.dimensions, results)

@@ -19,6 +19,7 @@ from server import resume_api  # noqa: F401  (it registers resume files, candida
 from server import metrics  # noqa: F401  (it registers GET /metrics and GET /api/ready)
 from server import cluster_api  # noqa: F401  (it registers GET /api/cluster)
 from server import versions_api  # noqa: F401  (it registers editing, versions, archive and copy)
+from server import question_bank_api  # noqa: F401  (it registers GET/POST /api/question-bank)
 from server.retention import retention_ctx
 from server.bus import Bus
 from server.mail_sender import mail_ctx

@@ -22,6 +22,7 @@ class Attempt:
     superseded: bool = False
     fault: bool = False
     paused_s: float = 0.0
+    by_rule: bool = False  # a follow-up skipped by rule (server/follow_ups.py): never asked, not an answer
     closed: bool = False  # no more live time: the answer is over
     finished: bool = False  # its signals and scores are stored
     # Restored after a restart from stored rows: the signals as stored (vision is not kept).
@@ -69,7 +70,11 @@ class AttemptLog:
 
     def answered(self) -> int:
         """Questions whose latest attempt is over."""
-        return sum(1 for tries in self.by_question.values() if tries and tries[-1].closed)
+        return sum(1 for tries in self.by_question.values() if tries and tries[-1].closed and not tries[-1].by_rule)
+
+    def ruled_out(self) -> list[int]:
+        """Follow-ups skipped by rule (server/follow_ups.py)."""
+        return sorted(i for i, tries in self.by_question.items() if tries and tries[-1].by_rule)
 
     def started(self) -> bool:
         return bool(self.by_question)

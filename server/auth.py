@@ -32,6 +32,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
+from server.i18n import ngettext
 from server.errors import ApiError, Conflict, Invalid, Unauthorized
 from server.store import stored_id
 from server.tables import AuthToken, User, utcnow
@@ -199,10 +200,11 @@ class TooManyAttempts(ApiError):
 
 
 def describe_wait(seconds: int) -> str:
+    """The wait in the request's language (the login page's; English for the API)."""
     if seconds < 60:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
+        return ngettext("%(num)s second", "%(num)s seconds", seconds) % {"num": seconds}
     minutes = math.ceil(seconds / 60)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return ngettext("%(num)s minute", "%(num)s minutes", minutes) % {"num": minutes}
 
 
 @dataclass

@@ -1,7 +1,14 @@
-"""Interview templates: ordered questions, each linked to 1-3 of the job's dimensions."""
+"""Interview templates: ordered questions, each linked to 1-3 of the job's dimensions.
+
+A question is one of three kinds: `structured` (asked as written), `situational` (its scenario
+text is shown to the candidate before the question) or `follow_up` (asked only when the answer to
+the question right before it mentioned none of the keywords of the follow-up's own dimensions;
+otherwise it is skipped by rule: server/follow_ups.py). A follow-up therefore needs a question
+before it that is always asked or answered: it cannot come first or right after another
+follow-up."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from sqlmodel import Session, col, select
 
@@ -9,7 +16,7 @@ from server import audit
 from server.auth import Principal
 from server.errors import Conflict, Invalid, NotFound
 from server.jobs import dimensions_of, get_job, visible_jobs_query
-from server.schemas import TemplateIn
+from server.schemas import QuestionIn, TemplateIn
 from server.store import stored_id
 from server.tables import Job, Question, QuestionDimension, Template, TemplateVersion
 
@@ -19,6 +26,7 @@ def create_template(db: Session, who: Principal, body: TemplateIn) -> Template:
     if job.archived_at is not None:
         raise Conflict(f"job {job.id} is archived: restore it (POST /api/jobs/{job.id}/restore) to add templates")
     job_dims = {d.id: d for d in dimensions_of(db, stored_id(job))}
+    check_kinds(body.questions)
     for qi, question in enumerate(body.questions):
         seen: set[int] = set()
         for link in question.dimensions:
@@ -38,6 +46,8 @@ def create_template(db: Session, who: Principal, body: TemplateIn) -> Template:
             position=position,
             text=q_in.text,
             time_limit_s=q_in.time_limit_s,
+            kind=q_in.kind,
+            scenario=q_in.scenario,
         )
         db.add(row)
         db.flush()
@@ -47,6 +57,19 @@ def create_template(db: Session, who: Principal, body: TemplateIn) -> Template:
     audit.record(db, "hr", who.id, "template.create", "template", template.id, job_id=job.id,
                  version=template.version)
     return template
+
+
+def check_kinds(questions: Sequence[QuestionIn]) -> None:
+    """A follow-up follows the answer right before it: 422 when there is none to follow."""
+    for n, q in enumerate(questions):
+        if q.kind != "follow_up":
+            continue
+        if n == 0:
+            raise Invalid(f"questions.{n}: a follow-up cannot be the first question (it follows the answer "
+                          f"before it)")
+        if questions[n - 1].kind == "follow_up":
+            raise Invalid(f"questions.{n}: a follow-up cannot follow another follow-up (that one may be "
+                          f"skipped, leaving no answer to follow)")
 
 
 def add_links(db: Session, question: Question, links: Any) -> None:
@@ -62,6 +85,7 @@ def template_snapshot(db: Session, template: Template) -> dict[str, Any]:
         "job_id": template.job_id,
         "questions": [
             {"id": q.id, "index": q.position, "text": q.text, "time_limit_s": int(q.time_limit_s),
+             "kind": q.kind, "scenario": q.scenario,
              "dimensions": [{"dimension_id": link.dimension_id, "weight": float(link.weight)}
                             for link in links]}
             for q, links in questions_of(db, stored_id(template))
@@ -124,6 +148,10 @@ def template_detail(db: Session, template: Template) -> dict[str, Any]:
                 "index": q.position,
                 "text": q.text,
                 "time_limit_s": q.time_limit_s,
+                "kind": q.kind,
+                "scenario": q.scenario,
+                # A follow-up follows the question right before it.
+                "follows": q.position - 1 if q.kind == "follow_up" else None,
                 "dimensions": [
                     {"dimension_id": link.dimension_id, "name": names.get(link.dimension_id), "weight": link.weight}
                     for link in links

@@ -51,6 +51,9 @@ class QuestionPlan:
     # (dimension_id, the template's weight): a dimension's score is comparable across candidates,
     # so the resume boost is not in it (see InterviewPlan.resume_boosts).
     weights: tuple[tuple[int, float], ...]
+    # structured | situational (`scenario` shown first) | follow_up (server/follow_ups.py).
+    kind: str = "structured"
+    scenario: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +128,9 @@ def load_plan(db: Session, interview_id: int) -> InterviewPlan:
                 (link["dimension_id"], weights.get((q["id"], link["dimension_id"]), link["weight"]))
                 for link in q["dimensions"]
             ),
+            # Versions saved before question kinds hold none: structured.
+            kind=q.get("kind", "structured"),
+            scenario=q.get("scenario", ""),
         )
         for q in template["questions"]
     )

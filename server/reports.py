@@ -269,11 +269,14 @@ def build_report(db: Session, interview_id: int, base_url: str,
         unsure = signal_confidence.not_assessed(frames)  # vision signals left out of every frame
         scores = {dim_id: score_question(plan.dimension(dim_id), signals, hits, q.index, unsure)
                   for dim_id, _ in q.weights}
-        results.append(QuestionResult(q.index, q.weights, scores, row.skipped, row.superseded, row.fault, row.paused_s))
+        results.append(QuestionResult(q.index, q.weights, scores, row.skipped, row.superseded, row.fault, row.paused_s,
+                                      by_rule=row.skipped_by_rule))
         counted = not (row.superseded or row.skipped)
         gaps = evidence_gaps(signals) if counted else ()
         entry = {
             "index": q.index, "attempt": row.attempt, "text": q.text, "skipped": row.skipped,
+            # A follow-up not asked because the answer before it already mentioned its keywords.
+            "kind": q.kind, "scenario": q.scenario, "skipped_by_rule": row.skipped_by_rule,
             "superseded": row.superseded, "fault": row.fault, "paused_s": round(row.paused_s, 1),
             "signals": signals, "frames": frames,
             # Signals left out of some frames as low confidence (poor light, small face, turned head).
@@ -283,7 +286,8 @@ def build_report(db: Session, interview_id: int, base_url: str,
             "scores": [{"dimension_id": d, "name": plan.dimension(d).name, "weight": w,
                         "score": scores[d].score if scores[d].assessed else None,
                         "status": "assessed" if scores[d].assessed else "not_assessed",
-                        "evidence": list(scores[d].evidence)} for d, w in q.weights],
+                        "evidence": list(scores[d].evidence)} for d, w in q.weights
+                       if not row.skipped_by_rule],  # a follow-up not asked scores nothing
             "transcript": [{"text": s.text, "start_s": s.start_s, "end_s": s.end_s, "live": s.live} for s in said],
             # Vision over time, per 2 s of interview clock: {"t": s, "face"|"eye"|"smile"|"upright": 0-1 or None}.
             "timeline": list(row.timeline or []),
@@ -308,7 +312,9 @@ def build_report(db: Session, interview_id: int, base_url: str,
     results.sort(key=lambda r: r.index)
 
     dims = assess_interview(plan.dimensions, results) if interview.consent else []
-    linked = {d for q in plan.questions for d, _ in q.weights}
+    # A follow-up skipped by rule asks about nothing: its dimensions are not held against coverage.
+    by_rule = {r.question_index for r in rows if r.skipped_by_rule}
+    linked = {d for q in plan.questions if q.index not in by_rule for d, _ in q.weights}
     boosts = {b.dimension_id: b for b in plan.resume_boosts}
     job_weights = {d.id: d.weight for d in plan.dimensions}
     overall = overall_score({r.dimension_id: r.score for r in dims if r.dimension_id in linked}, job_weights,

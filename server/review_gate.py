@@ -11,6 +11,7 @@ from typing import Any, Iterable
 from sqlmodel import Session, col, select
 
 from server.clips import MIN_MEDIA_S
+from server.i18n import _
 from server.tables import QuestionSignals, TranscriptSegment
 
 TIMELINE_STEP_S = 2.0  # a timeline point covers [t, t + 2) (server/question_signals.py)
@@ -82,14 +83,19 @@ class Answer:
 
     def missing(self, seen: set[str]) -> str:
         """What to open for this answer, in HR's words."""
-        label = f"question {self.question_index + 1}" + (f" (attempt {self.attempt + 1})" if self.attempt else "")
-        recording = (f"its recording ({times(*self.range)})" if self.range is not None
-                     else "its recording (acknowledge that it cannot be played)")
+        # In the request's language: an HR page's, English for the API (no language set).
+        n = self.question_index + 1
+        label = _("question %(n)s (attempt %(attempt)s)", n=n, attempt=self.attempt + 1) if self.attempt \
+            else _("question %(n)s", n=n)
+        recording = (_("its recording (%(times)s)", times=times(*self.range)) if self.range is not None
+                     else _("its recording (acknowledge that it cannot be played)"))
         unseen = [c for c in self.clips if c["id"] not in seen]
         if not unseen:
-            return f"{label}: {recording}"
-        noun = "key clip" if len(unseen) == 1 else "key clips"
-        return f"{label}: {noun} {', '.join(times(c['start_s'], c['end_s']) for c in unseen)} or {recording}"
+            return _("%(label)s: %(recording)s", label=label, recording=recording)
+        clips = ", ".join(times(c["start_s"], c["end_s"]) for c in unseen)
+        if len(unseen) == 1:
+            return _("%(label)s: key clip %(clips)s or %(recording)s", label=label, clips=clips, recording=recording)
+        return _("%(label)s: key clips %(clips)s or %(recording)s", label=label, clips=clips, recording=recording)
 
 
 def answers_of(report: dict[str, Any], ranges: dict[tuple[int, int], tuple[float, float] | None]) -> list[Answer]:
@@ -118,8 +124,8 @@ class Gate:
         left = self.to_watch
         if not left:
             return None
-        return ("watch every answer first: open its key clips or its full recording (" +
-                "; ".join(a.missing(set(self.seen)) for a in left) + ")")
+        return _("watch every answer first: open its key clips or its full recording (%(answers)s)",
+                 answers="; ".join(a.missing(set(self.seen)) for a in left))
 
     def to_json(self) -> list[dict[str, Any]]:
         seen = set(self.seen)

@@ -189,10 +189,31 @@ class QuestionDimensionIn(Body):
     weight: float = Field(gt=0, le=100)
 
 
+QUESTION_KINDS = ("structured", "situational", "follow_up")
+QuestionKind = Literal["structured", "situational", "follow_up"]
+
+
 class QuestionIn(Body):
     text: Annotated[Text, Field(max_length=2000)]
     time_limit_s: int = Field(ge=10, le=3600)
     dimensions: list[QuestionDimensionIn] = Field(min_length=1, max_length=3)
+    kind: QuestionKind = Field(
+        default="structured",
+        description="structured: asked as written; situational: `scenario` is shown before the question; "
+                    "follow_up: asked only when the answer to the question before it mentioned none of the "
+                    "keywords of this question's dimensions (else skipped by rule, not held against the "
+                    "candidate)")
+    scenario: str = Field(default="", max_length=4000,
+                          description="The situation the candidate reads first (situational questions only)")
+
+    @model_validator(mode="after")
+    def _kind_fits(self) -> QuestionIn:
+        self.scenario = self.scenario.strip()
+        if self.kind == "situational" and not self.scenario:
+            raise ValueError("a situational question needs its scenario text")
+        if self.kind != "situational" and self.scenario:
+            raise ValueError("only a situational question has a scenario")
+        return self
 
 
 class TemplateIn(Body):
@@ -388,3 +409,27 @@ class VersionSaved(BaseModel):
     # Templates whose newest version links a dimension this edit retired: they refuse new
     # invitations (409) until edited.
     templates_to_update: list[dict[str, Any]] = []
+
+
+class BankQuestionIn(Body):
+    """HR's own question saved to the question bank (server/question_bank.py)."""
+
+    family: Annotated[Text, Field(max_length=40, description="Job family, e.g. engineering, sales, "
+                                                              "customer_service, manufacturing_safety, management")]
+    language: str = Field(default="en", pattern=LANGUAGE_RE, max_length=20)
+    text: Annotated[Text, Field(max_length=2000)]
+    kind: QuestionKind = "structured"
+    scenario: str = Field(default="", max_length=4000)
+    dimensions: list[Annotated[Text, Field(max_length=100)]] = Field(
+        min_length=1, max_length=3, description="Typical dimension names the question assesses")
+    time_limit_s: int = Field(default=120, ge=10, le=3600)
+
+    @model_validator(mode="after")
+    def _kind_fits(self) -> BankQuestionIn:
+        self.scenario = self.scenario.strip()
+        self.family = self.family.strip().lower().replace(" ", "_").replace("-", "_")
+        if self.kind == "situational" and not self.scenario:
+            raise ValueError("a situational question needs its scenario text")
+        if self.kind != "situational" and self.scenario:
+            raise ValueError("only a situational question has a scenario")
+        return self

@@ -18,7 +18,8 @@ The interview's score on a dimension is the mean of its counted answers' scores 
 template's question-dimension weights (never by the resume boost, so scores stay comparable
 across candidates), plus the dimension's interview-scope rules (the signal over all counted
 answers: the mean, or for `mentions:` the share of answers that mention the phrase), clamped to
-0-100. Skipped, never reached and superseded attempts do not count; a dimension left with no
+0-100. Skipped, never reached and superseded attempts do not count (a follow-up skipped by rule
+is not even named: its keywords were already heard); a dimension left with no
 counted answer is "not assessed" (score None), never 0. An answer hit by a network fault or a
 pause counts with its flag shown in the evidence.
 
@@ -153,6 +154,7 @@ class QuestionResult:
     fault: bool = False
     paused_s: float = 0.0
     reached: bool = True  # False: the interview ended before this question was asked
+    by_rule: bool = False  # a follow-up skipped by rule (server/follow_ups.py): neither evidence nor missing
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +185,7 @@ def assess_interview(dims: Sequence[DimensionPlan], questions: Sequence[Question
         linked = False
         for q in questions:
             weight = dict(q.weights).get(dim.id)
-            if weight is None or q.superseded:
+            if weight is None or q.superseded or q.by_rule:
                 continue
             linked = True
             if not q.reached or q.skipped:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from datetime import datetime
 from typing import Any, Awaitable, Callable, Protocol
 
 from server import consent as consents
-from server import session_store, session_views
+from server import follow_ups, session_store, session_views
 from server.session_effects import carry_out
 from server.answers import Answers, LanguageSignals
 from server.attempts import Attempt, AttemptLog
@@ -36,11 +37,14 @@ from server.question_clock import QuestionClock
 from server.samples import SampleRouter
 from server.scoring import DimensionScore
 from server.store import Store
-from server.tables import Interview, utcnow
+from server.tables import Interview, QuestionSignals, utcnow
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["FINISHED", "Attempt", "CandidateLink", "InterviewSession", "Refused", "State"]
+
+# Events that move on to the next question (a follow-up there may be skipped by rule).
+ADVANCING = frozenset({Event.NEXT, Event.TIME_UP, Event.SKIP})
 
 # Media counts as arriving again once something came within this many seconds.
 MEDIA_FRESH_S = 1.5
@@ -103,6 +107,7 @@ class InterviewSession:
         self.last_scores: list[DimensionScore] = []
         self.samples = SampleRouter(self.id, plan, self.attempts, bus, self.background, self.send, self.clock,
                                     lambda: self.question_index)
+        self._advance: follow_ups.Advance | None = None
         self.last_connection: dict[str, Any] | None = None
         self.interventions: list[dict[str, Any]] = []
         self.reason = ""
@@ -145,7 +150,9 @@ class InterviewSession:
     # --- the one way in ---------------------------------------------------------------------
 
     def facts(self) -> Facts:
-        return Facts(last_question=self.question_index + 1 >= len(self.plan.questions),
+        # Where `next` would go now: a follow-up after this question may be skipped by rule.
+        self._advance = self._next_question()
+        return Facts(last_question=self._advance.index >= len(self.plan.questions),
                      started=self.attempts.started(),
                      media=self.media_connected and not self.media_stale(MEDIA_FRESH_S),
                      room=self.slots.room_for(self.id),
@@ -159,7 +166,14 @@ class InterviewSession:
                        note: str = "", user: str = "", seconds: float | None = None,
                        expect_question: int | None = None) -> Step | None:
         """Apply an event (raises Refused). None when the event was for a question already left
-        (a stale timer)."""
+        (a stale timer, or a question left while this one waited for the recogniser)."""
+        if event in ADVANCING and self.state == State.LIVE and follow_ups.is_follow_up(
+                self.plan, self.question_index + 1):
+            # Whether the follow-up is asked depends on the whole answer: let the recogniser
+            # finish it first (bounded), outside the lock so HR's controls are not held up.
+            at = self.question_index
+            await self._recognised(follow_ups.RECOGNITION_WAIT_S)
+            expect_question = at if expect_question is None else expect_question
         async with self._lock:
             if expect_question is not None and expect_question != self.question_index:
                 return None
@@ -311,6 +325,46 @@ class InterviewSession:
             await self.dispatch(Event.NEXT, "candidate")
         except Refused as refused:
             logger.debug("interview %d: next refused (%s)", self.id, refused.reason)
+
+    # --- follow-ups (server/follow_ups.py) ---------------------------------------------------
+
+    def _next_question(self) -> follow_ups.Advance:
+        return follow_ups.advance(self.plan, self.question_index, self._follow_up_answered)
+
+    def _follow_up_answered(self, asked: QuestionPlan, follow_up: QuestionPlan) -> bool:
+        """The answer to `asked` so far (its counted attempts' final transcript) mentioned a
+        keyword of the follow-up's dimensions."""
+        if self.withdrawn_at is not None:
+            return False  # nothing is analysed after a withdrawal: the follow-up is asked
+        segments = [seg for a in self.attempts.by_question.get(asked.index, []) if not a.superseded
+                    for seg in a.segments]
+        return bool(follow_ups.keywords_heard(self.language_signals, segments, asked,
+                                              self.plan.keywords_for(follow_up)))
+
+    async def _recognised(self, timeout_s: float) -> None:
+        speech = getattr(self.peer, "speech", None) if self.peer is not None else None
+        if speech is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(speech.barrier()), timeout_s)
+        except TimeoutError:
+            logger.info("interview %d: the recogniser took over %.0f s; follow-up decided on what was recognised",
+                        self.id, timeout_s)
+
+    def advance(self) -> None:
+        """NEXT_QUESTION: to the next question asked; a follow-up skipped by rule is kept as
+        such (an attempt marked `by_rule`, stored as skipped_by_rule)."""
+        step = self._advance if self._advance is not None else self._next_question()
+        self._advance = None
+        for index in step.ruled_out:
+            attempt = Attempt(index, 0, skipped=True, by_rule=True, closed=True, finished=True, stored_signals={})
+            self.attempts.add(attempt)
+            row = QuestionSignals(interview_id=self.id, question_index=index, attempt=0, skipped=True,
+                                  skipped_by_rule=True)
+            self.background.write(functools.partial(_add_row, row))
+            logger.info("interview %d: follow-up %d skipped by rule (its keywords were mentioned)",
+                        self.id, index + 1)
+        self.question_index = step.index
 
     # --- media ----------------------------------------------------------------------------
 
@@ -503,6 +557,10 @@ class InterviewSession:
         await self.settled()
         await self.background.cancel()  # close() may run in one of its tasks: that one is spared
         self.slots.release(self.id)
+
+
+def _add_row(row: Any, db: Any) -> None:
+    db.add(row)
 
 
 @dataclass(frozen=True, slots=True)

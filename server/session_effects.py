@@ -52,7 +52,7 @@ async def carry_out(session: InterviewSession, effect: Effect, ctx: Context) -> 
     elif effect == Effect.RESET_CLOCK:
         session.question_time.reset(qi)
     elif effect == Effect.NEXT_QUESTION:
-        session.question_index += 1
+        session.advance()  # past a follow-up skipped by rule (server/follow_ups.py)
     elif effect == Effect.OPEN_ATTEMPT:
         session.attempts.open(qi)
     elif effect == Effect.ADD_TIME:

@@ -120,7 +120,7 @@ def restore_attempts(db: Session, interview_id: int, question_index: int, starte
     for row in stored:
         attempts[(row.question_index, row.attempt)] = Attempt(
             row.question_index, row.attempt, skipped=row.skipped, superseded=row.superseded, fault=row.fault,
-            paused_s=row.paused_s, closed=True, finished=True,
+            paused_s=row.paused_s, by_rule=row.skipped_by_rule, closed=True, finished=True,
             stored_signals={k: v for k, v in row.signals.items() if not k.startswith("frames:")})
     numbers = [n for (q, n) in attempts if q == question_index]
     numbers += [s.attempt for s in segments if s.question_index == question_index]

@@ -11,9 +11,19 @@ if TYPE_CHECKING:
     from server.session import InterviewSession
 
 
+def _numbers(session: InterviewSession) -> tuple[int, int]:
+    """(this question's number among those asked, how many questions there are) with the
+    follow-ups skipped by rule left out of both (server/follow_ups.py)."""
+    ruled_out = session.attempts.ruled_out()
+    before = sum(1 for i in ruled_out if i < session.question_index)
+    return session.question_index + 1 - before, len(session.plan.questions) - len(ruled_out)
+
+
 def progress(session: InterviewSession) -> dict[str, Any]:
     q = session.question
-    return {"question_index": session.question_index, "question_count": len(session.plan.questions),
+    number, count = _numbers(session)
+    return {"question_index": session.question_index, "question_count": count, "question_number": number,
+            "skipped_by_rule": session.attempts.ruled_out(),
             "answered": session.answered(), "elapsed_s": round(session.elapsed_s(), 1),
             "time_limit_s": session.time_limit_s(), "question_text": q.text if q else None}
 
@@ -28,7 +38,9 @@ def question_message(session: InterviewSession) -> dict[str, Any] | None:
     q = session.question
     if q is None:
         return None
-    return {"type": "question", "index": q.index, "count": len(session.plan.questions), "text": q.text,
+    number, count = _numbers(session)
+    return {"type": "question", "index": q.index, "number": number, "count": count, "text": q.text,
+            "kind": q.kind, "scenario": q.scenario, "last": q.index + 1 >= len(session.plan.questions),
             "time_limit_s": session.time_limit_s(), "remaining_s": round(session.remaining_s(), 1)}
 
 

@@ -151,6 +151,10 @@ class Question(SQLModel, table=True):
     # Removed by an edit: kept (same id) for the interviews of the versions that asked it; its
     # position moves below zero, out of the newest version's order.
     retired: bool = False
+    # structured | situational (`scenario` shown first) | follow_up (asked only when the answer
+    # before it mentioned none of its dimensions' keywords): server/interview_templates.py.
+    kind: str = Field(default="structured", max_length=20)
+    scenario: str = Field(default="", max_length=4000)
 
 
 class QuestionDimension(SQLModel, table=True):
@@ -289,6 +293,9 @@ class QuestionSignals(SQLModel, table=True):
     skipped: bool = False
     fault: bool = False
     paused_s: float = 0.0
+    # A follow-up question left out because the answer before it already mentioned its
+    # keywords (also `skipped`): neither evidence nor missing.
+    skipped_by_rule: bool = False
     # Interview clock from the attempt's first live moment to its last: the answer's recording.
     # None in rows stored before it was kept.
     live_start_s: Optional[float] = None
@@ -535,3 +542,20 @@ class DecisionChange(SQLModel, table=True):
     new: str = Field(max_length=32)
     reason: str = Field(default="", max_length=2000)
     ts: datetime = Field(default_factory=utcnow)
+
+
+class BankQuestion(SQLModel, table=True):
+    """A question HR saved to the question bank (the built-in ones are in
+    server/question_bank.json): offered as a suggestion for templates of its job family."""
+
+    __tablename__ = "bank_questions"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    family: str = Field(max_length=40, index=True)
+    language: str = Field(default="en", max_length=20)
+    kind: str = Field(default="structured", max_length=20)
+    text: str = Field(max_length=2000)
+    scenario: str = Field(default="", max_length=4000)
+    dimensions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    time_limit_s: int = 120
+    created_by: int = Field(foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow)

@@ -30,7 +30,7 @@ from server import audit, jurisdictions
 from server.auth import Principal
 from server.errors import Conflict, Invalid, NotFound
 from server.interview_templates import (
-    add_links, create_template, get_template, questions_of, save_template_version, template_snapshot,
+    add_links, check_kinds, create_template, get_template, questions_of, save_template_version, template_snapshot,
 )
 from server.jobs import dimensions_of, get_job, job_snapshot, save_job_version
 from server.schemas import (
@@ -175,8 +175,9 @@ def template_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             out.append(f"added question {q['index'] + 1}: {_short(q['text'])}")
             continue
         what = [label for key, label in (("text", "text"), ("time_limit_s", "time limit"),
-                                         ("dimensions", "dimensions and weights"))
-                if before[qid].get(key) != q.get(key)]
+                                         ("dimensions", "dimensions and weights"), ("kind", "kind"),
+                                         ("scenario", "scenario"))
+                if before[qid].get(key, _DEFAULTS.get(key)) != q.get(key, _DEFAULTS.get(key))]
         if what:
             out.append(f"question {q['index'] + 1}: {', '.join(what)} changed")
     out += [f"removed question {q['index'] + 1}: {_short(q['text'])}" for qid, q in before.items()
@@ -184,6 +185,10 @@ def template_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     if [i for i in before if i in after] != [i for i in after if i in before]:
         out.append("questions reordered")
     return out
+
+
+# Versions saved before question kinds existed hold none: they were structured.
+_DEFAULTS: dict[str, Any] = {"kind": "structured", "scenario": ""}
 
 
 def _short(text: str, most: int = 60) -> str:
@@ -342,6 +347,7 @@ def edit_template(db: Session, who: Principal, template_id: int, body: TemplateE
     db.refresh(template, with_for_update=True)
     _not_archived(job, template)
     if body.questions is not None:
+        check_kinds(body.questions)
         _check_questions(db, template, job, body.questions)
     _first_template_version(db, template)
     old = template_snapshot(db, template)
@@ -412,6 +418,7 @@ def _apply_questions(db: Session, template: Template, edits: list[QuestionEdit])
         row = every[e.id] if e.id is not None else Question(template_id=stored_id(template), position=position,
                                                             text=e.text, time_limit_s=e.time_limit_s)
         row.position, row.text, row.time_limit_s, row.retired = position, e.text, e.time_limit_s, False
+        row.kind, row.scenario = e.kind, e.scenario
         db.add(row)
         db.flush()
         add_links(db, row, e.dimensions)
@@ -488,7 +495,8 @@ def copy_template(db: Session, who: Principal, template_id: int, body: TemplateC
             to = target_dims[source_names[link["dimension_id"]].strip().lower()]
             mapped[link["dimension_id"]] = stored_id(to)
             links.append(QuestionDimensionIn(dimension_id=stored_id(to), weight=link["weight"]))
-        questions.append(QuestionIn(text=q["text"], time_limit_s=q["time_limit_s"], dimensions=links))
+        questions.append(QuestionIn(text=q["text"], time_limit_s=q["time_limit_s"], dimensions=links,
+                                    kind=q.get("kind", "structured"), scenario=q.get("scenario", "")))
     copy = create_template(db, who, TemplateIn(job_id=stored_id(target), name=body.name or source.name,
                                                questions=questions))
     audit.record(db, "hr", who.id, "template.copy", "template", copy.id, from_template=template_id,

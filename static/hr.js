@@ -77,19 +77,31 @@
       const sig = signal.value;
       const takesArg = sig.endsWith(":");
       arg.hidden = !takesArg;
-      arg.placeholder = sig === "mentions:" ? "phrase" : "keyword";
+      arg.placeholder = sig === "mentions:" ? _("phrase") : _("keyword");
       if (!sig) { sentence.textContent = ""; return; }
+      // The same messages as server/pages/rule_words.py, so both read alike in every language.
       const overall = scope.value === "interview";
       const word = arg.value.trim() || "…";
       let what;
-      if (sig === "keyword_hits:") what = `the times “${word}” is said` + (overall ? " (mean over the answers)" : "");
-      else if (sig === "mentions:") what = overall ? `the share of answers that mention “${word}”` : `the times “${word}” is mentioned`;
-      else what = "the " + signal.selectedOptions[0].textContent + (overall ? " (mean over the answers)" : "");
+      if (sig === "keyword_hits:") {
+        what = overall ? _("the times “%(word)s” is said (mean over the answers)", { word })
+          : _("the times “%(word)s” is said", { word });
+      } else if (sig === "mentions:") {
+        what = overall ? _("the share of answers that mention “%(word)s”", { word })
+          : _("the times “%(word)s” is mentioned", { word });
+      } else {
+        const label = signal.selectedOptions[0].textContent;
+        what = overall ? _("the %(signal)s (mean over the answers)", { signal: label }) : _("the %(signal)s", { signal: label });
+      }
       const n = Number(points.value);
-      const pts = points.value === "" || Number.isNaN(n) ? "… points" :
-        (n >= 0 ? `add ${n}` : `take away ${-n}`) + (Math.abs(n) === 1 ? " point" : " points");
-      sentence.textContent = `${scope.selectedOptions[0].textContent}: when ${what} ${op.selectedOptions[0].textContent} ` +
-        `${value.value === "" ? "…" : value.value}, ${pts}.`;
+      let pts;
+      if (points.value === "" || Number.isNaN(n)) pts = _("… points");
+      else if (n >= 0) pts = Math.abs(n) === 1 ? _("add %(n)s point", { n }) : _("add %(n)s points", { n });
+      else pts = Math.abs(n) === 1 ? _("take away %(n)s point", { n: -n }) : _("take away %(n)s points", { n: -n });
+      sentence.textContent = _("%(where)s: when %(what)s %(op)s %(value)s, %(points)s.", {
+        where: scope.selectedOptions[0].textContent, what, op: op.selectedOptions[0].textContent,
+        value: value.value === "" ? "…" : value.value, points: pts,
+      });
     };
     for (const input of [scope, signal, arg, op, value, points]) {
       input.addEventListener("input", describe);

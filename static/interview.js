@@ -146,7 +146,7 @@
     meterBar: $("mic-meter-bar"), join: $("join"),
     status: $("status"), statusText: $("status-text"), statusDetail: $("status-detail"), hrMessage: $("hr-message"),
     hrMessageText: $("hr-message-text"), progress: $("question-progress"), countdown: $("countdown"),
-    questionText: $("question-text"), next: $("next"), selfView: $("self-view"),
+    questionText: $("question-text"), scenario: $("question-scenario"), scenarioText: $("question-scenario-text"), next: $("next"), selfView: $("self-view"),
     captions: $("captions"), partial: $("caption-partial"),
     finishedTitle: $("finished-title"), finishedText: $("finished-text"),
     closedTitle: $("closed-title"), closedText: $("closed-text"),
@@ -874,10 +874,16 @@
     candor.question = msg;
     candor.remaining = typeof msg.remaining_s === "number" ? msg.remaining_s : msg.time_limit_s;
     lastTick = performance.now();
-    el.progress.textContent = _("Question %(n)s of %(count)s", { n: msg.index + 1, count: msg.count });
+    // `number`/`count` leave out follow-ups skipped by rule (the server knows which were).
+    const number = typeof msg.number === "number" ? msg.number : msg.index + 1;
+    el.progress.textContent = _("Question %(n)s of %(count)s", { n: number, count: msg.count });
+    // A situational question: the scenario is read first, above the question.
+    el.scenarioText.textContent = msg.scenario || "";
+    setLangFor(el.scenarioText, msg.scenario || "");
+    el.scenario.hidden = !msg.scenario;
     el.questionText.textContent = msg.text || "";
     setLangFor(el.questionText, msg.text);
-    const last = msg.index + 1 >= msg.count;
+    const last = typeof msg.last === "boolean" ? msg.last : msg.index + 1 >= msg.count;
     el.next.textContent = last ? _("Finish") : _("Next");
     el.next.dataset.last = String(last);
     // HR's message belongs to the question it came with: a new question takes it away.

@@ -414,7 +414,9 @@
       // Only the newest frame is analysed (a few a second); the rest are skipped by design.
       setText(cn.frames, _("%(analysed)s analysed of %(received)s received", { analysed: c.frames_analysed ?? "—", received: c.frames_received ?? "—" }) +
         (this.analysedFps !== null ? " (" + this.analysedFps.toFixed(1) + "/s)" : "") +
-        " · " + _("%(n)s skipped by design", { n: c.frames_dropped ?? "—" }));
+        " · " + _("%(n)s skipped by design", { n: c.frames_dropped ?? "—" }) +
+        // The process's frame budget: below the configured rate while speech recognition catches up.
+        (isNum(c.analysis_fps_target) ? " · " + _("budget %(n)s/s", { n: c.analysis_fps_target.toFixed(1) }) : ""));
       const audioAge = this.mediaAge("last_audio_s_ago");
       const videoAge = this.mediaAge("last_video_s_ago");
       setText(cn.audio, _("last %(ago)s", { ago: ago(audioAge) }) + (isNum(c.audio_seconds) ? " · " + _("%(time)s total", { time: clock(c.audio_seconds) }) : ""));

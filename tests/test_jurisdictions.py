@@ -78,7 +78,14 @@ def test_the_profiles_say_what_each_law_needs() -> None:
     # Texts differ per profile, so their digests tell them apart.
     assert len({p.notice.texts["en"].sha256() for p in profiles.values()}) == len(profiles)
     assert jurisdictions.profile("no-such") is default and jurisdictions.profile("") is default
-    assert jurisdictions.shown("eu", "ko") is not None and jurisdictions.shown("eu", "ko").language == "en"
+    # Every profile speaks the candidate pages' languages, with the same parts in each.
+    for p in profiles.values():
+        assert set(p.notice.texts) == {"en", "zh", "ko"}, p.id
+        for text in p.notice.texts.values():
+            assert len(text.items) == len(p.notice.texts["en"].items) and bool(text.biometric) == \
+                p.separate_biometric_consent, p.id
+    assert jurisdictions.shown("eu", "ko").language == "ko"  # type: ignore[union-attr]
+    assert jurisdictions.shown("eu", "ja").language == "en"  # type: ignore[union-attr]  # no Japanese: English
     assert jurisdictions.shown("default", "ko").language == "ko"  # type: ignore[union-attr]
     assert jurisdictions.shown("eu", "en", "1999-01-01") is None
 
@@ -139,14 +146,16 @@ async def test_an_eu_interview_plan_and_session_carry_no_smile(client: Any, hr: 
 # --- the candidate's page ------------------------------------------------------------------------
 
 async def test_the_page_shows_the_profiles_notice_and_its_version(client: Any, hr: Api) -> None:
-    token, _, _ = await invite_for(hr, "eu")
+    token, _, _ = await invite_for(hr, "eu", language="en")
     html = await (await client.get(f"/i/{token}")).text()
     version = jurisdictions.PROFILES["eu"].notice.version
     assert "emotions and facial expressions" in html and f'data-version="{version}"' in html
+    korean, _, _ = await invite_for(hr, "eu", email="kim@example.com")  # a Korean job: the Korean notice
+    assert "감정과 얼굴 표정" in await (await client.get(f"/i/{korean}")).text()
     assert 'id="biometric-consent"' not in html
     config = json.loads(html.split('id="candor-config">', 1)[1].split("</script>", 1)[0])
     assert config["notice_version"] == version and config["biometric_question"] is False
-    token, _, _ = await invite_for(hr, "china", email="li@example.com")
+    token, _, _ = await invite_for(hr, "china", email="li@example.com", language="en")
     html = await (await client.get(f"/i/{token}")).text()
     assert 'id="biometric-consent"' in html and "sensitive personal information" in html
 

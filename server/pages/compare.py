@@ -17,6 +17,7 @@ from server.evidence_words import mmss
 from server.pages.common import PageCall, hr_page, sentence
 from server.pages.reports import DECISION_LABELS, RECOMMENDATION_LABELS
 from server.i18n import _
+from server.report_words import translated
 from server.api_router import QueryParam
 
 # Chart geometry (SVG user units): labels on the left, bars from X0 for 0 to X0 + SCALE * 100.
@@ -106,6 +107,6 @@ async def compare_page(call: PageCall) -> web.Response:
         if exc.status == 404 and str(exc.message).startswith("job "):
             raise
         return call.render("hr_compare.html", status=exc.status, nav="jobs", job_id=job_id,
-                           error=sentence(_(exc.message)), data=None, chart=None)
+                           error=sentence(_(exc.message)), data=None, chart=None, report_text=translated)
     return call.render("hr_compare.html", nav="jobs", job_id=job_id, error=None, data=_view(data),
-                       chart=dimension_chart(data))
+                       chart=dimension_chart(data), report_text=translated)

@@ -10,32 +10,33 @@ from sqlmodel import Session
 from server import erasure
 from server.candidates import get_candidate
 from server.erasure_api import erase_for, may_erase
+from server.i18n import N_, _
 from server.pages.common import FormErrors, PageCall, hr_page, see_other
 
 # What each table holds, in HR's words (a table not listed shows its name).
 TABLE_WORDS = {
-    "candidates": "candidate record (name, email, resume)",
-    "invitations": "invitations",
-    "interviews": "interviews",
-    "interview_weights": "per-candidate question weights",
-    "state_changes": "interview state changes",
-    "transcript_segments": "transcript segments",
-    "question_signals": "per-question signals",
-    "scores": "scores",
-    "interventions": "HR interventions",
-    "reports": "reports",
-    "review_notes": "review notes",
-    "clip_views": "clip views",
-    "decisions": "decisions",
-    "outbound_mail": "email messages",
-    "webhook_deliveries": "webhook deliveries",
-    "consent_records": "consent records",
-    "demographics": "self-identification answers",
+    "candidates": N_("candidate record (name, email, resume)"),
+    "invitations": N_("invitations"),
+    "interviews": N_("interviews"),
+    "interview_weights": N_("per-candidate question weights"),
+    "state_changes": N_("interview state changes"),
+    "transcript_segments": N_("transcript segments"),
+    "question_signals": N_("per-question signals"),
+    "scores": N_("scores"),
+    "interventions": N_("HR interventions"),
+    "reports": N_("reports"),
+    "review_notes": N_("review notes"),
+    "clip_views": N_("clip views"),
+    "decisions": N_("decisions"),
+    "outbound_mail": N_("email messages"),
+    "webhook_deliveries": N_("webhook deliveries"),
+    "consent_records": N_("consent records"),
+    "demographics": N_("self-identification answers"),
 }
 
 
 def _rows(rows: dict[str, int]) -> list[tuple[str, int]]:
-    return [(TABLE_WORDS.get(name, name.replace("_", " ")), n) for name, n in rows.items()]
+    return [(_(TABLE_WORDS[name]) if name in TABLE_WORDS else name.replace("_", " "), n) for name, n in rows.items()]
 
 
 async def _confirm_page(call: PageCall, candidate_id: int, errors: FormErrors | None = None,
@@ -67,7 +68,7 @@ async def erase_submit(call: PageCall) -> web.Response:
     email = (await call.store.run(lambda db: get_candidate(db, candidate_id))).email
     if typed.lower() != email.lower():
         errors = FormErrors()
-        errors.add("type the candidate's email exactly to confirm the erasure", "confirm_email")
+        errors.add(_("type the candidate's email exactly to confirm the erasure"), "confirm_email")
         return await _confirm_page(call, candidate_id, errors, typed)
     cert = await erase_for(call.request, call.who, candidate_id)
     return see_other(f"/erasures/{cert.id}?done=1")

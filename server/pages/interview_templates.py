@@ -1,7 +1,9 @@
 """Template pages: the builder (questions, each with a time limit and 1-3 of the job's dimensions
 with weights), the same builder to edit a template (each save a new version: server/versions.py),
 and one template with its questions, versions, the copy-to-job form and the form that invites
-candidates."""
+candidates. Each question has a kind (structured, situational with its scenario, follow-up: see
+server/follow_ups.py); the builder lists the question bank's suggestions for a job family
+(server/question_bank.py) to add from, and the template page saves a question to the bank."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,9 +12,10 @@ from aiohttp import web
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
+from server import question_bank
 from server.api_router import QueryParam
 from server.candidates import search_candidates
-from server.errors import ApiError
+from server.errors import ApiError, Invalid, NotFound
 from server.interview_templates import create_template, get_template, template_detail
 from server.jobs import dimensions_of, get_job, list_jobs
 from server.pages.common import (
@@ -21,7 +24,8 @@ from server.pages.common import (
 from server.pages.interviews import (
     default_deadline, interview_rows, invitation_values, parse_invitation, send_invitations,
 )
-from server.schemas import QuestionEdit, TemplateCopyIn, TemplateEdit, TemplateIn
+from server.i18n import N_
+from server.schemas import QUESTION_KINDS, BankQuestionIn, QuestionEdit, TemplateCopyIn, TemplateEdit, TemplateIn
 from server.store import stored_id
 from server.tables import Candidate, Dimension, utcnow
 from server.versions import archive_template, copy_template, edit_template, template_history
@@ -37,9 +41,13 @@ def _dims(dimensions: list[Dimension]) -> list[dict[str, Any]]:
     return [{"id": d.id, "name": d.name, "description": d.description} for d in dimensions]
 
 
+KIND_LABELS = {"structured": N_("Structured"), "situational": N_("Situational (a scenario first)"),
+               "follow_up": N_("Follow-up (only when keywords were missing)")}
+
+
 def _empty_question(dims: list[dict[str, Any]]) -> dict[str, Any]:
     return {"text": "", "time_limit_s": DEFAULT_TIME_LIMIT_S, "checked": set(),
-            "weights": {d["id"]: DEFAULT_WEIGHT for d in dims}, "id": None}
+            "weights": {d["id"]: DEFAULT_WEIGHT for d in dims}, "id": None, "kind": "structured", "scenario": ""}
 
 
 async def _job_and_dims(call: PageCall) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -47,25 +55,66 @@ async def _job_and_dims(call: PageCall) -> tuple[dict[str, Any], list[dict[str, 
 
     def work(db: Session) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         job = get_job(db, call.who, job_id)
-        return {"id": job.id, "title": job.title}, _dims(dimensions_of(db, job_id))
+        return {"id": job.id, "title": job.title, "language": job.language}, _dims(dimensions_of(db, job_id))
 
     return await call.store.run(work)
 
 
-def _builder(call: PageCall, job: dict[str, Any], dims: list[dict[str, Any]], *, name: str,
-             questions: list[dict[str, Any]], errors: FormErrors | None = None,
-             status: int = 200, edit: dict[str, Any] | None = None) -> web.Response:
-    """The builder; with `edit` ({"id", "version", "note"}) editing that template."""
+async def _builder(call: PageCall, job: dict[str, Any], dims: list[dict[str, Any]], *, name: str,
+                   questions: list[dict[str, Any]], errors: FormErrors | None = None,
+                   status: int = 200, edit: dict[str, Any] | None = None) -> web.Response:
+    """The builder; with `edit` ({"id", "version", "note"}) editing that template. Below the
+    questions, the bank's suggestions for the chosen job family in the job's language."""
     action = f"/templates/{edit['id']}/edit" if edit else f"/jobs/{job['id']}/templates/new"
+    bank = await _bank(call, job, dims)
     return call.render("hr_template_new.html", status=status, nav="jobs", job=job, dims=dims, template_name=name,
-                       questions=questions, errors=errors or FormErrors(), edit=edit, form_action=action)
+                       questions=questions, errors=errors or FormErrors(), edit=edit, form_action=action,
+                       kinds=[(k, KIND_LABELS[k]) for k in QUESTION_KINDS], kinds_by_value=KIND_LABELS, bank=bank)
+
+
+def _family(call: PageCall) -> str:
+    return (call.text("bank_family") or call.request.query.get("family", "")).strip()[:40]
+
+
+async def _bank(call: PageCall, job: dict[str, Any], dims: list[dict[str, Any]]) -> dict[str, Any]:
+    family = _family(call)
+    names = {f["id"] for f in question_bank.families()}
+    chosen = family if family in names else ""
+
+    def work(db: Session) -> dict[str, Any]:
+        return question_bank.suggestions(db, chosen or None, job["language"], {d["id"]: d["name"] for d in dims})
+
+    found = await call.store.run(work) if chosen else {"questions": []}
+    dim_names = {d["id"]: d["name"] for d in dims}
+    for item in found["questions"]:
+        item["matched"] = [dim_names[i] for i in item["dimension_ids"]]
+    return {"family": chosen, "families": question_bank.families(job["language"]), "suggestions": found["questions"]}
+
+
+async def _add_from_bank(call: PageCall, job: dict[str, Any], dims: list[dict[str, Any]],
+                         questions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`action=add:<bank id>`: the suggestion as a question row (its dimensions ticked where the
+    job has a dimension of that name), in the first empty row or a new one."""
+    wanted = call.text("action")[len("add:"):]
+    bank = await _bank(call, job, dims)
+    item = next((s for s in bank["suggestions"] if s["id"] == wanted), None)
+    if item is None or len(questions) >= MAX_QUESTIONS:
+        return questions
+    row = _empty_question(dims)
+    row.update(text=item["text"], time_limit_s=str(item["time_limit_s"]), kind=item["kind"],
+               scenario=item["scenario"], checked=set(item["dimension_ids"][:3]))
+    for i, q in enumerate(questions):
+        if not q["text"].strip() and not q["checked"] and q["id"] is None:
+            questions[i] = row
+            return questions
+    return [*questions, row]
 
 
 @hr_page("GET", "/jobs/{job_id}/templates/new", summary="HR: the interview template builder",
          errors=(404,))
 async def template_new(call: PageCall) -> web.Response:
     job, dims = await _job_and_dims(call)
-    return _builder(call, job, dims, name="",
+    return await _builder(call, job, dims, name="",
                     questions=[_empty_question(dims) for _ in range(QUESTION_ROWS)])
 
 
@@ -79,6 +128,8 @@ def read_questions(call: PageCall, dims: list[dict[str, Any]]) -> list[dict[str,
             "checked": {d["id"] for d in dims if call.text(f"q_dim_{i}_{d['id']}")},
             "weights": {d["id"]: call.text(f"q_weight_{i}_{d['id']}").strip() for d in dims},
             "id": _question_id(call.text(f"q_id_{i}")),  # editing: the question this row is
+            "kind": call.text(f"q_kind_{i}").strip() or "structured",
+            "scenario": call.text(f"q_scenario_{i}"),
         })
     return questions
 
@@ -99,7 +150,8 @@ def build_template(job_id: int, name: str, questions: list[dict[str, Any]],
             continue  # a blank question row: ignored
         links = [{"dimension_id": d["id"], "weight": q["weights"].get(d["id"], "")}
                  for d in dims if d["id"] in q["checked"]]
-        out.append({"text": q["text"], "time_limit_s": q["time_limit_s"], "dimensions": links})
+        out.append({"text": q["text"], "time_limit_s": q["time_limit_s"], "dimensions": links,
+                    "kind": q["kind"], "scenario": q["scenario"] if q["kind"] == "situational" else ""})
         row_of.append(i)
     if not out:
         errors.add("add at least one question", "q-0")
@@ -126,6 +178,10 @@ def build_template(job_id: int, name: str, questions: list[dict[str, Any]],
                 return where, f"{what}: weight for {dim_name} {described}"
             if rest[:1] == ("text",):
                 return where, f"{what}: the question text {described}"
+            if rest[:1] == ("scenario",):
+                return where, f"{what}: the scenario {described}"
+            if rest[:1] == ("kind",):
+                return where, f"{what}: choose structured, situational or follow-up"
             if rest[:1] == ("time_limit_s",):
                 if kind in ("greater_than_equal", "less_than_equal"):
                     return where, f"{what}: the time limit must be between 10 and 3600 seconds"
@@ -150,16 +206,20 @@ async def template_create(call: PageCall) -> web.Response:
     if call.text("action") == "more":
         questions += [_empty_question(dims)
                       for _ in range(min(MORE_ROWS, MAX_QUESTIONS - len(questions)))]
-        return _builder(call, job, dims, name=name, questions=questions)
+        return await _builder(call, job, dims, name=name, questions=questions)
+    if call.text("action") == "suggest" or call.text("action").startswith("add:"):
+        if call.text("action").startswith("add:"):
+            questions = await _add_from_bank(call, job, dims, questions)
+        return await _builder(call, job, dims, name=name, questions=questions)
     body = build_template(job["id"], name, questions, dims)
     if isinstance(body, FormErrors):
-        return _builder(call, job, dims, name=name, questions=questions, errors=body, status=422)
+        return await _builder(call, job, dims, name=name, questions=questions, errors=body, status=422)
     try:
         template = await call.store.run(lambda db: create_template(db, call.who, body))
     except ApiError as exc:
         errors = FormErrors()
         errors.add(exc.message)
-        return _builder(call, job, dims, name=name, questions=questions, errors=errors,
+        return await _builder(call, job, dims, name=name, questions=questions, errors=errors,
                         status=exc.status)
     return see_other(f"/templates/{template.id}")
 
@@ -181,6 +241,8 @@ async def _template_page(call: PageCall, *, q: str, values: dict[str, Any],
         return {
             "template": template_detail(db, template),
             "job": {"id": job.id, "title": job.title, "archived": job.archived_at is not None},
+            "bank_families": question_bank.families(job.language),
+            "kind_labels": KIND_LABELS,
             "history": template_history(db, template)["versions"],
             # Where it can be copied to: the other jobs this user sees that take templates.
             "copy_jobs": [{"id": j.id, "title": j.title} for j in list_jobs(db, call.who)
@@ -233,7 +295,7 @@ async def _editing(call: PageCall) -> tuple[int, dict[str, Any], dict[str, Any],
 
     def work(db: Session) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
         template, job = get_template(db, call.who, template_id)
-        return (template_detail(db, template), {"id": job.id, "title": job.title},
+        return (template_detail(db, template), {"id": job.id, "title": job.title, "language": job.language},
                 _dims(dimensions_of(db, stored_id(job))))
 
     template, job, dims = await call.store.run(work)
@@ -246,7 +308,8 @@ def _question_rows(template: dict[str, Any], dims: list[dict[str, Any]]) -> list
         weights = {d["id"]: DEFAULT_WEIGHT for d in dims}
         weights.update({link["dimension_id"]: f"{link['weight']:g}" for link in q["dimensions"]})
         rows.append({"text": q["text"], "time_limit_s": str(q["time_limit_s"]), "id": q["id"],
-                     "checked": {link["dimension_id"] for link in q["dimensions"]}, "weights": weights})
+                     "checked": {link["dimension_id"] for link in q["dimensions"]}, "weights": weights,
+                     "kind": q["kind"], "scenario": q["scenario"]})
     return rows
 
 
@@ -255,7 +318,7 @@ def _question_rows(template: dict[str, Any], dims: list[dict[str, Any]]) -> list
 async def template_edit_form(call: PageCall) -> web.Response:
     template_id, template, job, dims = await _editing(call)
     questions = _question_rows(template, dims) + [_empty_question(dims) for _ in range(MORE_ROWS)]
-    return _builder(call, job, dims, name=template["name"], questions=questions,
+    return await _builder(call, job, dims, name=template["name"], questions=questions,
                     edit={"id": template_id, "version": template["version"], "note": ""})
 
 
@@ -269,10 +332,14 @@ async def template_edit(call: PageCall) -> web.Response:
     questions = read_questions(call, dims)
     if call.text("action") == "more":
         questions += [_empty_question(dims) for _ in range(min(MORE_ROWS, MAX_QUESTIONS - len(questions)))]
-        return _builder(call, job, dims, name=name, questions=questions, edit=edit)
+        return await _builder(call, job, dims, name=name, questions=questions, edit=edit)
+    if call.text("action") == "suggest" or call.text("action").startswith("add:"):
+        if call.text("action").startswith("add:"):
+            questions = await _add_from_bank(call, job, dims, questions)
+        return await _builder(call, job, dims, name=name, questions=questions, edit=edit)
     body = build_template(job["id"], name, questions, dims)
     if isinstance(body, FormErrors):
-        return _builder(call, job, dims, name=name, questions=questions, errors=body, status=422, edit=edit)
+        return await _builder(call, job, dims, name=name, questions=questions, errors=body, status=422, edit=edit)
     kept = [q for q in questions if q["text"].strip() or q["checked"]]  # as build_template keeps them
     change = TemplateEdit(name=body.name, note=note, questions=[
         QuestionEdit(id=row["id"], **q.model_dump()) for q, row in zip(body.questions, kept, strict=True)])
@@ -281,7 +348,8 @@ async def template_edit(call: PageCall) -> web.Response:
     except ApiError as exc:
         errors = FormErrors()
         errors.add(exc.message)
-        return _builder(call, job, dims, name=name, questions=questions, errors=errors, status=exc.status, edit=edit)
+        return await _builder(call, job, dims, name=name, questions=questions, errors=errors, status=exc.status,
+                              edit=edit)
     return see_other(f"/templates/{template_id}#versions")
 
 
@@ -323,3 +391,37 @@ def _one_error(message: str, status: int) -> FormErrors:
     errors.add(message)
     errors.status = status
     return errors
+
+
+@hr_page("POST", "/templates/{template_id}/questions/{question_id}/bank",
+         summary="HR: save one of the template's questions to the question bank (audited)", errors=(404, 422))
+async def template_save_to_bank(call: PageCall) -> web.Response:
+    template_id = call.id_param("template_id", "template")
+    question_id = call.id_param("question_id", "question")
+    family = call.text("family").strip()
+
+    def work(db: Session) -> str:
+        template, job = get_template(db, call.who, template_id)
+        detail = template_detail(db, template)
+        q = next((q for q in detail["questions"] if q["id"] == question_id), None)
+        if q is None:
+            raise NotFound(f"question {question_id} not found in template {template_id}")
+        if not family:
+            raise Invalid("choose the job family to save the question under")
+        try:
+            body = BankQuestionIn.model_validate(
+                {"family": family, "language": job.language, "text": q["text"], "kind": q["kind"],
+                 "scenario": q["scenario"], "time_limit_s": q["time_limit_s"],
+                 "dimensions": [d["name"] for d in q["dimensions"] if d["name"]]}, strict=False)
+        except ValidationError as exc:
+            raise Invalid(f"the question cannot be saved to the bank: {exc.errors()[0]['msg']}") from None
+        row = question_bank.save(db, call.who, body)
+        return f"hr-{row.id}"
+
+    blank = {"deadline": default_deadline(), "candidate_ids": set(), "q": ""}
+    try:
+        saved = await call.store.run(work)
+    except ApiError as exc:
+        return await _template_page(call, q="", values=blank, errors=_one_error(exc.message, exc.status),
+                                    status=exc.status)
+    return see_other(f"/templates/{template_id}?saved={saved}#questions")

@@ -72,9 +72,10 @@ def interview_rows(db: Session, who: Any, *, job_id: int | None = None,
             "state": itv.state,
             "state_label": _(STATE_LABELS.get(itv.state, itv.state)),
             "question_index": itv.question_index,
-            "question_count": itv.question_count,
-            "answered": answered.get(itv.id, (0, 0))[0],
-            "skipped": answered.get(itv.id, (0, 0))[1],
+            # Follow-ups skipped by rule (server/follow_ups.py) were never asked: not in the count.
+            "question_count": itv.question_count - answered.get(itv.id, (0, 0, 0))[2],
+            "answered": answered.get(itv.id, (0, 0, 0))[0],
+            "skipped": answered.get(itv.id, (0, 0, 0))[1],
             "candidate": {"id": cand.id, "name": cand.name, "email": cand.email},
             "template": {"id": tpl.id, "name": tpl.name},
             "job": {"id": job.id, "title": job.title},
@@ -86,22 +87,29 @@ def interview_rows(db: Session, who: Any, *, job_id: int | None = None,
     ]
 
 
-def _answer_counts(db: Session, interview_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """Per interview: (questions answered, questions skipped), from the stored attempts (a redo's
-    earlier attempt does not count), in one query."""
+def _answer_counts(db: Session, interview_ids: list[int]) -> dict[int, tuple[int, int, int]]:
+    """Per interview: (questions answered, questions skipped, follow-ups skipped by rule), from
+    the stored attempts (a redo's earlier attempt does not count), in one query."""
     if not interview_ids:
         return {}
     rows = db.exec(
-        select(QuestionSignals.interview_id, QuestionSignals.skipped,
+        select(QuestionSignals.interview_id, QuestionSignals.skipped, QuestionSignals.skipped_by_rule,
                func.count(func.distinct(QuestionSignals.question_index)))
         .where(col(QuestionSignals.interview_id).in_(interview_ids))
         .where(col(QuestionSignals.superseded).is_(False))
-        .group_by(col(QuestionSignals.interview_id), col(QuestionSignals.skipped))
+        .group_by(col(QuestionSignals.interview_id), col(QuestionSignals.skipped),
+                  col(QuestionSignals.skipped_by_rule))
     ).all()
-    out: dict[int, tuple[int, int]] = {}
-    for interview_id, skipped, count in rows:
-        answered, skips = out.get(interview_id, (0, 0))
-        out[interview_id] = (answered, skips + count) if skipped else (answered + count, skips)
+    out: dict[int, tuple[int, int, int]] = {}
+    for interview_id, skipped, by_rule, count in rows:
+        answered, skips, ruled_out = out.get(interview_id, (0, 0, 0))
+        if by_rule:
+            ruled_out += count
+        elif skipped:
+            skips += count
+        else:
+            answered += count
+        out[interview_id] = (answered, skips, ruled_out)
     return out
 
 

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from server import jurisdictions
 from server.errors import ApiError
+from server.i18n import N_, _
 from server.interview_templates import list_templates
 from server.model_bank import models_key
 from server.jobs import create_job, get_job, job_detail, list_jobs
@@ -21,6 +22,7 @@ from server.pages.common import (
 )
 from server.pages.interviews import interview_rows
 from server.pages.rule_words import OPS, SCOPES, SIGNALS, rule_sentence, split_signal
+from server.report_words import translated
 from server.schemas import DimensionEdit, JobEdit, JobIn
 from server.store import stored_id
 from server.tables import Dimension, Interview, Template
@@ -30,10 +32,10 @@ DIMENSION_ROWS = 5
 MORE_ROWS = 3
 MAX_DIMENSIONS = 30
 SWITCHES = (
-    ("analyze_expression", "Facial expression (smiles)",
-     "Some jurisdictions forbid inferring emotion from the face in hiring; switch it off there."),
-    ("analyze_eye_contact", "Eye contact", "How often the candidate looks at the camera."),
-    ("analyze_posture", "Posture and gestures", "Upright posture and hand movement."),
+    ("analyze_expression", N_("Facial expression (smiles)"),
+     N_("Some jurisdictions forbid inferring emotion from the face in hiring; switch it off there.")),
+    ("analyze_eye_contact", N_("Eye contact"), N_("How often the candidate looks at the camera.")),
+    ("analyze_posture", N_("Posture and gestures"), N_("Upright posture and hand movement.")),
 )
 SIGNAL_HELP = (
     "keyword_hits:<one of the dimension's keywords>", "mentions:<phrase>", "keyword_density", "word_count",
@@ -43,16 +45,16 @@ SIGNAL_HELP = (
 )
 # A rule line starting with this word is checked over the whole interview (scope "interview").
 INTERVIEW_PREFIX = "interview"
-LANGUAGES = (("ko", "Korean"), ("en", "English"), ("ja", "Japanese"), ("zh", "Chinese"),
-             ("de", "German"), ("fr", "French"), ("es", "Spanish"))
+LANGUAGES = (("ko", N_("Korean")), ("en", N_("English")), ("ja", N_("Japanese")), ("zh", N_("Chinese")),
+             ("de", N_("German")), ("fr", N_("French")), ("es", N_("Spanish")))
 LANGUAGE_NAMES = dict(LANGUAGES)
 _RULE_OPS = (">=", "<=", "==", ">", "<")
 RULE_ROWS = 3  # rule builder rows per dimension (more through the API or the text form)
 RULE_FIELDS = ("scope", "signal", "arg", "op", "value", "points")
 # The writing a speech model puts out, by language: a keyword in another script is never heard.
 SCRIPTS_OF = {"ko": {"hangul"}, "ja": {"kana", "han"}, "zh": {"han"}}
-SCRIPT_NAMES = {"hangul": "Hangul (Korean)", "kana": "kana (Japanese)", "han": "Chinese characters",
-                "latin": "Latin letters", "cyrillic": "Cyrillic"}
+SCRIPT_NAMES = {"hangul": N_("Hangul (Korean)"), "kana": N_("kana (Japanese)"), "han": N_("Chinese characters"),
+                "latin": N_("Latin letters"), "cyrillic": N_("Cyrillic")}
 
 
 def scripts_in(text: str) -> set[str]:
@@ -76,18 +78,28 @@ def script_warnings(language: str, rows: list[dict[str, Any]]) -> list[str]:
     """Keywords and phrases in a writing the job's speech model never puts out: they can never
     be heard (e.g. "procedure" in a Korean interview, whose transcripts are in Hangul)."""
     expected = SCRIPTS_OF.get(language, {"latin"})
-    name = LANGUAGE_NAMES.get(language, language)
+    name = _(LANGUAGE_NAMES[language]) if language in LANGUAGE_NAMES else language
     out = []
     for i, row in enumerate(rows):
         words = list(row.get("keywords_list", [])) + list(row.get("phrases", []))
         for word in words:
             scripts = scripts_in(word)
             if scripts and not scripts & expected:
-                out.append(f"dimension {i + 1}: “{word}” is written in "
-                           f"{' and '.join(SCRIPT_NAMES.get(s, s) for s in sorted(scripts))}, but {name} "
-                           f"transcripts are in {' or '.join(SCRIPT_NAMES.get(s, s) for s in sorted(expected))}: "
-                           f"it would never be heard")
+                out.append(_("dimension %(n)s: “%(word)s” is written in %(scripts)s, but %(language)s "
+                             "transcripts are in %(expected)s: it would never be heard", n=i + 1, word=word,
+                             scripts=_(" and ").join(_script_name(s) for s in sorted(scripts)), language=name,
+                             expected=_(" or ").join(_script_name(s) for s in sorted(expected))))
     return out
+
+
+def _script_name(script: str) -> str:
+    return _(SCRIPT_NAMES[script]) if script in SCRIPT_NAMES else script
+
+
+def analysis_names(analyses: frozenset[str]) -> str:
+    """A profile's forbidden analyses ("expression") by the new-job form's names for them."""
+    labels = {name.removeprefix("analyze_"): label for name, label, _hint in SWITCHES}
+    return ", ".join(_(labels[a]) if a in labels else a for a in sorted(analyses))
 
 
 @hr_page("GET", "/jobs", summary="HR: the jobs this user may see")
@@ -106,6 +118,7 @@ async def jobs_list(call: PageCall) -> web.Response:
             counts[name] = {job_id: count for job_id, count in rows}
         return [
             {"id": j.id, "title": j.title, "language": j.language, "created_at": j.created_at,
+             "language_name": LANGUAGE_NAMES.get(j.language, j.language),
              "version": j.version, "archived": j.archived_at is not None,
              **{name: counts[name].get(stored_id(j), 0) for name in counts}}
             for j in jobs
@@ -146,7 +159,7 @@ def _job_form(call: PageCall, *, values: dict[str, Any], rows: list[dict[str, An
         errors=errors or FormErrors(), switches=SWITCHES, signals=SIGNAL_HELP,
         languages=_languages(call, values.get("language", "")), default_language=call.settings.default_language,
         rule_signals=SIGNALS, rule_ops=OPS, rule_scopes=SCOPES, warnings=warnings or [],
-        jurisdictions=list(jurisdictions.PROFILES.values()),
+        jurisdictions=list(jurisdictions.PROFILES.values()), analysis_names=analysis_names,
     )
 
 
@@ -180,14 +193,15 @@ def parse_rules(text: str, row: int, errors: FormErrors) -> list[dict[str, str]]
         if not line:
             continue
         scope = "answer"
-        first, _, rest = line.partition(" ")
+        first, _sep, rest = line.partition(" ")
         if first.lower() == INTERVIEW_PREFIX and rest.strip():
             scope, line = "interview", rest.strip()
         parts = line.rsplit(None, 3)
         if len(parts) != 4 or parts[1] not in _RULE_OPS:
             errors.add(
-                f"dimension {row + 1}, rule line {n} ({line!r}): write 'signal op value points', "
-                f"e.g. 'keyword_hits:procedure >= 1 10'; op is one of {' '.join(_RULE_OPS)}",
+                _("dimension %(n)s, rule line %(line)s (%(text)s): write 'signal op value points', "
+                  "e.g. 'keyword_hits:procedure >= 1 10'; op is one of %(ops)s",
+                  n=row + 1, line=n, text=repr(line), ops=" ".join(_RULE_OPS)),
                 f"dim-{row}",
             )
             continue
@@ -224,17 +238,19 @@ def built_rules(fields: list[dict[str, str]], row: int, errors: FormErrors) -> l
     for k, f in enumerate(fields):
         if not (f.get("signal") or f.get("value") or f.get("points")):
             continue  # an untouched row
-        where = f"dimension {row + 1}, rule {k + 1}"
+        where = _("dimension %(n)s, rule %(k)s", n=row + 1, k=k + 1)
         prefix = f.get("signal", "")
         if not prefix:
-            errors.add(f"{where}: choose what the rule looks at", f"dim-{row}")
+            errors.add(_("%(where)s: choose what the rule looks at", where=where), f"dim-{row}")
             continue
         if prefix.endswith(":") and not f.get("arg"):
-            what = "keyword" if prefix == "keyword_hits:" else "phrase"
-            errors.add(f"{where}: type the {what} the rule looks for", f"dim-{row}")
+            if prefix == "keyword_hits:":
+                errors.add(_("%(where)s: type the keyword the rule looks for", where=where), f"dim-{row}")
+            else:
+                errors.add(_("%(where)s: type the phrase the rule looks for", where=where), f"dim-{row}")
             continue
         if not f.get("value") or not f.get("points"):
-            errors.add(f"{where}: give both the value to compare with and the points", f"dim-{row}")
+            errors.add(_("%(where)s: give both the value to compare with and the points", where=where), f"dim-{row}")
             continue
         signal = prefix + f["arg"] if prefix.endswith(":") else prefix
         out.append((where, {"signal": signal, "op": f.get("op") or ">=", "value": f["value"],
@@ -258,7 +274,7 @@ def build_job(values: dict[str, Any], rows: list[dict[str, Any]]) -> JobIn | For
             continue  # a blank row: ignored
         text_rules = parse_rules(row["rules"], i, errors)
         names = [where for where, _ in builder] + [
-            f"dimension {i + 1}, rule line {n + 1}" for n in range(len(text_rules))]
+            _("dimension %(n)s, rule line %(line)s", n=i + 1, line=n + 1) for n in range(len(text_rules))]
         dimensions.append({
             "name": row["name"],
             "description": row["description"].strip(),
@@ -269,7 +285,7 @@ def build_job(values: dict[str, Any], rows: list[dict[str, Any]]) -> JobIn | For
         row_of.append(i)
         rule_names.append(names)
     if not dimensions:
-        errors.add("add at least one competency dimension (fill in its name)", "dim-0")
+        errors.add(_("add at least one competency dimension (fill in its name)"), "dim-0")
     data = {
         "title": values["title"],
         "language": values["language"] or None,
@@ -283,29 +299,30 @@ def build_job(values: dict[str, Any], rows: list[dict[str, Any]]) -> JobIn | For
 
     def label(loc: tuple[Any, ...], kind: str, described: str) -> tuple[str, str]:
         if loc[:1] == ("title",):
-            return "title", f"job title {described}"
+            return "title", _("job title %(problem)s", problem=described)
         if loc[:1] == ("language",):
-            return "language", "language: choose one of the languages offered"
+            return "language", _("language: choose one of the languages offered")
         if loc[:1] == ("jurisdiction",):
-            return "jurisdiction", "jurisdiction: choose one of the profiles offered"
+            return "jurisdiction", _("jurisdiction: choose one of the profiles offered")
         if loc[:1] == ("dimensions",) and len(loc) >= 2 and isinstance(loc[1], int):
             row = row_of[loc[1]]
             where = f"dim-{row}"
             rest = loc[2:]
             if rest[:1] == ("rules",) and len(rest) >= 3 and isinstance(rest[1], int):
                 names = rule_names[loc[1]]
-                name = names[rest[1]] if rest[1] < len(names) else f"dimension {row + 1}, rule {rest[1] + 1}"
+                name = names[rest[1]] if rest[1] < len(names) else _(
+                    "dimension %(n)s, rule %(k)s", n=row + 1, k=rest[1] + 1)
                 field = rest[2]
                 if field == "signal":
-                    described = ("is not a known signal; use one of " + ", ".join(SIGNAL_HELP))
+                    described = _("is not a known signal; use one of %(signals)s", signals=", ".join(SIGNAL_HELP))
                 return where, f"{name}: {field} {described}"
             if rest[:1] == ("keywords",):
-                return where, f"dimension {row + 1}, keywords: {described}"
+                return where, _("dimension %(n)s, keywords: %(problem)s", n=row + 1, problem=described)
             if not rest:  # the dimension as a whole, e.g. a keyword_hits: rule on another keyword
-                return where, f"dimension {row + 1}: {described}"
-            return where, f"dimension {row + 1}: {rest[0]} {described}"
+                return where, _("dimension %(n)s: %(problem)s", n=row + 1, problem=described)
+            return where, _("dimension %(n)s: %(field)s %(problem)s", n=row + 1, field=rest[0], problem=described)
         if loc[:1] == ("dimensions",):
-            return "dim-0", f"dimensions: {described}"
+            return "dim-0", _("dimensions: %(problem)s", problem=described)
         return "", f"{'.'.join(map(str, loc))}: {described}"
 
     try:
@@ -374,7 +391,8 @@ async def job_page(call: PageCall) -> web.Response:
         for rule in dim["rules"]:
             rule["sentence"] = rule_sentence(rule)
     profile = jurisdictions.profile(context["job"].get("jurisdiction") or jurisdictions.DEFAULT)
-    return call.render("hr_job.html", nav="jobs", switches=SWITCHES, jurisdiction_name=profile.name, **context)
+    return call.render("hr_job.html", nav="jobs", switches=SWITCHES, jurisdiction_name=_(profile.name),
+                       report_text=translated, **context)
 
 
 # --- editing (each save a new version), archiving ------------------------------------------------
@@ -414,7 +432,7 @@ async def job_edit_form(call: PageCall) -> web.Response:
 async def job_edit(call: PageCall) -> web.Response:
     job_id = call.id_param("job_id", "job")
     job = await call.store.run(lambda db: job_detail(db, get_job(db, call.who, job_id)))
-    _, rows = read_job_form(call)
+    _values, rows = read_job_form(call)
     values = _job_values(job, call.text("title"))
     note = call.text("note").strip()
     edit = {"id": job_id, "version": job["version"], "note": note, "archived": bool(job["archived_at"])}

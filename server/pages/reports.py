@@ -36,6 +36,7 @@ from server.review import (
 from server.review_gate import answer_ranges, gate
 from server.tables import User
 from server.i18n import N_, _, ngettext
+from server.report_words import translated
 from server.web import base_url
 from server.review import REPORT_WAIT_S
 from server.sessions import sessions_key
@@ -217,9 +218,9 @@ async def _render(call: PageCall, interview_id: int, *, status: int = 200, error
     view = await call.store.run(lambda db: report_view(db, call, interview_id))
     if view["pending"]:
         return call.render("hr_report.html", status=409, nav="jobs", **view, errors=FormErrors(), values={},
-                           gate=False)
+                           gate=False, report_text=translated)
     return call.render("hr_report.html", status=status, nav="jobs", decisions=DECISIONS, mmss=mmss,
-                       errors=errors or FormErrors(), values=values or {}, gate=gate, **view)
+                       errors=errors or FormErrors(), values=values or {}, gate=gate, report_text=translated, **view)
 
 
 @hr_page("GET", "/interviews/{interview_id}/report",

@@ -9,6 +9,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from server.errors import ApiError
+from server.i18n import N_, _
 from server.pages.common import FormErrors, PageCall, form_texts, hr_page, see_other, validation_errors
 from server.sealing import sealer_key
 from server.store import stored_id
@@ -20,13 +21,15 @@ from server.webhook_events import EVENTS
 from server.webhooks import sender_key
 
 DONE = {
-    "deleted": "The webhook was deleted: nothing more is sent to it. Its delivery log is kept.",
-    "ping": "A test ping was queued; its delivery shows below.",
-    "redeliver": "The delivery was queued again.",
+    "deleted": N_("The webhook was deleted: nothing more is sent to it. Its delivery log is kept."),
+    "ping": N_("A test ping was queued; its delivery shows below."),
+    "redeliver": N_("The delivery was queued again."),
 }
 # A delivery's state as the page shows it: (words, the badge's colour class).
-STATES = {"queued": ("Queued", "paused"), "sending": ("Sending", "connecting"),
-          "delivered": ("Delivered", "completed"), "failed": ("Failed", "expired")}
+STATES = {"queued": (N_("Queued"), "paused"), "sending": (N_("Sending"), "connecting"),
+          "delivered": (N_("Delivered"), "completed"), "failed": (N_("Failed"), "expired")}
+# The event names of server/webhook_admin.py's EVENT_LABELS, for the catalogue (shown with _()).
+_EVENT_WORDS = (N_("Invitation sent"), N_("Interview completed"), N_("Decision made"))
 
 
 def _admin(call: PageCall) -> None:
@@ -38,9 +41,11 @@ async def _page(call: PageCall, *, values: dict[str, Any] | None = None, errors:
                 shown: dict[str, Any] | None = None, status: int = 200) -> web.Response:
     hooks = await call.store.run(hooks_with_deliveries)
     response = call.render("hr_webhooks.html", status=status, nav="webhooks", hooks=hooks,
-                           events=EVENTS, labels=EVENT_LABELS, states=STATES,
+                           events=EVENTS, labels={event: _(label) for event, label in EVENT_LABELS.items()},
+                           states={state: (_(words), css) for state, (words, css) in STATES.items()},
                            values=values or {"url": "", "events": list(EVENTS)}, errors=errors or FormErrors(),
-                           shown=shown, notice=DONE.get(call.request.query.get("done", ""), ""))
+                           shown=shown, notice=_(DONE[done]) if (done := call.request.query.get("done", "")) in DONE
+                           else "")
     if shown:
         response.headers["Cache-Control"] = "no-store"  # a secret is on this page
     return response

@@ -1,6 +1,6 @@
 """Finds user-visible words in a Jinja template that do not go through the catalogue: text
 between tags, the attributes a person reads or hears (title, placeholder, aria-label, alt, a
-button's value, label) and word-like string literals inside `{{ ... }}` that are not the
+submit input's value, label) and word-like string literals inside `{{ ... }}` that are not the
 argument of `_()`/`gettext()`/`ngettext()`. What `{% trans %}` holds is translated by
 definition. Used by tests/test_i18n.py."""
 from __future__ import annotations
@@ -73,7 +73,8 @@ class _Parser(HTMLParser):
         for name, value in attrs:
             if value is None:
                 continue
-            read = name in READ_ATTRIBUTES or (name == "value" and tag in ("button", "input")
+            # A <button>'s value is sent, never shown; an <input type=submit> shows its value.
+            read = name in READ_ATTRIBUTES or (name == "value" and tag == "input"
                                                and kind in ("submit", "button", "reset"))
             if read and _wordy(value):
                 self.findings.append(Finding(self._line(), f"{tag}[{name}]={value.strip()}"))

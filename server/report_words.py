@@ -106,6 +106,13 @@ PATTERNS: tuple[str, ...] = (
     N_("renamed dimension %(old)s → %(new)s"),
     N_("retired dimension %(name)s"),
     N_("dimensions reordered"),
+    # server/versions.py: a template's version history (the template page)
+    N_("name: %(old)s → %(new)s"),
+    N_("added question %(n)s: %(text)s"),
+    N_("question %(n)s: %(fields)s changed"),
+    N_("removed question %(n)s: %(text)s"),
+    N_("questions reordered"),
+    N_("%(name)s: %(fields)s changed"),  # a job's dimension
     # server/clip_selection.py: why a clip was chosen
     N_("said “%(words)s”"),
     N_("rule %(rule)s (value %(value)s)"),
@@ -118,10 +125,18 @@ PATTERNS: tuple[str, ...] = (
 )
 # Placeholders whose values are lists of "name (why)" joined by "; " (the why is translated).
 _ITEM_LISTS = {"items", "said"}
+# What a version changed, as server/versions.py lists it ("text, time limit"): each word must
+# be one of these, or the sentence is not recognised.
+_FIELDS = "fields"
+FIELD_WORDS: dict[str, str] = {
+    "text": N_("text"), "time limit": N_("time limit"), "dimensions and weights": N_("dimensions and weights"),
+    "kind": N_("kind"), "scenario": N_("scenario"), "description": N_("description"),
+    "keywords": N_("keywords"), "weight": N_("weight"), "rules": N_("rules"),
+}
 # Placeholders that are data (names, numbers, rules): never looked up.
 _DATA = {"names", "numbers", "pct", "min", "n", "overall", "mean", "sd", "recommend", "second", "weak",
          "words", "rule", "value", "average", "range", "error", "covered", "seconds", "old", "new", "name",
-         "points", "answers", "score", "weight"}
+         "points", "answers", "score", "weight", "text"}
 # What a placeholder's value may be, where narrower than "anything but a new clause".
 _VALUE = {"numbers": r"\d+(?:, \d+)*", "n": r"\d+", **{name: r".+?" for name in _ITEM_LISTS}}
 _QUESTION = re.compile(r"^Q(\d+): (.+)$", re.S)
@@ -158,6 +173,11 @@ def _sentence(text: str) -> str | None:
                 params[name] = value
             elif name in _ITEM_LISTS:
                 params[name] = _separator().join(_item(v) for v in value.split("; "))
+            elif name == _FIELDS:
+                words = value.split(", ")
+                if any(w not in FIELD_WORDS for w in words):
+                    break
+                params[name] = ("、" if current_locale() == "zh_CN" else ", ").join(_(FIELD_WORDS[w]) for w in words)
             else:
                 inner = _recognised(value)
                 if inner is None:

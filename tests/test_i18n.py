@@ -26,10 +26,9 @@ from tests.support.template_text import untranslated
 REPO = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
-# PENDING: the template pages are being changed for question kinds (issue 13, "Question types")
-# by another change; their words go into the catalogues in the pass after it lands. These two
-# are the only templates allowed to hold words outside it.
-PENDING = frozenset({"hr_template.html", "hr_template_new.html"})
+# PENDING: templates allowed to hold words outside the catalogue while a change to them is under
+# way (named here, checked to exist below). None now: every page is translated.
+PENDING: frozenset[str] = frozenset()
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|%%")
 TAG = re.compile(r"</?[a-z]+[^>]*>")
 
@@ -384,3 +383,30 @@ def test_admin_pages_words_from_python_follow_the_language() -> None:
     assert not i18n.locale_is_set()
     assert category_words("female") == "Female"
     assert describe_wait(1) == "1 second" and describe_wait(90) == "2 minutes"  # the API's words
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "ko"])
+def test_version_history_lines_are_shown_in_the_readers_language(locale: str) -> None:
+    """The lines server/versions.py writes (the API's English) read in the page's language,
+    names and question texts kept; a changed-field word it does not know leaves the line as is."""
+    from server.report_words import translated
+    from server.versions import job_changes, template_changes
+
+    q = {"id": 1, "index": 0, "text": "안전 절차", "time_limit_s": 60, "dimensions": [[1, 1.0]], "kind": "structured"}
+    q2 = {"id": 2, "index": 1, "text": "팀워크", "time_limit_s": 90, "dimensions": [[2, 1.0]], "kind": "structured"}
+    old_t = {"name": "기본", "questions": [q, q2]}
+    new_t = {"name": "기본 v2", "questions": [
+        {**q2, "index": 0, "time_limit_s": 120, "kind": "situational", "scenario": "고객이 화가 났습니다"},
+        {"id": 3, "index": 1, "text": "리더십", "time_limit_s": 60, "dimensions": [[1, 1.0]], "kind": "structured"}]}
+    d = {"id": 1, "name": "安全意识", "description": "", "keywords": ["规程"], "weight": 1.0, "rules": []}
+    old_j = {"title": "工程师", "dimensions": [d, {**d, "id": 2, "name": "沟通"}]}
+    new_j = {"title": "高级工程师", "dimensions": [{**d, "keywords": ["规程", "安全"], "weight": 2.0},
+                                                {**d, "id": 3, "name": "客户同理心"}]}
+    lines = template_changes(old_t, new_t) + job_changes(old_j, new_j)
+    assert len(lines) >= 7 and all(ENGLISH_WORD.search(line) for line in lines), lines
+    shown = in_language(locale, lambda: [translated(line) for line in lines])
+    for line, text in zip(lines, shown, strict=True):
+        assert not ENGLISH_WORD.findall(text), f"{line!r} -> {text!r}"
+        assert all(w in text for w in ("기본", "안전 절차", "리더십", "工程师", "安全意识", "客户同理心", "沟通")
+                   if w in line), (line, text)
+    assert in_language(locale, lambda: translated("Safety: colour changed")) == "Safety: colour changed"

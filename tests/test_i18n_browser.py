@@ -4,8 +4,9 @@ the links page, the live panel, a report, the results board, a comparison, their
 error page) and finds no English word in what the page shows; switches to 한국어 and sees the
 change; a candidate opens the link of a Korean job and reads it in Korean, before and after
 choosing how to take the interview. The job pages (list, one job, the new-job form with its rule
-builder, the edit form) are checked too. Data the test puts in (names, emails, titles) is in the
-pages' language or taken out before looking."""
+builder, the edit form) and the template pages (one template, the builder with the question
+bank's suggestions, the builder editing a template) are checked too. Data the test puts in
+(names, emails, titles) is in the pages' language or taken out before looking."""
 from __future__ import annotations
 
 import json
@@ -130,6 +131,10 @@ def hr_pages(seeded: dict[str, Any]) -> list[str]:
         f"/interviews/{a}/report", f"/jobs/{seeded['job']}/results",
         f"/jobs/{seeded['job']}/compare?interviews={a}&interviews={b}", "/account", "/candidates/999999",
         "/jobs", f"/jobs/{seeded['job']}", "/jobs/new", f"/jobs/{seeded['job']}/edit",
+        # The template pages: one template (questions, invite form, versions), the builder with the
+        # question bank's suggestions for a job family, and the builder editing the template.
+        f"/templates/{seeded['template']}", f"/jobs/{seeded['job']}/templates/new?family=engineering",
+        f"/templates/{seeded['template']}/edit",
     ]
 
 
@@ -167,7 +172,9 @@ def test_hr_pages_and_the_candidate_page_in_chinese_and_korean(browser: Browser,
         data = (*JOB["title"].split(), *QUESTIONS, "标准面试", *(n for n, _ in CANDIDATES), "项目管理", "安全意识",
                 "大型项目", "规程",
                 # The new-job form names each interview language with its code ("한국어 (ko)").
-                *(f"({code})" for code in ("ko", "en", "ja", "zh", "de", "fr", "es")))
+                *(f"({code})" for code in ("ko", "en", "ja", "zh", "de", "fr", "es")),
+                # The invite form's deadline names the viewer's time zone by its IANA identifier (hr.js).
+                "Asia/Shanghai")
         # A browser that asks for English: the user's choice must win over it.
         context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="en-US",
                                       timezone_id="Asia/Shanghai")
@@ -188,6 +195,10 @@ def test_hr_pages_and_the_candidate_page_in_chinese_and_korean(browser: Browser,
             page.wait_for_url(f"{server}/account?done=language")
             assert page.inner_text("#done-notice") == "您的语言设置已保存。"
             check_pages(page, server, hr_pages(seeded), data, "zh-CN", shots)
+            # The invite form's deadline is typed in the viewer's zone: hr.js rewrites the label's
+            # "(UTC)", which the translation keeps as written for that.
+            page.goto(f"{server}/templates/{seeded['template']}")
+            assert page.inner_text("label[for=deadline]") == "截止时间 （您的时间，Asia/Shanghai）"
             # The rule builder reads a rule back in the page's language (hr.js, from the catalogue),
             # in the same words as the job page (server/pages/rule_words.py).
             page.goto(f"{server}/jobs/new")

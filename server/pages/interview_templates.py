@@ -19,12 +19,13 @@ from server.errors import ApiError, Invalid, NotFound
 from server.interview_templates import create_template, get_template, template_detail
 from server.jobs import dimensions_of, get_job, list_jobs
 from server.pages.common import (
-    MAX_ID, FormErrors, PageCall, form_rows, hr_page, see_other, validation_errors,
+    MAX_ID, FormErrors, PageCall, describe, form_rows, hr_page, localised, see_other, validation_errors,
 )
 from server.pages.interviews import (
     default_deadline, interview_rows, invitation_values, parse_invitation, send_invitations,
 )
-from server.i18n import N_
+from server.i18n import N_, _
+from server.report_words import translated
 from server.schemas import QUESTION_KINDS, BankQuestionIn, QuestionEdit, TemplateCopyIn, TemplateEdit, TemplateIn
 from server.store import stored_id
 from server.tables import Candidate, Dimension, utcnow
@@ -154,41 +155,42 @@ def build_template(job_id: int, name: str, questions: list[dict[str, Any]],
                     "kind": q["kind"], "scenario": q["scenario"] if q["kind"] == "situational" else ""})
         row_of.append(i)
     if not out:
-        errors.add("add at least one question", "q-0")
+        errors.add(_("add at least one question"), "q-0")
         return errors
     data = {"job_id": job_id, "name": name, "questions": out}
 
     def label(loc: tuple[Any, ...], kind: str, described: str) -> tuple[str, str]:
         if loc[:1] == ("name",):
-            return "name", f"template name {described}"
+            return "name", _("template name %(problem)s", problem=described)
         if loc[:1] == ("questions",) and len(loc) >= 2 and isinstance(loc[1], int):
             row = row_of[loc[1]]
-            where, what = f"q-{row}", f"question {row + 1}"
+            where, what = f"q-{row}", _("question %(n)s", n=row + 1)
             rest = loc[2:]
             if rest[:1] == ("dimensions",):
                 if len(rest) == 1:
                     chosen = len(out[loc[1]]["dimensions"])
                     if kind == "too_short":
-                        return where, f"{what}: choose at least one dimension"
+                        return where, _("%(what)s: choose at least one dimension", what=what)
                     if kind == "too_long":
-                        return where, f"{what}: choose at most 3 dimensions (you chose {chosen})"
-                    return where, f"{what}: dimensions {described}"
+                        return where, _("%(what)s: choose at most 3 dimensions (you chose %(n)s)", what=what, n=chosen)
+                    return where, _("%(what)s: dimensions %(problem)s", what=what, problem=described)
                 link = out[loc[1]]["dimensions"][rest[1]]
                 dim_name = names.get(link["dimension_id"], "?")
-                return where, f"{what}: weight for {dim_name} {described}"
+                return where, _("%(what)s: weight for %(name)s %(problem)s", what=what, name=dim_name,
+                                problem=described)
             if rest[:1] == ("text",):
-                return where, f"{what}: the question text {described}"
+                return where, _("%(what)s: the question text %(problem)s", what=what, problem=described)
             if rest[:1] == ("scenario",):
-                return where, f"{what}: the scenario {described}"
+                return where, _("%(what)s: the scenario %(problem)s", what=what, problem=described)
             if rest[:1] == ("kind",):
-                return where, f"{what}: choose structured, situational or follow-up"
+                return where, _("%(what)s: choose structured, situational or follow-up", what=what)
             if rest[:1] == ("time_limit_s",):
                 if kind in ("greater_than_equal", "less_than_equal"):
-                    return where, f"{what}: the time limit must be between 10 and 3600 seconds"
-                return where, f"{what}: the time limit (seconds) {described}"
-            return where, f"{what}: {described}"
+                    return where, _("%(what)s: the time limit must be between 10 and 3600 seconds", what=what)
+                return where, _("%(what)s: the time limit (seconds) %(problem)s", what=what, problem=described)
+            return where, _("%(what)s: %(problem)s", what=what, problem=described)
         if loc[:1] == ("questions",):
-            return "q-0", f"questions: {described}"
+            return "q-0", _("questions: %(problem)s", problem=described)
         return "", described
 
     try:
@@ -218,7 +220,7 @@ async def template_create(call: PageCall) -> web.Response:
         template = await call.store.run(lambda db: create_template(db, call.who, body))
     except ApiError as exc:
         errors = FormErrors()
-        errors.add(exc.message)
+        errors.add(localised(exc.message))
         return await _builder(call, job, dims, name=name, questions=questions, errors=errors,
                         status=exc.status)
     return see_other(f"/templates/{template.id}")
@@ -255,7 +257,7 @@ async def _template_page(call: PageCall, *, q: str, values: dict[str, Any],
     context = await call.store.run(work)
     return call.render(
         "hr_template.html", status=status, nav="jobs", q=q, values=values,
-        errors=errors or FormErrors(), now_utc=utcnow().strftime("%Y-%m-%d %H:%M"), **context,
+        errors=errors or FormErrors(), now_utc=utcnow().strftime("%Y-%m-%d %H:%M"), report_text=translated, **context,
     )
 
 
@@ -347,7 +349,7 @@ async def template_edit(call: PageCall) -> web.Response:
         await call.store.run(lambda db: edit_template(db, call.who, template_id, change))
     except ApiError as exc:
         errors = FormErrors()
-        errors.add(exc.message)
+        errors.add(localised(exc.message))
         return await _builder(call, job, dims, name=name, questions=questions, errors=errors, status=exc.status,
                               edit=edit)
     return see_other(f"/templates/{template_id}#versions")
@@ -376,12 +378,12 @@ async def template_copy(call: PageCall) -> web.Response:
     blank = {"deadline": default_deadline(), "candidate_ids": set(), "q": ""}
     if job_id is None:
         return await _template_page(call, q="", values=blank, status=422,
-                                    errors=_one_error("choose the job to copy the template into", 422))
+                                    errors=_one_error(_("choose the job to copy the template into"), 422))
     body = TemplateCopyIn(job_id=job_id)
     try:
         copied = await call.store.run(lambda db: copy_template(db, call.who, template_id, body))
     except ApiError as exc:
-        return await _template_page(call, q="", values=blank, errors=_one_error(exc.message, exc.status),
+        return await _template_page(call, q="", values=blank, errors=_one_error(localised(exc.message), exc.status),
                                     status=exc.status)
     return see_other(f"/templates/{copied['id']}")
 
@@ -407,14 +409,15 @@ async def template_save_to_bank(call: PageCall) -> web.Response:
         if q is None:
             raise NotFound(f"question {question_id} not found in template {template_id}")
         if not family:
-            raise Invalid("choose the job family to save the question under")
+            raise Invalid(_("choose the job family to save the question under"))
         try:
             body = BankQuestionIn.model_validate(
                 {"family": family, "language": job.language, "text": q["text"], "kind": q["kind"],
                  "scenario": q["scenario"], "time_limit_s": q["time_limit_s"],
                  "dimensions": [d["name"] for d in q["dimensions"] if d["name"]]}, strict=False)
         except ValidationError as exc:
-            raise Invalid(f"the question cannot be saved to the bank: {exc.errors()[0]['msg']}") from None
+            why = describe(exc.errors()[0])
+            raise Invalid(_("the question cannot be saved to the bank: %(why)s", why=why)) from None
         row = question_bank.save(db, call.who, body)
         return f"hr-{row.id}"
 
@@ -422,6 +425,6 @@ async def template_save_to_bank(call: PageCall) -> web.Response:
     try:
         saved = await call.store.run(work)
     except ApiError as exc:
-        return await _template_page(call, q="", values=blank, errors=_one_error(exc.message, exc.status),
+        return await _template_page(call, q="", values=blank, errors=_one_error(localised(exc.message), exc.status),
                                     status=exc.status)
     return see_other(f"/templates/{template_id}?saved={saved}#questions")

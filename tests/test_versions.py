@@ -173,6 +173,14 @@ async def test_an_edit_leaves_old_reports_byte_identical_and_new_interviews_get_
     assert old_again["job"]["version"] == 1 and old_again["questions"] == old_report["questions"]
     assert [d["name"] for d in old_again["dimensions"]] == [d["name"] for d in old_report["dimensions"]]
 
+    # The report pages name the versions each interview ran with.
+    from tests.test_report_page import page_login
+    await page_login(client)
+    old_page = await (await client.get(f"/interviews/{old_iid}/report")).text()
+    new_page = await (await client.get(f"/interviews/{new_iid}/report")).text()
+    assert "job version 1; template Standard, version 1" in old_page and "Site engineer (2027)" not in old_page
+    assert "job version 2; template Standard, version 2" in new_page
+
     # The results board compares by dimension identity: the renamed dimension under its newest
     # name, the retired one still a column for the interview that had it; each overall is its report's.
     _, board = await hr.call("GET", f"/api/jobs/{job_id}/results", expect=200)

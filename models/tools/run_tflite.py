@@ -31,9 +31,10 @@ def tflite_sources() -> dict[str, Path]:
     site = Path(mediapipe.__file__).resolve().parent.parent
     out: dict[str, Path] = {}
     for entry in json.loads(MANIFEST.read_text())["models"]:
-        if entry["kind"] != "onnx":
-            continue
         src = entry["source"]
+        # Only the models converted from mediapipe's TFLite files (Silero VAD is ONNX from its own wheel).
+        if entry["kind"] != "onnx" or src.get("package") != "mediapipe":
+            continue
         if version("mediapipe") != src["version"]:
             raise SystemExit(f"mediapipe {version('mediapipe')} installed, "
                              f"manifest wants {src['version']}")

@@ -227,11 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    from server import log_redaction
+    from server import log_format, log_redaction
+
+    log_format.configure(settings.log_level, settings.log_format)  # CANDOR_LOG_FORMAT: text or json
 
     log_redaction.install()  # candidates' link tokens never reach the log
     return args.fn(args)

@@ -2,14 +2,17 @@
 `GET /metrics` (Prometheus text format, this process only; CANDOR_METRICS_ALLOW addresses).
 
 The numbers are read at scrape time from what the sessions already count (server/media.py
-MediaCounters, the recogniser's lag); nothing on the media path is touched. Row counts of the
-mail outbox and webhook queue are cached for QUEUE_CACHE_S so a busy scraper costs no more than
-one small query per table every few seconds."""
+MediaCounters, the recogniser's lag); nothing on the media path is touched. Counts a leak would
+grow (asyncio tasks, peer connections alive, OS threads) are read at scrape time too, for a soak
+to watch (bench/soak.py). Row counts of the mail outbox and webhook queue are cached for
+QUEUE_CACHE_S so a busy scraper costs no more than one small query per table every few seconds."""
 from __future__ import annotations
 
 import asyncio
 import ipaddress
 import logging
+import os
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +28,7 @@ from sqlmodel import Session, select
 from server.api import router
 from server.interview_machine import State
 from server.model_bank import ModelBank, models_key
+from server.peer_registry import count_by_state as peer_connections_by_state
 from server.sessions import SessionManager, sessions_key
 from server.settings import Settings
 from server.store import Store
@@ -57,8 +61,10 @@ class CandorCollector(Collector):
     frames analysed since the previous scrape (per interview), so the first scrape after a
     session starts shows none."""
 
-    def __init__(self, manager: SessionManager, bank: ModelBank, store: Store, settings: Settings) -> None:
+    def __init__(self, manager: SessionManager, bank: ModelBank, store: Store, settings: Settings,
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.manager = manager
+        self.loop = loop  # the app's loop, whose tasks are counted
         self.bank = bank
         self.store = store
         self.settings = settings
@@ -141,6 +147,34 @@ class CandorCollector(Collector):
         for state, n in sorted(self.queues.webhooks.items()):
             hooks.add_metric([state], n)
         yield hooks
+        yield from self._leak_watch()
+
+    def _leak_watch(self) -> Iterator[GaugeMetricFamily]:
+        """What grows when something is not cleaned up after an interview."""
+        if self.loop is not None:
+            yield GaugeMetricFamily("candor_asyncio_tasks", "asyncio tasks not yet done on the server's event loop",
+                                    value=len(asyncio.all_tasks(self.loop)))
+        pcs = GaugeMetricFamily("candor_peer_connections",
+                                "RTCPeerConnection objects alive in this process (not yet garbage-collected), "
+                                "by connectionState", labels=["state"])
+        by_state = peer_connections_by_state()
+        for state in ("new", "connecting", "connected", "disconnected", "failed", "closed"):
+            pcs.add_metric([state], by_state.pop(state, 0))
+        for state, n in sorted(by_state.items()):
+            pcs.add_metric([state], n)
+        yield pcs
+        yield GaugeMetricFamily("candor_threads", "OS threads of this process (native ones included)",
+                                value=_os_threads())
+        yield GaugeMetricFamily("candor_python_threads", "Python threads of this process (threading)",
+                                value=threading.active_count())
+
+
+def _os_threads() -> int:
+    """Threads the kernel lists for this process: also those onnxruntime and FFmpeg start."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:  # not Linux
+        return threading.active_count()
 
 
 def _store_queue_depth(store: Store) -> int:
@@ -162,7 +196,8 @@ async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
     """One registry per app (tests run several apps in one process)."""
     registry = CollectorRegistry(auto_describe=False)
     ProcessCollector(registry=registry)  # CPU seconds, resident memory, open files
-    collector = CandorCollector(app[sessions_key], app[models_key], app[store_key], app[settings_key])
+    collector = CandorCollector(app[sessions_key], app[models_key], app[store_key], app[settings_key],
+                                asyncio.get_running_loop())
     registry.register(collector)
     app[metrics_key] = Metrics(registry, collector)
     yield

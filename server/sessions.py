@@ -27,6 +27,7 @@ from server.errors import ApiError, Conflict, NotFound
 from server.executors import analysis_executor
 from server.model_bank import ModelBank
 from server.peer import PeerLink, rtc_configuration
+from server.peer_registry import track as track_peer_connection
 from server.plan import load_plan
 from server.question_signals import language_signals
 from server.recording import Recorder, recordings_root
@@ -442,7 +443,7 @@ class SessionManager:
                        self.sessions[interview_id].state.value if interview_id in self.sessions else "?")
 
     def new_peer(self, session: InterviewSession) -> PeerLink:
-        pc = RTCPeerConnection(rtc_configuration(self.settings.ice_servers))
+        pc = track_peer_connection(RTCPeerConnection(rtc_configuration(self.settings.ice_servers)))
         name = f"interview-{session.id}"
 
         def analyse() -> bool:

@@ -113,6 +113,8 @@ class Settings:
     retention_days: int | None = None
     load_models: bool = True
     log_level: str = "INFO"
+    # "text" (a readable line per record) or "json" (one JSON object per line; server/log_format.py).
+    log_format: str = "text"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -199,6 +201,7 @@ class Settings:
             ("SESSION_HOURS", "session_hours", float),
             ("RESUME_BOOST", "resume_boost", float),
             ("LOG_LEVEL", "log_level", str.upper),
+            ("LOG_FORMAT", "log_format", str.lower),
             ("ANALYSIS_FPS", "analysis_fps", float),
             ("VISION_THREADS", "vision_threads", int),
             ("VAD", "vad", str.lower),
@@ -250,6 +253,8 @@ class Settings:
             raise SettingsError("CANDOR_ANALYSIS_FPS must be between 0.2 and 30")
         if self.vision_threads < 1:
             raise SettingsError("CANDOR_VISION_THREADS must be at least 1")
+        if self.log_format not in ("text", "json"):
+            raise SettingsError("CANDOR_LOG_FORMAT must be text or json")
         if self.vad not in ("silero", "energy", "off"):
             raise SettingsError("CANDOR_VAD must be silero, energy or off")
         if not 0.1 <= self.vad_pad_s <= 2.0:

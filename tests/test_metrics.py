@@ -189,3 +189,53 @@ async def test_live_session_numbers_appear_in_metrics(aiohttp_client: Any, tmp_p
     assert m["candor_session_frames_dropped"][label] >= 0
     assert 0 <= m["candor_session_asr_lag_seconds"][label] < 5.0
     assert m["candor_asr_lag_seconds_max"][()] == m["candor_session_asr_lag_seconds"][label]
+    # The session's connection is among those the process counts (server/peer_registry.py).
+    assert m["candor_peer_connections"][(("state", "connected"),)] >= 1
+
+
+# --- what a soak watches for leaks (bench/soak.py) ------------------------------------------
+
+
+async def test_task_thread_and_peer_connection_counts_follow_what_the_process_holds(client: Any) -> None:
+    import gc
+    import threading
+
+    from aiortc import RTCPeerConnection
+
+    from server.peer_registry import track
+
+    before = await scrape(client)
+    assert before["candor_asyncio_tasks"][()] >= 1  # at least the request being served
+    assert before["candor_threads"][()] >= before["candor_python_threads"][()] >= 1
+    states = {dict(labels)["state"] for labels in before["candor_peer_connections"]}
+    assert {"new", "connected", "closed"} <= states
+
+    # Five tasks and a thread that wait, and a peer connection: each count goes up by them...
+    release = asyncio.Event()
+    tasks = [asyncio.create_task(release.wait()) for _ in range(5)]
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, name="metrics-test")
+    thread.start()
+    pc = track(RTCPeerConnection())
+    try:
+        during = await scrape(client)
+        assert during["candor_asyncio_tasks"][()] >= before["candor_asyncio_tasks"][()] + 5
+        assert during["candor_python_threads"][()] >= before["candor_python_threads"][()] + 1
+        assert during["candor_threads"][()] >= before["candor_threads"][()] + 1
+        new = (("state", "new"),)
+        assert during["candor_peer_connections"][new] == before["candor_peer_connections"][new] + 1
+    finally:
+        release.set()
+        await asyncio.gather(*tasks)
+        stop.set()
+        thread.join()
+        await pc.close()
+    closed = await scrape(client)
+    assert closed["candor_peer_connections"][(("state", "closed"),)] >= 1
+    # ...and back down once they are done and freed: nothing of them is counted any more.
+    del pc
+    gc.collect()
+    after = await scrape(client)
+    assert after["candor_asyncio_tasks"][()] <= during["candor_asyncio_tasks"][()] - 5
+    assert after["candor_python_threads"][()] <= during["candor_python_threads"][()] - 1
+    assert sum(after["candor_peer_connections"].values()) == sum(before["candor_peer_connections"].values())

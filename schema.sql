@@ -215,6 +215,52 @@ CREATE TABLE job_versions (
 	FOREIGN KEY(created_by) REFERENCES users (id)
 );
 
+CREATE TABLE past_interviews (
+	id INTEGER NOT NULL,
+	candidate_id INTEGER NOT NULL,
+	job_id INTEGER NOT NULL,
+	interviewed_at DATETIME NOT NULL,
+	decision VARCHAR(32) NOT NULL,
+	scores JSON NOT NULL,
+	overall FLOAT,
+	imported_by INTEGER NOT NULL,
+	created_at DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	FOREIGN KEY(candidate_id) REFERENCES candidates (id),
+	FOREIGN KEY(job_id) REFERENCES jobs (id),
+	FOREIGN KEY(imported_by) REFERENCES users (id)
+);
+
+CREATE INDEX ix_past_interviews_candidate_id ON past_interviews (candidate_id);
+
+CREATE INDEX ix_past_interviews_job_id ON past_interviews (job_id);
+
+CREATE TABLE recalibrations (
+	id INTEGER NOT NULL,
+	job_id INTEGER NOT NULL,
+	state VARCHAR(16) NOT NULL,
+	base_version INTEGER NOT NULL,
+	current JSON NOT NULL,
+	proposed JSON NOT NULL,
+	analysis JSON NOT NULL,
+	allowed BOOLEAN NOT NULL,
+	reason VARCHAR(2000) NOT NULL,
+	override_reason VARCHAR(2000) NOT NULL,
+	applied_version INTEGER,
+	rollback_version INTEGER,
+	created_by INTEGER NOT NULL,
+	created_at DATETIME NOT NULL,
+	applied_at DATETIME,
+	rolled_back_at DATETIME,
+	PRIMARY KEY (id),
+	FOREIGN KEY(job_id) REFERENCES jobs (id),
+	FOREIGN KEY(created_by) REFERENCES users (id)
+);
+
+CREATE INDEX ix_recalibrations_job_id ON recalibrations (job_id);
+
+CREATE INDEX ix_recalibrations_state ON recalibrations (state);
+
 CREATE TABLE templates (
 	id INTEGER NOT NULL,
 	job_id INTEGER NOT NULL,
@@ -229,6 +275,20 @@ CREATE TABLE templates (
 );
 
 CREATE INDEX ix_templates_job_id ON templates (job_id);
+
+CREATE TABLE validity_snapshots (
+	id INTEGER NOT NULL,
+	job_id INTEGER NOT NULL,
+	computed_at DATETIME NOT NULL,
+	"trigger" VARCHAR(16) NOT NULL,
+	data JSON NOT NULL,
+	PRIMARY KEY (id),
+	FOREIGN KEY(job_id) REFERENCES jobs (id)
+);
+
+CREATE INDEX ix_validity_snapshots_computed_at ON validity_snapshots (computed_at);
+
+CREATE INDEX ix_validity_snapshots_job_id ON validity_snapshots (job_id);
 
 CREATE TABLE webhook_deliveries (
 	id INTEGER NOT NULL,
@@ -445,6 +505,30 @@ CREATE TABLE decisions (
 	FOREIGN KEY(user_id) REFERENCES users (id)
 );
 
+CREATE TABLE employees (
+	id INTEGER NOT NULL,
+	candidate_id INTEGER NOT NULL,
+	job_id INTEGER NOT NULL,
+	interview_id INTEGER,
+	past_interview_id INTEGER,
+	hired_at DATETIME NOT NULL,
+	start_date DATETIME,
+	left_at DATETIME,
+	left_voluntary BOOLEAN,
+	source VARCHAR(16) NOT NULL,
+	created_at DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	UNIQUE (candidate_id),
+	FOREIGN KEY(candidate_id) REFERENCES candidates (id),
+	FOREIGN KEY(job_id) REFERENCES jobs (id),
+	UNIQUE (interview_id),
+	FOREIGN KEY(interview_id) REFERENCES interviews (id),
+	UNIQUE (past_interview_id),
+	FOREIGN KEY(past_interview_id) REFERENCES past_interviews (id)
+);
+
+CREATE INDEX ix_employees_job_id ON employees (job_id);
+
 CREATE TABLE interventions (
 	id INTEGER NOT NULL,
 	interview_id INTEGER NOT NULL,
@@ -564,3 +648,57 @@ CREATE TABLE transcript_segments (
 );
 
 CREATE INDEX ix_transcript_segments_interview_id ON transcript_segments (interview_id);
+
+CREATE TABLE outcome_records (
+	id INTEGER NOT NULL,
+	employee_id INTEGER NOT NULL,
+	metric VARCHAR(64) NOT NULL,
+	period_end DATETIME NOT NULL,
+	value FLOAT NOT NULL,
+	source VARCHAR(16) NOT NULL,
+	created_at DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	UNIQUE (employee_id, metric, period_end),
+	FOREIGN KEY(employee_id) REFERENCES employees (id)
+);
+
+CREATE INDEX ix_outcome_records_employee_id ON outcome_records (employee_id);
+
+CREATE INDEX ix_outcome_records_metric ON outcome_records (metric);
+
+CREATE TABLE performance_reviews (
+	id INTEGER NOT NULL,
+	employee_id INTEGER NOT NULL,
+	period_end DATETIME NOT NULL,
+	rating FLOAT NOT NULL,
+	competencies JSON NOT NULL,
+	source VARCHAR(16) NOT NULL,
+	created_at DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	UNIQUE (employee_id, period_end),
+	FOREIGN KEY(employee_id) REFERENCES employees (id)
+);
+
+CREATE INDEX ix_performance_reviews_employee_id ON performance_reviews (employee_id);
+
+CREATE TABLE recruitment_records (
+	employee_id INTEGER NOT NULL,
+	data JSON NOT NULL,
+	created_at DATETIME NOT NULL,
+	PRIMARY KEY (employee_id),
+	FOREIGN KEY(employee_id) REFERENCES employees (id)
+);
+
+CREATE TABLE training_records (
+	id INTEGER NOT NULL,
+	employee_id INTEGER NOT NULL,
+	course VARCHAR(200) NOT NULL,
+	completed_at DATETIME NOT NULL,
+	result FLOAT,
+	source VARCHAR(16) NOT NULL,
+	created_at DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	FOREIGN KEY(employee_id) REFERENCES employees (id)
+);
+
+CREATE INDEX ix_training_records_employee_id ON training_records (employee_id);

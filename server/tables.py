@@ -559,3 +559,130 @@ class BankQuestion(SQLModel, table=True):
     time_limit_s: int = 120
     created_by: int = Field(foreign_key="users.id")
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- the employee archive and predictive validity (server/employees.py, server/validity*.py) ---
+
+
+class Employee(SQLModel, table=True):
+    """A hired candidate: made by a `hire` decision (or a `hire` row of an imported past
+    interview). One per person; the candidate row keeps the name and email (erasure follows it)."""
+
+    __tablename__ = "employees"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    candidate_id: int = Field(foreign_key="candidates.id", unique=True)
+    job_id: int = Field(foreign_key="jobs.id", index=True)
+    # The live interview that led to the hire; None when it came from another system.
+    interview_id: Optional[int] = Field(default=None, foreign_key="interviews.id", unique=True)
+    past_interview_id: Optional[int] = Field(default=None, foreign_key="past_interviews.id", unique=True)
+    hired_at: datetime
+    start_date: Optional[datetime] = None  # the first working day, when HR gave one
+    # Departure: when and whether the employee chose to leave (imports or the employee page).
+    left_at: Optional[datetime] = None
+    left_voluntary: Optional[bool] = None
+    source: str = Field(default="interview", max_length=16)  # interview | history
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RecruitmentRecord(SQLModel, table=True):
+    """The interview as it was when the hire was decided: the report (scores, clips, AI
+    recommendation), HR's notes and the decision, frozen as JSON so later edits of the job or
+    weights never change what the record says."""
+
+    __tablename__ = "recruitment_records"
+    employee_id: int = Field(foreign_key="employees.id", primary_key=True)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PastInterview(SQLModel, table=True):
+    """An interview result from a previous system (`POST /api/imports/history`): dimension
+    scores (0-100, by dimension id; None = not assessed), the overall under the job's weights at
+    import, and the decision."""
+
+    __tablename__ = "past_interviews"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    candidate_id: int = Field(foreign_key="candidates.id", index=True)
+    job_id: int = Field(foreign_key="jobs.id", index=True)
+    interviewed_at: datetime
+    decision: str = Field(max_length=32)  # second_interview | talent_pool | not_recommended | hire
+    scores: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    overall: Optional[float] = None
+    imported_by: int = Field(foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PerformanceReview(SQLModel, table=True):
+    """A performance review for one period: the overall rating on 0-100 (the company's scale
+    mapped onto it) and optional per-competency ratings."""
+
+    __tablename__ = "performance_reviews"
+    __table_args__ = (UniqueConstraint("employee_id", "period_end"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    employee_id: int = Field(foreign_key="employees.id", index=True)
+    period_end: datetime
+    rating: float
+    competencies: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    source: str = Field(default="import", max_length=16)  # import | api | page
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TrainingRecord(SQLModel, table=True):
+    __tablename__ = "training_records"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    employee_id: int = Field(foreign_key="employees.id", index=True)
+    course: str = Field(max_length=200)
+    completed_at: datetime
+    result: Optional[float] = None  # 0-100 when the course is graded
+    source: str = Field(default="import", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class OutcomeRecord(SQLModel, table=True):
+    """A job-specific outcome for one period, e.g. `safety_incidents` = 2 for a quarter."""
+
+    __tablename__ = "outcome_records"
+    __table_args__ = (UniqueConstraint("employee_id", "metric", "period_end"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    employee_id: int = Field(foreign_key="employees.id", index=True)
+    metric: str = Field(max_length=64, index=True)
+    period_end: datetime
+    value: float
+    source: str = Field(default="import", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ValiditySnapshot(SQLModel, table=True):
+    """A job's validity analysis as computed at one moment (on demand or by the schedule)."""
+
+    __tablename__ = "validity_snapshots"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="jobs.id", index=True)
+    computed_at: datetime = Field(default_factory=utcnow, index=True)
+    trigger: str = Field(default="request", max_length=16)  # request | schedule
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Recalibration(SQLModel, table=True):
+    """Proposed dimension weights fitted to outcomes, with the validity and adverse-impact
+    ratios under today's and the proposed weights. proposed -> shadow (new interviews are also
+    scored under it) -> applied (a new job version) -> rolled_back (another version, the old
+    weights again)."""
+
+    __tablename__ = "recalibrations"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="jobs.id", index=True)
+    state: str = Field(default="proposed", max_length=16, index=True)  # proposed | shadow | applied | rolled_back
+    base_version: int  # the job version whose weights are "current"
+    current: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    proposed: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    analysis: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    allowed: bool = False
+    reason: str = Field(default="", max_length=2000)
+    override_reason: str = Field(default="", max_length=2000)
+    applied_version: Optional[int] = None
+    rollback_version: Optional[int] = None
+    created_by: int = Field(foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    applied_at: Optional[datetime] = None
+    rolled_back_at: Optional[datetime] = None

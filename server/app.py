@@ -20,6 +20,7 @@ from server import metrics  # noqa: F401  (it registers GET /metrics and GET /ap
 from server import cluster_api  # noqa: F401  (it registers GET /api/cluster)
 from server import versions_api  # noqa: F401  (it registers editing, versions, archive and copy)
 from server import question_bank_api  # noqa: F401  (it registers GET/POST /api/question-bank)
+from server import employees_api, validity_api, recalibration_api  # noqa: F401  (employee archive, validity)
 from server.retention import retention_ctx
 from server.bus import Bus
 from server.mail_sender import mail_ctx

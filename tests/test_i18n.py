@@ -273,7 +273,19 @@ async def test_a_candidate_is_invited_by_email_in_the_jobs_language(aiohttp_clie
             hr = await login(client, store, "hr@example.com")
             status, job = await hr.call("POST", "/api/jobs", json={**JOB, "language": language})
             if status == 422:
-                pytest.skip(f"no speech model for {language!r} here: {job}")
+                # No speech model of that language here (none for Chinese is on PyPI): a job made
+                # elsewhere, where one is installed, reaches this server through the shared
+                # database; its messages do not need the model.
+                assert "speech" in job["error"] or "model" in job["error"], job
+                _, job = await hr.call("POST", "/api/jobs", json=JOB, expect=201)
+
+                def speak(db: Any) -> None:
+                    from server.tables import Job
+                    row = db.get(Job, job["id"])
+                    row.language = language
+                    db.add(row)
+
+                store.run_sync(speak)
             _, tpl = await hr.call("POST", "/api/templates", json={"job_id": job["id"], "name": "T", "questions": [
                 {"text": q, "time_limit_s": 60, "dimensions": [{"dimension_id": job["dimensions"][0]["id"], "weight": 1}]}
                 for q in ("Q1", "Q2")]}, expect=201)

@@ -72,6 +72,7 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     app.cleanup_ctx.append(mail_ctx)
     app.cleanup_ctx.append(webhooks_ctx)
     app.cleanup_ctx.append(retention_ctx)  # the daily retention purge
+    app.cleanup_ctx.append(validity_api.validity_refresh_ctx)  # the scheduled validity analysis
     app.cleanup_ctx.append(metrics.metrics_ctx)  # GET /metrics reads this app's sessions
     return app
 

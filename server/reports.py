@@ -28,7 +28,7 @@ from server.scoring import (
     EvidenceGap, Overall, QuestionResult, assess_interview, evidence_gaps, overall_score, score_question,
 )
 from server.tables import (
-    Candidate, Decision, Intervention, Interview, InterviewWeight, QuestionSignals, Report, Score,
+    Candidate, Decision, Intervention, Interview, InterviewWeight, QuestionSignals, Recalibration, Report, Score,
     TranscriptSegment, User, utcnow,
 )
 
@@ -317,8 +317,12 @@ def build_report(db: Session, interview_id: int, base_url: str,
     linked = {d for q in plan.questions if q.index not in by_rule for d, _ in q.weights}
     boosts = {b.dimension_id: b for b in plan.resume_boosts}
     job_weights = {d.id: d.weight for d in plan.dimensions}
-    overall = overall_score({r.dimension_id: r.score for r in dims if r.dimension_id in linked}, job_weights,
-                            {d: b.factor for d, b in boosts.items()})
+    linked_scores = {r.dimension_id: r.score for r in dims if r.dimension_id in linked}
+    overall = overall_score(linked_scores, job_weights, {d: b.factor for d, b in boosts.items()})
+    # Shadow mode (server/recalibration.py): the overall under a recalibration's proposed weights too.
+    shadow = (db.exec(select(Recalibration).where(Recalibration.job_id == interview.job_id,
+                                                  Recalibration.state == "shadow")).first()
+              if interview.consent else None)
     sufficient = overall.score is not None and overall.coverage >= thresholds.min_coverage
     pool = (job_pool(db, interview.job_id, interview_id, job_weights, thresholds.min_coverage)
             if interview.consent else Pool([], {}))
@@ -375,6 +379,9 @@ def build_report(db: Session, interview_id: int, base_url: str,
             "text": _overall_text(overall, boosted),
         },
         "overall_score": overall.score,  # the same as overall.score (kept for older clients)
+        **({"shadow": {"recalibration_id": shadow.id, "overall": overall_score(
+            linked_scores, {d: float(shadow.proposed.get(str(d), w)) for d, w in job_weights.items()},
+            {d: b.factor for d, b in boosts.items()}).score}} if shadow is not None else {}),
         "dimensions": dimensions,
         "questions": questions,
         "clips": [c.to_json(f"{base_url}/api/interviews/{interview_id}/clips/{c.id}/media") for c in clips],

@@ -6,7 +6,7 @@ for an interview never begun. An interview in progress, or whose link still work
 The period is the job's jurisdiction profile's `retention_days` (server/jurisdictions.py); for
 jobs on the default profile CANDOR_RETENTION_DAYS overrides it when set.
 
-A candidate who was hired (status `hired` or any `hire` decision) is kept whole: they move to an
+A candidate who was hired (status `hired`, any `hire` decision, or an employee record) is kept whole: they move to an
 employee record. Otherwise, when every interview of the candidate is due, the candidate is erased
 completely (server/erasure.py, reason `retention`); when only some are, just those interviews are
 (the candidate and the rest stay). Candidates never invited are not touched here. Each erasure
@@ -30,7 +30,7 @@ from server.errors import ApiError
 from server.interview_machine import FINISHED
 from server.jurisdictions import DEFAULT, profile
 from server.settings import Settings
-from server.tables import Candidate, Decision, Interview, Invitation, Job, StateChange, utcnow
+from server.tables import Candidate, Decision, Employee, Interview, Invitation, Job, StateChange, utcnow
 from server.web import settings_key, store_key
 
 logger = logging.getLogger(__name__)
@@ -104,6 +104,8 @@ def find_due(db: Session, settings: Settings, now: datetime, candidate_id: int |
         decisions = {d.interview_id: d for d in db.exec(select(Decision).where(col(Decision.interview_id).in_(ids)))}
         if any(d.decision == "hire" for d in decisions.values()):
             continue
+        if db.exec(select(Employee.id).where(Employee.candidate_id == cid)).first() is not None:
+            continue  # an employee (e.g. hired through an imported past interview): kept whole
         due = []
         for interview in interviews:
             ended = _ended_at(db, interview, db.get(Invitation, interview.invitation_id),

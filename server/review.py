@@ -10,15 +10,16 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Literal
+from datetime import datetime
+from typing import Annotated, Any, AsyncIterator, Literal, Optional
 
 import av
 from aiohttp import web
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from server import audit, clips, recording, webhook_events
+from server import audit, clips, employees, recording, webhook_events
 from server.clips import MIN_MEDIA_S
 from server.api import router
 from server.api_router import Call
@@ -56,14 +57,20 @@ class NoteIn(Body):
     text: str = Field(min_length=1, max_length=5000)
 
 
+# A hire's first working day: an ISO date (YYYY-MM-DD) or date and time; 422 when it is not one.
+StartDate = Annotated[Optional[datetime], BeforeValidator(employees.parse_start_date)]
+
+
 class DecisionIn(Body):
     decision: Literal["second_interview", "talent_pool", "not_recommended", "hire"]
     note: str = Field(default="", max_length=5000)
+    start_date: StartDate = Field(default=None, description="For a hire: the first working day (YYYY-MM-DD)")
 
 
 class DecisionChangeIn(Body):
     decision: Literal["second_interview", "talent_pool", "not_recommended", "hire"]
     reason: str = Field(min_length=1, max_length=2000, description="Why the decision changes (kept in the audit log)")
+    start_date: StartDate = Field(default=None, description="For a change to hire: the first working day (YYYY-MM-DD)")
 
 
 def seen_items(db: Session, who: Principal, interview_id: int) -> dict[str, ClipView]:
@@ -141,6 +148,10 @@ def change_decision(db: Session, who: Principal, interview_id: int, body: Decisi
     change = DecisionChange(interview_id=interview_id, user_id=who.id, old=old, new=body.decision, reason=reason)
     db.add(change)
     db.flush()
+    if body.decision == "hire":  # the employee archive (server/employees.py)
+        employees.on_hire(db, who, interview, report, reason, body.start_date)
+    elif old == "hire":
+        employees.on_unhire(db, who, interview)
     audit.record(db, "hr", who.id, "review.decision_change", "interview", interview_id,
                  old=old, new=body.decision, change_id=change.id, reason_sha256=audit.text_digest(reason))
     _emit_decision(db, who, interview_id, body.decision, reason, previous=old)
@@ -220,6 +231,8 @@ def decide(db: Session, who: Principal, interview_id: int, body: DecisionIn, bas
         db.rollback()
         raise _already(db, interview_id) or Conflict(
             "this interview changed at the same moment (another review or decision); try again") from None
+    if body.decision == "hire":  # the employee archive (server/employees.py), in this transaction
+        employees.on_hire(db, who, interview, report, body.note.strip(), body.start_date)
     audit.record(db, "hr", who.id, "review.decision", "interview", interview_id, decision=body.decision,
                  note_sha256=audit.text_digest(body.note), recommendation=report["recommendation"]["decision"])
     _emit_decision(db, who, interview_id, body.decision, body.note.strip(), previous=None)

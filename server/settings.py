@@ -52,6 +52,9 @@ class Settings:
     # Addresses or networks that may read GET /metrics (others get 403).
     metrics_allow: tuple[str, ...] = ("127.0.0.1", "::1")
     max_sessions: int = 16
+    # The validity analysis of every job with hires is recomputed this often (days; 0 = only on
+    # request): server/validity_api.py.
+    validity_refresh_days: int = 90
     host: str = "127.0.0.1"
     port: int = 8080
     default_language: str = "ko"
@@ -195,6 +198,7 @@ class Settings:
             values["metrics_allow"] = tuple(a.strip() for a in v.split(",") if a.strip())
         for name, key, conv in (
             ("MAX_SESSIONS", "max_sessions", int),
+            ("VALIDITY_REFRESH_DAYS", "validity_refresh_days", int),
             ("HOST", "host", str),
             ("PORT", "port", int),
             ("DEFAULT_LANGUAGE", "default_language", str),
@@ -247,6 +251,8 @@ class Settings:
             )
         if self.max_sessions < 1:
             raise SettingsError("CANDOR_MAX_SESSIONS must be at least 1")
+        if self.validity_refresh_days < 0:
+            raise SettingsError("CANDOR_VALIDITY_REFRESH_DAYS must be a number of days >= 0 (0: only on request)")
         if not 3 <= self.owner_ttl_s <= 600:
             raise SettingsError("CANDOR_OWNER_TTL_S must be between 3 and 600 seconds")
         if not 0.2 <= self.analysis_fps <= 30:

@@ -20,7 +20,7 @@ from server import recording
 from server.retention import find_due, purge
 from server.settings import REPO_ROOT
 from server.tables import (
-    AuditLog, Candidate, Decision, DeletionCertificate, Interview, Invitation, Job, StateChange, Template,
+    AuditLog, Candidate, Decision, DeletionCertificate, Employee, Interview, Invitation, Job, StateChange, Template,
     TranscriptSegment, utcnow,
 )
 
@@ -102,6 +102,7 @@ async def scenario(hr: Api, store: Any, settings: Any) -> dict[str, Any]:
         ("eu_200", eu_tpl, "completed", 200, "not_recommended"),
         ("default_200", tpl, "completed", 200, "not_recommended"),
         ("live_now", tpl, "live", 400, None),
+        ("employee_rejected", tpl, "completed", 400, "not_recommended"),
     ):
         cid = await candidate(hr, name)
         s[name] = (cid, await interview(hr, store, settings, template, cid, state=state, days=days, decision=decision))
@@ -109,6 +110,13 @@ async def scenario(hr: Api, store: Any, settings: Any) -> dict[str, Any]:
     s["split_old"] = (cid, await interview(hr, store, settings, tpl, cid, state="completed", days=400))
     s["split_open"] = (cid, await interview(hr, store, settings, eu_tpl, cid, state="invited", days=0))
     s["never_invited"] = (await candidate(hr, "never_invited"), None)
+
+    def employed(db: Any) -> None:
+        # Hired through an imported past interview; a later live interview did not lead to a hire.
+        db.add(Employee(candidate_id=s["employee_rejected"][0], job_id=db.get(Template, tpl).job_id,
+                        hired_at=ago(800), source="history"))
+
+    store.run_sync(employed)
     return s
 
 
@@ -135,7 +143,7 @@ async def test_purge_erases_exactly_the_expired_not_hired(client: Any, hr: Api, 
     assert {p.due.candidate_id for p in done} == expected_whole | {s["split_old"][0]} and all(p.certificate_id for p in done)
     after = counts(store)
     gone = {"old_rejected", "old_expired", "never_begun", "eu_200"}
-    kept = {"old_hired", "recent_pool", "default_200", "live_now", "split_open", "never_invited"}
+    kept = {"old_hired", "recent_pool", "default_200", "live_now", "split_open", "never_invited", "employee_rejected"}
 
     def present(db: Any) -> dict[str, tuple[bool, bool]]:
         return {k: (db.get(Candidate, s[k][0]) is not None, s[k][1] is not None and db.get(Interview, s[k][1]) is not None)

@@ -261,14 +261,18 @@ async def report_note(call: PageCall) -> web.Response:
          errors=(404, 409, 422))
 async def report_decision(call: PageCall) -> web.Response:
     iid = call.id_param("interview_id", "interview")
-    values = {"decision": call.text("decision"), "decision_note": call.text("note").replace("\r\n", "\n")}
+    values = {"decision": call.text("decision"), "decision_note": call.text("note").replace("\r\n", "\n"),
+              "start_date": call.text("start_date").strip()}
     errors = FormErrors()
     try:
-        body = DecisionIn.model_validate({"decision": values["decision"], "note": values["decision_note"]})
+        body = DecisionIn.model_validate({"decision": values["decision"], "note": values["decision_note"],
+                                          "start_date": values["start_date"] or None})
     except ValidationError as exc:
         def label(loc: tuple[Any, ...], kind: str, described: str) -> tuple[str, str]:
             if loc[:1] == ("decision",):
                 return "decision", _("choose a decision")
+            if loc[:1] == ("start_date",):
+                return "decision", described
             return "decision", f"note {described}"
 
         errors = validation_errors(exc, label)

@@ -115,3 +115,30 @@ async def invite(hr: Api, name: str = "Ada", email: str = "ada@example.com") -> 
         "template_id": tpl_id, "candidate_ids": [c["id"]],
         "deadline": (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()}, expect=201)
     return inv["invitations"][0]["url"].rsplit("/", 1)[1], inv["invitations"][0]["interview_id"]
+
+
+# --- running in parallel (pytest-xdist: `./candor test` uses -n 2 --dist loadgroup) -------------
+
+# Modules that stream live media (aiortc or Chromium over WebRTC) and analyse it: they run one
+# after another on one worker, so two live interviews never compete for the two cores and a
+# test's timing matches a single run; everything else runs beside them on the other worker.
+MEDIA_MODULES = frozenset({
+    "test_audio_gaps", "test_candidate_page", "test_capacity", "test_cluster", "test_connect_failure",
+    "test_consent_withdrawal", "test_durability", "test_e2e_interview", "test_e2e_no_evidence",
+    "test_employee_browser", "test_faults", "test_follow_up_live", "test_frame_budget", "test_language_live",
+    "test_live_scores", "test_live_session", "test_metrics", "test_monitor_page", "test_offer_limits",
+    "test_recording", "test_report_page", "test_restart", "test_signaling", "test_speech_waits_for_model",
+    "test_turn",
+})
+# Modules that cut the network of the whole namespace (iptables on loopback): while one of their
+# tests runs, no other test may run at all (tests.support.fixtures `exclusive_network`).
+NETWORK_FAULT_MODULES = frozenset({"test_faults", "test_connect_failure"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rpartition(".")[2] if item.module is not None else ""
+        if module in MEDIA_MODULES:
+            item.add_marker(pytest.mark.xdist_group("media"))
+        if module in NETWORK_FAULT_MODULES:
+            item.add_marker(pytest.mark.network_fault)

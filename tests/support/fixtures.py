@@ -7,11 +7,12 @@ import this package as ``tests.support``, never as ``support``.
 
 Fixtures: ``postgres_url``, ``postgres_db_url`` (tests.support.postgres); ``playwright``,
 ``browser``, ``page``, ``launch_browser`` (tests.support.browser); ``server_url``
-(tests.support.server).
+(tests.support.server); ``exclusive_network`` (tests.support.parallel, autouse).
 """
 
 pytest_plugins = [
     "tests.support.postgres",
     "tests.support.browser",
     "tests.support.server",
+    "tests.support.parallel",
 ]

@@ -137,11 +137,14 @@ CREATE TABLE jobs (
 	jurisdiction VARCHAR(32) NOT NULL,
 	version INTEGER NOT NULL,
 	archived_at DATETIME,
+	family VARCHAR(40) NOT NULL,
 	PRIMARY KEY (id),
 	FOREIGN KEY(created_by) REFERENCES users (id)
 );
 
 CREATE INDEX ix_jobs_created_by ON jobs (created_by);
+
+CREATE INDEX ix_jobs_family ON jobs (family);
 
 CREATE TABLE mail_templates (
 	kind VARCHAR(16) NOT NULL,

@@ -33,6 +33,7 @@ def create_job(db: Session, who: Principal, body: JobIn, default_language: str,
         language=language,
         created_by=who.id,
         jurisdiction=body.jurisdiction,
+        family=body.family.strip(),
         analyze_expression=analyses["expression"],
         analyze_eye_contact=analyses["eye_contact"],
         analyze_posture=analyses["posture"],
@@ -184,6 +185,7 @@ def job_detail(db: Session, job: Job) -> dict[str, Any]:
         "analyze_posture": job.analyze_posture,
         "version": job.version,
         "archived_at": job.archived_at,
+        "family": job.family,
         "dimensions": [
             {
                 "id": d.id,

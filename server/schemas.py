@@ -172,11 +172,17 @@ class JobIn(Body):
     jurisdiction: str = Field(default="default", max_length=32,
                               description="Jurisdiction profile id (GET /api/jurisdictions): notice, consent, "
                                           "which analyses may run, retention")
+    family: Annotated[str, Field(max_length=40, description="Job family (e.g. engineering): validity is also "
+                                                           "analysed across the jobs of one family")] = ""
 
 
 class DimensionRef(BaseModel):
     id: int
     name: str
+
+
+class JobFamilyIn(Body):
+    family: Annotated[str, Field(max_length=40, description="The job family; \"\" for none")]
 
 
 class JobCreated(BaseModel):

@@ -60,6 +60,9 @@ class Job(SQLModel, table=True):
     version: int = 1
     # Archived: kept with its interviews and reports, but no new invitations (nothing is deleted).
     archived_at: Optional[datetime] = None
+    # The job family (e.g. "engineering"; "" = none): validity is also analysed across the jobs
+    # of one family (server/validity.py), matched without regard to case.
+    family: str = Field(default="", max_length=40, index=True)
 
 
 class JobAccess(SQLModel, table=True):

@@ -30,11 +30,12 @@ from sqlmodel import Session, col, select
 
 from server import audit
 from server.auth import Principal
-from server.jobs import get_job
+from server.errors import NotFound
+from server.jobs import get_job, visible_jobs_query
 from server.reports import Thresholds
 from server.store import stored_id
 from server.tables import Dimension, Employee, ValiditySnapshot
-from server.validity_data import EARLY_LEAVE_DAYS, JobPeople, Person, job_people
+from server.validity_data import EARLY_LEAVE_DAYS, JobPeople, Person, family_people, job_people
 from server.validity_stats import MIN_N, correlation, hit_rate, mean_difference
 
 logger = logging.getLogger(__name__)
@@ -189,6 +190,36 @@ def compute(db: Session, who: Principal, job_id: int, bar: float = DEFAULT_BAR, 
     audit.record(db, actor[0], actor[1], "validity.compute", "job", job_id, snapshot_id=snapshot.id,
                  trigger=trigger, n=result["n"], bar=bar)
     return {**result, "snapshot_id": stored_id(snapshot), "computed_at": _iso(snapshot.computed_at)}
+
+
+def compute_family(db: Session, who: Principal, family: str, bar: float = DEFAULT_BAR,
+                   thresholds: Thresholds = Thresholds()) -> dict[str, Any]:
+    """The analysis over every job of one family the user sees (404 when there is none), the
+    dimensions matched by name. Ratings are pooled as they are: the jobs should rate on one scale.
+    Not stored (a snapshot belongs to one job); audited."""
+    fp = family_people(db, who, family, thresholds)
+    if not fp.job_ids:
+        raise NotFound(f"no job of family {family.strip()[:40]!r} that you can see")
+    result = analyse(fp.people, [(i, name) for i, name in enumerate(fp.names, start=1)], bar)
+    # Dimensions of a family are names, not one job's dimension ids.
+    for block in (result["dimensions"], result["early_leavers"].get("dimensions", []),
+                  result["top_performers"].get("dimensions", [])):
+        for d in block:
+            d["id"] = None
+    result["no_predictive_value"] = [d["name"] for d in result["dimensions"] if d["predictive"] is False]
+    audit.record(db, "hr", who.id, "validity.compute_family", "job_family", None, family=fp.family,
+                 jobs=fp.job_ids, n=result["n"], bar=bar)
+    return {"family": fp.family, "job_ids": fp.job_ids, **result}
+
+
+def families(db: Session, who: Principal) -> list[dict[str, Any]]:
+    """The job families among the jobs the user sees, with their job counts."""
+    counts: dict[str, list[Any]] = {}
+    for job in db.exec(visible_jobs_query(who)).all():
+        if job.family.strip():
+            entry = counts.setdefault(job.family.strip().lower(), [job.family.strip(), 0])
+            entry[1] += 1
+    return [{"family": name, "jobs": n} for name, n in sorted(counts.values(), key=lambda e: str(e[0]).lower())]
 
 
 def _iso(moment: datetime) -> str:

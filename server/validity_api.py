@@ -15,11 +15,13 @@ from typing import Any, AsyncIterator, Callable, TypeVar
 from aiohttp import web
 from sqlmodel import Session
 
-from server import kpis, phrases, validity
+from server import audit, kpis, phrases, validity
 from server.api import router
 from server.api_router import Call, QueryParam
 from server.errors import ApiError, Malformed
+from server.jobs import get_job
 from server.reports import Thresholds
+from server.schemas import JobFamilyIn
 from server.tables import utcnow
 from server.web import settings_key, store_key
 
@@ -86,6 +88,45 @@ async def get_validity(call: Call) -> dict[str, Any]:
     bar = parse_bar(call.request.query.get("bar"))
     thresholds = _thresholds(call)
     return await _run(call, lambda db: validity.compute(db, call.who, job_id, bar, "request", thresholds))
+
+
+@router.route("GET", "/api/job-families",
+              summary="The job families among the jobs you see, with how many jobs each has",
+              response={"type": "object", "properties": {"families": {"type": "array"}}}, tag="validity")
+async def get_families(call: Call) -> dict[str, Any]:
+    return {"families": await _run(call, lambda db: validity.families(db, call.who))}
+
+
+@router.route("GET", "/api/job-families/{family}/validity",
+              summary="Predictive validity across every job of one family (dimensions matched by name; the shape "
+                      "of GET /api/jobs/{id}/validity with dimension ids null, plus family and job_ids)",
+              response=VALIDITY_SHAPE, errors=(400, 404), tag="validity",
+              query=(QueryParam("bar", "the performance rating (0-100) that counts as meeting the bar; default 70",
+                                "number"),))
+async def get_family_validity(call: Call) -> dict[str, Any]:
+    family = call.request.match_info["family"]
+    bar = parse_bar(call.request.query.get("bar"))
+    thresholds = _thresholds(call)
+    return await _run(call, lambda db: validity.compute_family(db, call.who, family, bar, thresholds))
+
+
+@router.route("PUT", "/api/jobs/{job_id}/family", body=JobFamilyIn,
+              summary="Set a job's family (\"\" for none): validity is also analysed across a family's jobs",
+              response={"type": "object", "properties": {"id": {"type": "integer"}, "family": {"type": "string"}}},
+              errors=(400, 404, 422), tag="validity")
+async def put_family(call: Call) -> dict[str, Any]:
+    job_id = call.int_param("job_id")
+    body: JobFamilyIn = call.body
+    return await _run(call, lambda db: set_family(db, call.who, job_id, body.family))
+
+
+def set_family(db: Session, who: Any, job_id: int, family: str) -> dict[str, Any]:
+    job = get_job(db, who, job_id)
+    old, job.family = job.family, family.strip()
+    db.add(job)
+    if old != job.family:
+        audit.record(db, "hr", who.id, "job.family", "job", job_id, family=job.family, previous=old)
+    return {"id": job_id, "family": job.family}
 
 
 @router.route("GET", "/api/jobs/{job_id}/validity/history",

@@ -17,15 +17,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Mapping
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from server.auth import Principal
-from server.jobs import dimensions_of, get_job
+from server.jobs import dimensions_of, get_job, visible_jobs_query
 from server.reports import Thresholds
 from server.results import job_results
 from server.scoring import overall_score
 from server.store import stored_id
-from server.tables import Dimension, Employee, PastInterview, PerformanceReview, utcnow
+from server.tables import Dimension, Employee, Job, PastInterview, PerformanceReview, utcnow
 
 EARLY_LEAVE_DAYS = 183  # "early leavers (< 6 months)"
 
@@ -129,3 +129,36 @@ def overall_under(scores: Mapping[int, float | None], weights: Mapping[int, floa
     resume boosts are left out: they belong to the interview, not to the weights)."""
     kept = {d: s for d, s in scores.items() if d in weights}
     return overall_score(kept, weights).score
+
+
+@dataclass(slots=True)
+class FamilyPeople:
+    """The scored people of every job of one family the user sees, pooled; dimensions matched by
+    name across the jobs (a person's scores keyed by the position of the name in `names`, from 1;
+    each overall stays under its own job's weights)."""
+
+    family: str
+    job_ids: list[int]
+    names: list[str]
+    people: list[Person] = field(default_factory=list)
+
+
+def family_people(db: Session, who: Principal, family: str, thresholds: Thresholds = Thresholds(),
+                  now: datetime | None = None) -> FamilyPeople:
+    wanted = family.strip().lower()
+    jobs = list(db.exec(visible_jobs_query(who).where(func.lower(Job.family) == wanted)
+                        .order_by(col(Job.id)))) if wanted else []
+    out = FamilyPeople(family.strip(), [stored_id(j) for j in jobs], [])
+    position: dict[str, int] = {}
+    for job in jobs:
+        jp = job_people(db, who, stored_id(job), thresholds, now)
+        name_of = {stored_id(d): d.name for d in dimensions_of(db, stored_id(job), include_retired=True)}
+        for d in jp.dimensions:
+            position.setdefault(d.name.strip().lower(), len(position) + 1)
+            if len(out.names) < len(position):
+                out.names.append(d.name)
+        for person in jp.people:
+            person.scores = {position[name_of[d].strip().lower()]: s for d, s in person.scores.items()
+                             if d in name_of and name_of[d].strip().lower() in position}
+            out.people.append(person)
+    return out

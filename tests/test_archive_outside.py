@@ -135,3 +135,43 @@ async def test_a_recalibration_that_drops_a_group_below_four_fifths_is_refused(a
     _, back = await admin.call("POST", f"/api/recalibrations/{rec['id']}/rollback", json={}, expect=200)
     _, job = await admin.call("GET", f"/api/jobs/{job_id}", expect=200)
     assert back["version"] == 3 and len({d["weight"] for d in job["dimensions"]}) == 1
+
+
+async def test_a_job_family_pools_its_jobs_where_each_alone_has_too_few(admin: Api) -> None:
+    jobs = []
+    for seed, title in ((21, "Backend engineer"), (22, "Frontend engineer")):
+        job_id, _ = await make_job(admin, title)
+        await load(admin, job_id, company(25, seed=seed) | {"demographics": []})
+        _, set_to = await admin.call("PUT", f"/api/jobs/{job_id}/family", json={"family": " Engineering "},
+                                     expect=200)
+        assert set_to == {"id": job_id, "family": "Engineering"}
+        _, alone = await admin.call("GET", f"/api/jobs/{job_id}/validity", expect=200)
+        assert alone["n"] == 25 and alone["not_enough_data"] is True
+        jobs.append(job_id)
+    other, _ = await make_job(admin, "Cashier")
+    await admin.call("PUT", f"/api/jobs/{other}/family", json={"family": "retail"}, expect=200)
+    _, listed = await admin.call("GET", "/api/job-families", expect=200)
+    assert listed["families"] == [{"family": "Engineering", "jobs": 2}, {"family": "retail", "jobs": 1}]
+    _, pooled = await admin.call("GET", "/api/job-families/engineering/validity", expect=200)
+    assert pooled["job_ids"] == jobs and pooled["n"] == 50 and pooled["not_enough_data"] is False
+    by = {d["name"]: d for d in pooled["dimensions"]}
+    assert set(by) == set(DIMS) and all(d["id"] is None for d in pooled["dimensions"])
+    assert by[DIMS[0]]["predictive"] is True and by[DIMS[0]]["ci"][0] <= TRUE_R <= by[DIMS[0]]["ci"][1]
+    assert by[DIMS[1]]["predictive"] is False
+    # The validity page shows the family's pooled analysis and sets the family with its form.
+    from tests.test_report_page import page_login
+
+    csrf = await page_login(admin.client, "admin@example.com")
+    page = await (await admin.client.get(f"/jobs/{jobs[0]}/validity")).text()
+    assert 'id="family-table"' in page and 'value="Engineering"' in page and "50" in page
+    resp = await admin.client.post(f"/jobs/{other}/family", data={"csrf_token": csrf, "family": "Engineering"},
+                                   allow_redirects=False)
+    assert resp.status == 303
+    _, pooled3 = await admin.call("GET", "/api/job-families/ENGINEERING/validity", expect=200)
+    assert pooled3["job_ids"] == [*jobs, other]
+    resp = await admin.client.post(f"/jobs/{other}/family", data={"family": "retail"}, allow_redirects=False)
+    assert resp.status == 403  # no CSRF token
+    status, body = await admin.call("GET", "/api/job-families/nursing/validity")
+    assert status == 404 and "nursing" in body["error"]
+    status, body = await admin.call("PUT", f"/api/jobs/{other}/family", json={"family": "x" * 41})
+    assert status == 422

@@ -19,10 +19,11 @@ from server import validity
 from server.api_router import QueryParam
 from server.i18n import N_, _
 from server.jobs import get_job
-from server.pages.common import PageCall, hr_page
+from server.errors import Invalid
+from server.pages.common import PageCall, hr_page, see_other
 from server.reports import Thresholds
 from server.store import stored_id
-from server.validity_api import parse_bar
+from server.validity_api import parse_bar, set_family
 from server.validity_data import JobPeople, job_people
 
 MAX_POINTS = 1500  # per scatter; beyond it the chart is a blur anyway
@@ -206,7 +207,9 @@ async def validity_page(call: PageCall) -> web.Response:
         job = get_job(db, call.who, job_id)
         jp = job_people(db, call.who, job_id, thresholds)
         result = validity.compute(db, call.who, job_id, bar, "request", thresholds, people=jp)
-        return {"title": job.title, "jp": jp, "result": result,
+        family = (validity.compute_family(db, call.who, job.family, bar, thresholds)
+                  if job.family.strip() else None)
+        return {"title": job.title, "jp": jp, "result": result, "family_name": job.family, "family": family,
                 "phrases": phrases_module.job_phrases(db, call.who, job_id, thresholds),
                 "kpis": kpis_module.job_kpis(db, call.who, job_id, period),
                 "history": validity.history(db, call.who, job_id)["snapshots"][:HISTORY_SHOWN]}
@@ -225,6 +228,19 @@ async def validity_page(call: PageCall) -> web.Response:
         "hr_validity.html", nav="jobs", job_id=job_id, title=data["title"], v=result, bar=bar, period=period,
         rows=rows, verdicts=verdicts, scatters=scatters, bars=bars, hit_cutoffs=hit_cutoffs, hits=hits,
         phrases=data["phrases"], kpis=data["kpis"], history=data["history"],
+        family_name=data["family_name"], family=data["family"],
+        family_rows=[(d["name"], d, verdict(d, min_n)) for d in data["family"]["dimensions"]] if data["family"] else [],
         decision_labels={"hire": _("Hire"), "second_interview": _("Second interview"),
                          "talent_pool": _("Talent pool"), "not_recommended": _("Not recommended")},
     )
+
+
+@hr_page("POST", "/jobs/{job_id}/family", summary="HR: set the job's family (then the validity page)",
+         errors=(404, 422))
+async def validity_family(call: PageCall) -> web.Response:
+    job_id = call.id_param("job_id", "job")
+    family = call.text("family").strip()
+    if len(family) > 40:
+        raise Invalid(_("A job family is at most 40 characters."))
+    await call.store.run(lambda db: set_family(db, call.who, job_id, family))
+    return see_other(f"/jobs/{job_id}/validity#family")

@@ -249,6 +249,12 @@ async def test_shadow_mode_adds_the_overall_under_the_proposed_weights(client: A
     report = await interview_under_newest_version(hr, store, tpl, "shadowed")
     assert report["shadow"] == {"recalibration_id": rec["id"], "overall": weighted(report, rec["proposed"])}
     assert report["overall"]["score"] == weighted(report, rec["current"]) != report["shadow"]["overall"]
+    # The report page says it too, next to the overall.
+    from tests.test_report_page import page_login
+    await page_login(hr.client)
+    page = await (await hr.client.get(f"/interviews/{report['interview_id']}/report")).text()
+    assert 'id="shadow-overall"' in page and f'href="/recalibrations/{rec["id"]}"' in page
+    assert f"In shadow mode: {report['shadow']['overall']:.0f} under the proposed weights" in page
     # Only one shadow per job.
     _, other = await hr.call("POST", f"/api/jobs/{job_id}/recalibrations", expect=201)
     assert (await hr.call("POST", f"/api/recalibrations/{other['id']}/shadow", json={"on": True}))[0] == 409

@@ -45,9 +45,10 @@ def espeak_pcm(text: str) -> bytes:
     key = hashlib.sha256(text.encode()).hexdigest()[:16]
     raw = FIXTURES / f"espeak-ko-{key}.s16"
     if not raw.exists():
-        wav = FIXTURES / f"espeak-ko-{key}.wav"
+        # Names of this process only: another pytest worker may be making the same file.
+        wav = FIXTURES / f"espeak-ko-{key}.{os.getpid()}.wav"
         subprocess.run(["espeak-ng", "-v", "ko", text, "-w", str(wav)], check=True)
-        tmp = raw.with_suffix(".tmp")
+        tmp = FIXTURES / f"espeak-ko-{key}.{os.getpid()}.tmp"
         subprocess.run(["sox", str(wav), "-r", str(SR), "-c", "1", "-b", "16",
                         "-e", "signed-integer", "-t", "raw", str(tmp)], check=True)
         tmp.replace(raw)

@@ -51,7 +51,11 @@ class Settings:
     ice_transport_policy: str = "all"
     # Addresses or networks that may read GET /metrics (others get 403).
     metrics_allow: tuple[str, ...] = ("127.0.0.1", "::1")
-    max_sessions: int = 16
+    # Live interviews holding media at once in this process. bench/live.py on 2 cores (client on
+    # the same cores), bench/results/live-sweep-silero.txt: 2 pass every strict criterion, 4 all
+    # but the final-transcript lag p90 (2.2 s > 2 s), 6 and 8 fall far behind (1.3 and 0.5 fps,
+    # ASR 10-18 s late, 8 lose their connections). 4 keeps the machine out of that collapse.
+    max_sessions: int = 4
     # The validity analysis of every job with hires is recomputed this often (days; 0 = only on
     # request): server/validity_api.py.
     validity_refresh_days: int = 90

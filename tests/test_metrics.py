@@ -91,7 +91,7 @@ async def test_metrics_text_has_process_sessions_and_queue_counts(client: Any, s
     # Every state is reported, 0 when no session is in it.
     assert m["candor_sessions"][(("state", "live"),)] == 0
     assert m["candor_sessions"][(("state", "invited"),)] == 0
-    assert m["candor_max_sessions"][()] == 16
+    assert m["candor_max_sessions"][()] == 4  # the default CANDOR_MAX_SESSIONS (server/settings.py)
     assert m["candor_mail_outbox"] == {(("state", "sent"),): 2, (("state", "failed"),): 1}
     assert m["candor_webhook_deliveries"] == {(("state", "failed"),): 1}
     assert m["candor_store_queue_depth"][()] >= 0

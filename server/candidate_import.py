@@ -10,15 +10,13 @@ import io
 import logging
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from pydantic import ValidationError
 from sqlmodel import Session, func, select
 
 from server import audit
 from server.errors import ApiError, Invalid, Malformed
-from server.imports import Kind, RowErrors, parse
+from server.imports import Kind, RowErrors, cell_text, parse
 from server.resume_fields import EDUCATION_LEVELS, MAX_TITLE, MAX_YEARS, extract_fields
 from server.schemas import CandidateIn
 from server.tables import Candidate
@@ -50,16 +48,6 @@ def read_rows(data: bytes) -> list[Row]:
     return [Row(n, values) for n, values in enumerate(rows, start=2)]
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
 def _xlsx_rows(data: bytes) -> list[Row]:
     from openpyxl import load_workbook
 
@@ -72,10 +60,10 @@ def _xlsx_rows(data: bytes) -> list[Row]:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         sheet = book.worksheets[0]
         cells = iter(sheet.iter_rows(values_only=True))
-        header = [_cell(v).strip() for v in next(cells, ())]
+        header = [cell_text(v).strip() for v in next(cells, ())]
         rows: list[Row] = []
         for n, values in enumerate(cells, start=2):
-            texts = [_cell(v) for v in values]
+            texts = [cell_text(v) for v in values]
             if not any(t.strip() for t in texts):
                 continue  # an empty row, as a spreadsheet often has at the end
             if len(rows) >= MAX_IMPORT_ROWS:

@@ -522,7 +522,7 @@ def xlsx_as_csv(raw: bytes) -> bytes:
         out = io.StringIO()
         writer = csv.writer(out)
         for values in book.worksheets[0].iter_rows(values_only=True):
-            cells = [_cell(v) for v in values]
+            cells = [cell_text(v) for v in values]
             if any(c.strip() for c in cells):
                 writer.writerow(cells)
         book.close()
@@ -534,7 +534,8 @@ def xlsx_as_csv(raw: bytes) -> bytes:
     return out.getvalue().encode()
 
 
-def _cell(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """A spreadsheet cell as CSV text (whole floats without .0, dates in ISO 8601)."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():

@@ -75,16 +75,45 @@ def running_redis(workdir: Path, port: int) -> Iterator[str]:
         stop(process)
 
 
+ROUTES_BEGIN = "# -- per-process routes (deploy/cluster.py writes this part from its worker list) --\n"
+ROUTES_END = "# -- end of per-process routes --\n"
+
+
+def route_name(n: int) -> str:
+    """The n-th worker's (0-based) CANDOR_ROUTE, as nginx's per-process routes name it."""
+    return f"w{n + 1}"
+
+
+def _routes(worker_ports: Sequence[int]) -> str:
+    """nginx's `via` map and one upstream per worker, the others its backups."""
+    names = [route_name(n) for n in range(len(worker_ports))]
+    lines = ["map $arg_via $candor_route {", "    default candor_interviews;"]
+    lines += [f"    {name:<7} candor_{name};" for name in names]
+    lines.append("}")
+    for name, port in zip(names, worker_ports, strict=True):
+        lines.append(f"upstream candor_{name} {{")
+        lines.append(f"    server 127.0.0.1:{port} max_fails=1 fail_timeout=10s;")
+        lines += [f"    server 127.0.0.1:{other} backup;" for other in worker_ports if other != port]
+        lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
 def nginx_config(workdir: Path, listen_port: int, worker_ports: Sequence[int],
                  template: Path = NGINX_TEMPLATE) -> Path:
     """A complete nginx.conf that runs unprivileged from `workdir` and includes the template
-    with its upstream servers replaced by `worker_ports` and its listen by `listen_port`."""
+    with its two pooled upstreams' servers replaced by `worker_ports`, its per-process routes
+    written for them (worker n is `route_name(n)`) and its listen by `listen_port`."""
     workdir.mkdir(parents=True, exist_ok=True)
     text = template.read_text()
     servers = "".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=10s;\n" for p in worker_ports)
-    text, n = re.subn(r"(?m)^(upstream \w+ \{\n(?:    (?!server ).*\n)*)(?:    server .*\n)+", r"\1" + servers, text)
+    text, n = re.subn(r"(?m)^(upstream candor_(?:interviews|any) \{\n(?:    (?!server ).*\n)*)(?:    server .*\n)+",
+                      r"\1" + servers, text)
     if n != 2:
-        raise ValueError(f"{template}: expected two upstream blocks, found {n}")
+        raise ValueError(f"{template}: expected the upstreams candor_interviews and candor_any, found {n}")
+    begin, end = text.find(ROUTES_BEGIN), text.find(ROUTES_END)
+    if begin < 0 or end < begin:
+        raise ValueError(f"{template}: the per-process routes' marker lines are missing")
+    text = text[:begin + len(ROUTES_BEGIN)] + _routes(worker_ports) + text[end:]
     text, n = re.subn(r"(?m)^    listen 80;$", f"    listen 127.0.0.1:{listen_port};", text)
     if n != 1:
         raise ValueError(f"{template}: expected one `listen 80;` line")
@@ -154,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         workers = []
         for n, port in enumerate(ports):
             process = _spawn([sys.executable, str(REPO_ROOT / "run.py"), "serve", "--host", "127.0.0.1",
-                              "--port", str(port)], workdir / f"worker-{port}.log", env)
+                              "--port", str(port)], workdir / f"worker-{port}.log",
+                             {**env, "CANDOR_ROUTE": route_name(n)})
             stack.callback(stop, process)
             workers.append(process)
             wait_port(port, 120, process)  # the first one creates the database (and the first admin)

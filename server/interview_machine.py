@@ -169,8 +169,9 @@ def _deadline(f: Facts) -> bool:
 
 E = Effect
 S = State
+CAPACITY_CODE = "capacity"
 CAPACITY = Rule(None, refuse=("the interview server is busy right now; your page will try again by itself",
-                              "capacity", 503), when=_no_room)
+                              CAPACITY_CODE, 503), when=_no_room)
 NOTHING = Rule(None)  # allowed, changes nothing
 _DONE = (E.SEND_DONE, E.CLOSE_PEER, E.FINISHED)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, ProcessCollector, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, text
 from sqlmodel import Session, select
@@ -79,7 +79,7 @@ class CandorCollector(Collector):
         except Exception:  # a scrape never fails over the database; the old counts stay
             logger.warning("metrics: could not count the mail and webhook queues", exc_info=True)
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         now = time.monotonic()
         sessions = list(self.manager.sessions.values())
         by_state = GaugeMetricFamily("candor_sessions", "Interview sessions held by this process, by state",
@@ -149,7 +149,7 @@ class CandorCollector(Collector):
         yield hooks
         yield from self._leak_watch()
 
-    def _leak_watch(self) -> Iterator[GaugeMetricFamily]:
+    def _leak_watch(self) -> Iterator[Metric]:
         """What grows when something is not cleaned up after an interview."""
         if self.loop is not None:
             yield GaugeMetricFamily("candor_asyncio_tasks", "asyncio tasks not yet done on the server's event loop",
@@ -167,6 +167,11 @@ class CandorCollector(Collector):
                                 value=_os_threads())
         yield GaugeMetricFamily("candor_python_threads", "Python threads of this process (threading)",
                                 value=threading.active_count())
+        trimmer = self.manager.memory
+        yield CounterMetricFamily("candor_malloc_trims", "Times freed memory was handed back to the system "
+                                  "(server/memory.py)", value=trimmer.trims)
+        yield CounterMetricFamily("candor_malloc_trim_seconds", "Time spent handing freed memory back",
+                                  value=round(trimmer.seconds, 6))
 
 
 def _os_threads() -> int:

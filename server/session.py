@@ -29,7 +29,8 @@ from server.background import Background
 from server.bus import Bus
 from server.media_slots import MediaSlots
 from server.interview_machine import (
-    AFTER_RECORD, FINISHED, HOLDS_MEDIA, TEXT, Effect, Event, Facts, Refused, State, Step, handle,
+    AFTER_RECORD, CAPACITY_CODE, FINISHED, HOLDS_MEDIA, TEXT, Effect, Event, Facts, Refused, State, Step,
+    handle,
 )
 from server.question_signals import VisionTally
 from server.plan import InterviewPlan, QuestionPlan
@@ -285,8 +286,11 @@ class InterviewSession:
                 if self.state == State.CONNECTING and self.media_connected:
                     await self._apply(Event.MEDIA_UP, "system")
             except Refused as refused:
-                self.send({"type": "state", "state": self.state.value, "code": refused.code,
-                           "reason": TEXT.get(refused.code, refused.reason)})
+                message = {"type": "state", "state": self.state.value, "code": refused.code,
+                           "reason": TEXT.get(refused.code, refused.reason)}
+                if refused.code == CAPACITY_CODE and (route := self.slots.elsewhere()) is not None:
+                    message["route"] = route  # the page reconnects there (nginx's `?via=`)
+                self.send(message)
 
     async def withdraw(self) -> bool:
         """The candidate withdrew their consent to analysis: from this moment nothing more is

@@ -34,6 +34,7 @@ from server.recording import Recorder, recordings_root
 from server import session_store, session_views
 from server.interview_machine import FINISHED, HOLDS_MEDIA, STARTED, Event, Facts, Refused, State
 from server.media_slots import MediaSlots
+from server.memory import MemoryTrimmer
 from server.ownership import HeldElsewhere, Ownership, new_process_id
 from server.redis_bus import RedisBus, Unreachable
 from server.session import InterviewSession
@@ -66,7 +67,7 @@ class SessionManager:
         self.bus = bus
         self.bank = bank
         self.sessions: dict[int, InterviewSession] = {}
-        self.slots = MediaSlots(settings.max_sessions, self.overloaded)
+        self.slots = MediaSlots(settings.max_sessions, self.overloaded, self.room_elsewhere)
         # Vision inference for every session shares this bounded pool (one thread per core):
         # more threads would only make frames wait longer; the pumps drop stale frames instead.
         self.vision_executor = analysis_executor(settings.vision_threads, "vision")
@@ -83,6 +84,8 @@ class SessionManager:
         self._jobs: dict[int, int] = {}  # interview -> job, for events sent to other processes
         self._orphans: set[int] = set()  # ownerless at the last heartbeat
         self._handing_over: set[int] = set()
+        self._loads: list[dict[str, Any]] = []  # every process's load at the last heartbeat
+        self.memory = MemoryTrimmer(busy=lambda: bool(self.sessions))
 
     async def start(self) -> None:
         """Interviews a previous process left mid-way are interrupted now and watched again
@@ -106,6 +109,7 @@ class SessionManager:
             logger.warning("restart: %d interview(s) were mid-way and wait for their candidates: %s",
                            len(moved), ", ".join(map(str, moved)))
         self._ticker = asyncio.create_task(self._tick(), name="session-ticker")
+        self.memory.start()
         if self.ownership is not None:
             self._heartbeat = asyncio.create_task(self._beat(), name="ownership-heartbeat")
 
@@ -370,6 +374,7 @@ class SessionManager:
             self.bus.publish("session", session.id, event="closed", state=session.state.value)
             self._jobs.pop(session.id, None)  # after the last event that other processes need it for
             logger.info("interview %d: session closed (%s)", session.id, session.state)
+            self.memory.ask()  # its frames and buffers are freed now: give the pages back
             if release and self.ownership is not None:
                 task = asyncio.create_task(self._release(session.id), name=f"release-{session.id}")
                 self._releasing.add(task)
@@ -388,7 +393,21 @@ class SessionManager:
         live = sum(1 for s in self.sessions.values() if s.state == State.LIVE)
         return {"process_id": self.process_id, "sessions": len(self.sessions), "live": live,
                 "media": len(self.slots.held), "max_sessions": self.settings.max_sessions,
-                "overloaded": self.overloaded(), "ts": round(time.time(), 3)}
+                "overloaded": self.overloaded(), "route": self.settings.route, "ts": round(time.time(), 3)}
+
+    def room_elsewhere(self) -> str | None:
+        """The route of the named process with the most free slots at the last heartbeat (not
+        this one, not falling behind), for a candidate this process has no room for: the
+        candidate page reconnects through nginx with `?via=` it. None without one."""
+        best, most = None, 0
+        for load in self._loads:
+            route = load.get("route")
+            if not route or load.get("process_id") == self.process_id or load.get("overloaded"):
+                continue
+            free = int(load.get("max_sessions", 0)) - int(load.get("media", 0))
+            if free > most:
+                best, most = str(route), free
+        return best
 
     async def _beat(self) -> None:
         """Every third of the ownership TTL: our interviews' keys renewed, our load announced,
@@ -406,6 +425,7 @@ class SessionManager:
                 for interview_id in sorted(orphans & self._orphans):
                     await self._adopt(interview_id)
                 self._orphans = orphans
+                self._loads = await self.ownership.processes()
             except Exception:
                 logger.warning("cluster heartbeat failed (Redis unreachable?)", exc_info=True)
 
@@ -571,6 +591,7 @@ class SessionManager:
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+        await self.memory.stop()
         sessions = list(self.sessions.values())
         if sessions:
             done, pending = await asyncio.wait([asyncio.ensure_future(s.close()) for s in sessions],

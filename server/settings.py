@@ -27,6 +27,10 @@ class Settings:
     # With Redis: how long a process that stopped still holds its interviews (its heartbeat
     # renews them every third of this); then a live process adopts them.
     owner_ttl_s: float = 15.0
+    # With Redis behind nginx: this process's name in nginx's per-process routes (`?via=NAME`,
+    # deploy/nginx.conf). A process without room sends a new candidate to a named process that
+    # has room; unnamed processes neither send nor receive them.
+    route: str | None = None
     public_url: str | None = None
     # Without public_url, links (invitations, report clips) are built from the request's Host
     # header only when it names one of these: "name" allows any port, "name:port" that port.
@@ -172,6 +176,7 @@ class Settings:
             values["models_dir"] = Path(v)
         values["database_url"] = get("DATABASE_URL")
         values["redis_url"] = get("REDIS_URL")
+        values["route"] = get("ROUTE")
         values["smtp_url"] = get("SMTP_URL")
         values["mail_from"] = get("MAIL_FROM")
         values["secret_key"] = get("SECRET_KEY")
@@ -257,6 +262,9 @@ class Settings:
             raise SettingsError("CANDOR_MAX_SESSIONS must be at least 1")
         if self.validity_refresh_days < 0:
             raise SettingsError("CANDOR_VALIDITY_REFRESH_DAYS must be a number of days >= 0 (0: only on request)")
+        if self.route is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", self.route):
+            raise SettingsError("CANDOR_ROUTE must be 1-32 letters, digits, '-' or '_' (the name nginx's `via` map "
+                                "gives this process)")
         if not 3 <= self.owner_ttl_s <= 600:
             raise SettingsError("CANDOR_OWNER_TTL_S must be between 3 and 600 seconds")
         if not 0.2 <= self.analysis_fps <= 30:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from server.api import router
 from server.errors import ApiError, Malformed
-from server.interview_machine import TEXT, Event, Refused
+from server.interview_machine import CAPACITY_CODE, TEXT, Event, Refused
 from server.invitations import OpenLink, open_link
 from server.session import InterviewSession
 from server.sessions import sessions_key
@@ -179,7 +179,7 @@ async def _answer(request: web.Request, interview_id: int, sdp: str) -> web.Resp
     try:
         session.check(Event.OFFER)  # before any WebRTC work: finished, or no room (503)
     except Refused as refused:
-        raise ApiError(refused.reason, status=refused.status) from None
+        raise _refusal(session, refused) from None
     peer = manager.new_peer(session)
     try:
         await peer.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
@@ -193,9 +193,18 @@ async def _answer(request: web.Request, interview_id: int, sdp: str) -> web.Resp
         await session.offer(peer)
     except Refused as refused:  # the last slot went to another candidate meanwhile
         await peer.close()
-        raise ApiError(refused.reason, status=refused.status) from None
+        raise _refusal(session, refused) from None
     logger.info("interview %s: new peer connection", session.id)
     return json_response({"sdp": peer.pc.localDescription.sdp, "type": peer.pc.localDescription.type})
+
+
+def _refusal(session: InterviewSession, refused: Refused) -> ApiError:
+    """No room here: the 503 names a process with room (`route`), if one announced it; the
+    page offers again through nginx's `?via=` that route."""
+    route = session.slots.elsewhere() if refused.code == CAPACITY_CODE else None
+    if route is None:
+        return ApiError(refused.reason, status=refused.status)
+    return ApiError(refused.reason, status=refused.status, route=route)
 
 
 class _Socket:

@@ -125,6 +125,7 @@
     deviceError: null, // null | "missing" | "denied" | "in-use" | "unsupported" | "other"
     deviceErrorName: null, // the DOMException name
     offerError: null, // the last error from POST /offer
+    route: null, // the server process a busy one sent this interview to (nginx's ?via=), or null
     offers: 0, // offers sent
     wsConnects: 0, // websockets opened
     reconnects: 0, // reconnect attempts (websocket or media)
@@ -133,6 +134,22 @@
     events: [], // [{t, what}] for debugging
   };
   window.candor = candor;
+
+  // Several server processes behind nginx: one without room names another that has room, and
+  // this page's websocket and offers go there (`?via=NAME`) from then on, also after a reload.
+  const ROUTE_KEY = `candor-route:${token}`;
+  try { candor.route = sessionStorage.getItem(ROUTE_KEY); } catch (_) { /* storage blocked */ }
+
+  function routed(path) {
+    return candor.route ? `${path}?via=${encodeURIComponent(candor.route)}` : path;
+  }
+
+  function setRoute(name) {
+    candor.route = name;
+    try {
+      if (name) sessionStorage.setItem(ROUTE_KEY, name); else sessionStorage.removeItem(ROUTE_KEY);
+    } catch (_) { /* storage blocked: this page still keeps it */ }
+  }
 
   const el = {
     notice: $("notice"),
@@ -531,12 +548,14 @@
   function openSocket() {
     if (TERMINAL.has(candor.state)) return;
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const ws = new WebSocket(`${scheme}//${location.host}${base}/ws`);
+    const ws = new WebSocket(`${scheme}//${location.host}${routed(`${base}/ws`)}`);
+    let opened = false;
     candor.ws = ws;
     candor.wsConnects += 1;
     ws.addEventListener("open", () => {
       if (candor.ws !== ws) return;
       candor.wsOpen = true;
+      opened = true;
       retry.ws.attempt = 0;
       log("ws open");
       clearNotices("socket");
@@ -561,9 +580,25 @@
         closeForGood(event.reason);
         return;
       }
+      // Never reached the process it was sent to: the hash's own choice again (a full process
+      // sends it on once more).
+      if (!opened && candor.route) { log(`route ${candor.route} dropped`); setRoute(null); }
       refreshLiveState();
       schedule("ws", openSocket, `websocket closed (${event.code})`);
     });
+  }
+
+  // A busy process named one with room: the websocket moves there now (the page says start
+  // on the new socket, and that process asks for media when it has taken the interview).
+  function followRoute(name) {
+    if (!name || name === candor.route) return;
+    log(`the server sends this interview to ${name}`);
+    setRoute(name);
+    const ws = candor.ws;
+    candor.ws = null;
+    candor.wsOpen = false;
+    if (ws) { try { ws.close(); } catch (_) { /* already */ } }
+    scheduleIn("ws", openSocket, 0, `moving to ${name}`, false);
   }
 
   let startSent = false;
@@ -675,7 +710,7 @@
       candor.offers += 1;
       let response;
       try {
-        response = await fetch(`${base}/offer`, {
+        response = await fetch(routed(`${base}/offer`), {
           method: "POST",
           headers: { "Content-Type": "application/json" },
           body: JSON.stringify({ sdp: local.sdp, type: local.type }),
@@ -689,7 +724,7 @@
       try { body = await response.json(); } catch (_) { /* not JSON */ }
       if (!response.ok) {
         const text = (body && body.error) || `${response.status} ${response.statusText}`;
-        throw Object.assign(new Error(text), { status: response.status, retry: response.status >= 500 || response.status === 429 || response.status === 408 });
+        throw Object.assign(new Error(text), { status: response.status, retry: response.status >= 500 || response.status === 429 || response.status === 408, route: body && body.route });
       }
       if (candor.pc !== pc) return;
       await pc.setRemoteDescription({ type: body.type, sdp: body.sdp });
@@ -761,8 +796,10 @@
       fail(_("The video connection could not be set up"), _("The server said: %(text)s. Please reload the page; if it happens again, try another browser.", { text }));
       return;
     }
-    if (status === 503) notice("busy", CODE_TEXT.capacity);
-    else if (err && err.unreachable) notice("media", _("The interview server cannot be reached right now. The page keeps trying by itself…"));
+    if (status === 503) {
+      notice("busy", CODE_TEXT.capacity);
+      if (err.route) followRoute(err.route);
+    } else if (err && err.unreachable) notice("media", _("The interview server cannot be reached right now. The page keeps trying by itself…"));
     else notice("media", _("The video connection could not be set up (%(text)s). Trying again…", { text }));
     refreshLiveState();
     schedule("media", retryMedia, text);
@@ -851,7 +888,8 @@
     if (code === "consent_withdrawn") onWithdrawn();
     if (code === "capacity") {
       notice("busy", CODE_TEXT.capacity);
-      if (joined && !connecting) schedule("media", retryMedia, "the server is busy");
+      if (msg.route) followRoute(msg.route);
+      else if (joined && !connecting) schedule("media", retryMedia, "the server is busy");
     } else if (code === "connect_timeout") {
       notice("connect", CODE_TEXT.connect_timeout);
     }

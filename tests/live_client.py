@@ -96,8 +96,10 @@ def portrait_640x480() -> np.ndarray:
     return canvas
 
 
-async def connect(base_url: str, token: str, session: object, tracks: list[MediaStreamTrack]) -> RTCPeerConnection:
-    """Offer with the given tracks, apply the server's answer; returns the connection."""
+async def connect(base_url: str, token: str, session: object, tracks: list[MediaStreamTrack],
+                  query: str = "") -> RTCPeerConnection:
+    """Offer with the given tracks, apply the server's answer; returns the connection. `query`
+    (e.g. "?via=w2") goes after the offer's path."""
     from server.peer import restrict_host_addresses
 
     restrict_host_addresses(("127.0.0.1",))  # media in tests stays on loopback
@@ -105,7 +107,7 @@ async def connect(base_url: str, token: str, session: object, tracks: list[Media
     for track in tracks:
         pc.addTrack(track)
     await pc.setLocalDescription(await pc.createOffer())
-    resp = await session.post(f"{base_url}/i/{token}/offer",  # type: ignore[attr-defined]
+    resp = await session.post(f"{base_url}/i/{token}/offer{query}",  # type: ignore[attr-defined]
                               json={"sdp": pc.localDescription.sdp, "type": "offer"})
     body = await resp.json()
     assert resp.status == 200, body

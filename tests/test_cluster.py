@@ -8,12 +8,14 @@ there at the same question."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
 import signal
 import time
 import urllib.error
+from datetime import datetime, timedelta, timezone
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
@@ -24,7 +26,7 @@ import psycopg
 import pytest
 import redis
 
-from deploy.cluster import running_nginx, running_redis
+from deploy.cluster import route_name, running_nginx, running_redis
 from server.ownership import owner_key, snapshot_key
 from tests.live_client import ImageTrack, PcmTrack, connect, portrait_640x480
 from tests.support.server import RunningServer, free_port, running_server
@@ -59,19 +61,36 @@ class Cluster:
         return next(s for s in self.servers if s.process.pid == pid)
 
 
-@pytest.fixture
-def cluster(tmp_path: Path, postgres_db_url: str) -> Iterator[Cluster]:
+@contextlib.contextmanager
+def started_cluster(tmp_path: Path, db_url: str, **env: str) -> Iterator[Cluster]:
+    """Redis, two server processes (routes w1 and w2, as nginx's per-process routes name them)
+    and nginx with deploy/nginx.conf in front; `env` adds to both processes' environment."""
     with contextlib.ExitStack() as stack:
         redis_url = stack.enter_context(running_redis(tmp_path / "redis", free_port()))
-        env = {"CANDOR_LOAD_MODELS": "0", "CANDOR_DATABASE_URL": postgres_db_url, "CANDOR_REDIS_URL": redis_url,
-               "CANDOR_OWNER_TTL_S": str(OWNER_TTL_S), "CANDOR_TRUSTED_PROXIES": "127.0.0.1"}
-        for name in ("a", "b"):
+        common = {"CANDOR_LOAD_MODELS": "0", "CANDOR_DATABASE_URL": db_url, "CANDOR_REDIS_URL": redis_url,
+                  "CANDOR_OWNER_TTL_S": str(OWNER_TTL_S), "CANDOR_TRUSTED_PROXIES": "127.0.0.1", **env}
+        servers: list[RunningServer] = []
+        for n, name in enumerate(("a", "b")):
             (tmp_path / name).mkdir()
-        first = stack.enter_context(running_server(tmp_path / "a", env))
-        second = stack.enter_context(running_server(tmp_path / "b", env, data_dir=first.data_dir))
+            servers.append(stack.enter_context(running_server(
+                tmp_path / name, {**common, "CANDOR_ROUTE": route_name(n)},
+                data_dir=servers[0].data_dir if servers else None)))
         nginx = stack.enter_context(running_nginx(tmp_path / "nginx", free_port(),
-                                                  [int(s.rsplit(":", 1)[1]) for s in (first, second)]))
-        yield Cluster(nginx, [first, second], redis_url, postgres_db_url)
+                                                  [int(s.rsplit(":", 1)[1]) for s in servers]))
+        yield Cluster(nginx, servers, redis_url, db_url)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, postgres_db_url: str) -> Iterator[Cluster]:
+    with started_cluster(tmp_path, postgres_db_url) as running:
+        yield running
+
+
+@pytest.fixture
+def one_slot_cluster(tmp_path: Path, postgres_db_url: str) -> Iterator[Cluster]:
+    """As `cluster`, each process holding media for one interview at most."""
+    with started_cluster(tmp_path, postgres_db_url, CANDOR_MAX_SESSIONS="1") as running:
+        yield running
 
 
 async def wait_for(what: str, check: Callable[[], Any], within_s: float = TIMEOUT_S) -> Any:
@@ -106,14 +125,43 @@ class Socket:
         await asyncio.gather(self.task, return_exceptions=True)
 
 
-async def join(http: aiohttp.ClientSession, base: str, token: str) -> tuple[Socket, Any]:
+async def join(http: aiohttp.ClientSession, base: str, token: str, query: str = "") -> tuple[Socket, Any]:
     """The candidate page's two requests, through nginx: the websocket, then the offer."""
-    sock = Socket(await http.ws_connect(f"{base}/i/{token}/ws"))
+    sock = Socket(await http.ws_connect(f"{base}/i/{token}/ws{query}"))
     await wait_for("joined", lambda: sock.seen(type="state", code="joined"))
     await sock.ws.send_json({"type": "start", "consent": True})
     tone = 8000 * np.sin(np.arange(48000 * 5) * (2 * np.pi * 220 / 48000))
-    pc = await connect(base, token, http, [PcmTrack(tone, 48000, loop=True), ImageTrack(portrait_640x480())])
+    pc = await connect(base, token, http, [PcmTrack(tone, 48000, loop=True), ImageTrack(portrait_640x480())],
+                       query)
     return sock, pc
+
+
+def invite(server: RunningServer, hr_token: str, template_id: int, n: int) -> tuple[int, str]:
+    """One more invited candidate (the n-th) for the template: the interview id and link token."""
+    cand = api(server, "POST", "/api/candidates", {"name": f"Candidate {n}", "email": f"c{n}@example.com"},
+               hr_token)
+    inv = api(server, "POST", "/api/invitations", {
+        "template_id": template_id, "candidate_ids": [cand["id"]],
+        "deadline": (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()}, hr_token)["invitations"][0]
+    return int(inv["interview_id"]), inv["url"].rsplit("/", 1)[1]
+
+
+async def link_hashed_to(cluster: Cluster, http: aiohttp.ClientSession, hr_token: str, template_id: int,
+                         target: RunningServer) -> tuple[int, str]:
+    """A new interview whose link nginx's hash sends to `target` (found by trying: the
+    websocket opens the interview on the process it reaches)."""
+    for n in range(24):  # each link reaches `target` with probability 1/2
+        interview_id, token = await asyncio.to_thread(invite, cluster.servers[0], hr_token, template_id, n)
+        probe = Socket(await http.ws_connect(f"{cluster.nginx}/i/{token}/ws"))
+        await wait_for("joined", lambda p=probe: p.seen(type="state", code="joined"))  # type: ignore[misc]
+        await probe.close()
+        if cluster.holder(interview_id) is target:
+            return interview_id, token
+    raise AssertionError("no link hashed to the process in 24 tries")
+
+
+async def cluster_view(server: RunningServer, hr_token: str) -> dict[str, Any]:
+    return await asyncio.to_thread(api, server, "GET", "/api/cluster", token=hr_token)
 
 
 async def test_hr_on_one_process_controls_an_interview_held_by_another_which_survives_its_death(
@@ -286,6 +334,116 @@ async def test_a_candidate_reaching_another_process_takes_the_interview_over_unl
         finally:
             await pc.close()
             await candidate.close()
+
+
+async def test_a_process_without_room_sends_a_new_candidate_to_the_process_that_has_room(
+        one_slot_cluster: Cluster) -> None:
+    cluster = one_slot_cluster
+    a, _ = cluster.servers
+    hr_token = await asyncio.to_thread(admin_login, a)
+    first_id, first_link = await asyncio.to_thread(make_interview, a, hr_token, 300)
+    async with aiohttp.ClientSession() as http:
+        first, first_pc = await join(http, cluster.nginx, first_link.rsplit("/", 1)[1])
+        second: Socket | None = None
+        second_pc = None
+        try:
+            await wait_for("first live", lambda: first.seen(type="state", state="live"))
+            full = cluster.holder(first_id)
+            assert full is not None
+            roomy = next(s for s in cluster.servers if s is not full)
+            roomy_route = route_name(cluster.servers.index(roomy))
+            # Every process's heartbeat announces its load and route: one slot taken of two.
+            loads: dict[str, Any] = {}
+
+            async def announced() -> bool:
+                view = await cluster_view(a, hr_token)
+                loads.update(view)
+                return view["media"] == 1 and view["free"] == 1 and len(view["processes"]) == 2
+
+            deadline = time.monotonic() + TIMEOUT_S
+            while not await announced():
+                assert time.monotonic() < deadline, loads
+                await asyncio.sleep(0.2)
+            assert {p["route"] for p in loads["processes"]} == {"w1", "w2"}
+            assert [p["media"] for p in loads["processes"] if p["route"] == roomy_route] == [0]
+            # Each process reads the others' loads at its own heartbeat: one more beat has passed.
+            await asyncio.sleep(OWNER_TTL_S / 3 + 0.5)
+
+            # A second candidate whose link nginx sends to the full process: the refusal names the
+            # process with room, on the socket and in the offer's 503.
+            template_id = (await asyncio.to_thread(api, a, "GET", f"/api/interviews/{first_id}",
+                                                   token=hr_token))["template_id"]
+            second_id, token = await link_hashed_to(cluster, http, hr_token, template_id, full)
+            second = Socket(await http.ws_connect(f"{cluster.nginx}/i/{token}/ws"))
+            await wait_for("joined", lambda: second.seen(type="state", code="joined"))
+            await second.ws.send_json({"type": "start", "consent": True})
+            busy = await wait_for("capacity", lambda: second.seen(type="state", code="capacity"))
+            assert busy[-1].get("route") == roomy_route, (busy, second.messages)
+            async with http.post(f"{cluster.nginx}/i/{token}/offer",
+                                 json={"sdp": first_pc.localDescription.sdp, "type": "offer"}) as resp:
+                refused = await resp.json()
+                assert resp.status == 503 and refused["route"] == roomy_route and refused["error"], refused
+            assert cluster.holder(second_id) is full  # still: it only said where to go
+
+            # The candidate follows it (`?via=`): nginx sends socket and offer there, the full
+            # process lets the interview go, and it goes live on the process with room.
+            await second.close()
+            second, second_pc = await join(http, cluster.nginx, token, f"?via={roomy_route}")
+            await wait_for("second live", lambda: second.seen(type="state", state="live"))
+            assert cluster.holder(second_id) is roomy and cluster.holder(first_id) is full
+            assert f"interview {second_id}: new peer connection" in roomy.log()
+            assert f"interview {second_id}: new peer connection" not in full.log()
+            # A name nginx does not know takes the hash: the full process, which refuses again.
+            async with http.post(f"{cluster.nginx}/i/{token}/offer?via=nosuch",
+                                 json={"sdp": first_pc.localDescription.sdp, "type": "offer"}) as resp:
+                assert resp.status == 503 and "error" in await resp.json()
+            assert cluster.holder(second_id) is roomy  # its media flows there: not handed over
+        finally:
+            for pc in (first_pc, second_pc):
+                if pc is not None:
+                    await pc.close()
+            await first.close()
+            if second is not None:
+                await second.close()
+
+
+@pytest.mark.browser
+def test_chromium_candidate_sent_on_by_a_full_process_goes_live_on_the_one_with_room(
+        launch_browser: Any, one_slot_cluster: Cluster) -> None:
+    cluster = one_slot_cluster
+    a, _ = cluster.servers
+    hr_token = admin_login(a)
+
+    browser = launch_browser(video=face_y4m(), audio=speech_wav(KOREAN_ANSWER))
+    first_id, first_link = make_interview(a, hr_token, 300)
+    first = join_page(browser, f"{cluster.nginx}/i/{first_link.rsplit('/', 1)[1]}")
+    wait_state(first, "live", timeout=30_000)
+    full = cluster.holder(first_id)
+    assert full is not None
+    roomy = next(s for s in cluster.servers if s is not full)
+
+    template_id = api(a, "GET", f"/api/interviews/{first_id}", token=hr_token)["template_id"]
+
+    async def second_link() -> tuple[int, str]:
+        async with aiohttp.ClientSession() as http:
+            return await link_hashed_to(cluster, http, hr_token, template_id, full)
+
+    deadline = time.monotonic() + TIMEOUT_S
+    while api(a, "GET", "/api/cluster", token=hr_token)["free"] != 1:  # both heartbeats seen
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # Playwright's loop runs in this thread
+        second_id, token = pool.submit(asyncio.run, second_link()).result()
+    second = join_page(browser, f"{cluster.nginx}/i/{token}")
+    wait_state(second, "live", timeout=30_000)
+    assert cluster.holder(second_id) is roomy and cluster.holder(first_id) is full
+    route = second.evaluate("window.candor.route")
+    assert route == route_name(cluster.servers.index(roomy))
+    assert any(m.get("code") == "capacity" and m.get("route") == route
+               for m in second.evaluate("window.candor.messages")), "never refused by the full process"
+    assert first.evaluate("window.candor.serverState") == "live"
+    errors = page_errors(first) + page_errors(second)
+    assert not errors, errors
 
 
 @pytest.mark.browser

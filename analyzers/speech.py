@@ -325,6 +325,13 @@ class SpeechRecognizer:
         self._emit_partial(events)
         return events
 
+    def release(self) -> None:
+        """Free Kaldi's decoder now (its lattice and token buffers are large), rather than
+        whenever the garbage collector reaches whatever still refers to this object. Only
+        `stats` and `audio_seconds` may be read afterwards."""
+        if hasattr(self, "_rec"):
+            del self._rec
+
     def flush(self) -> list[SpeechEvent]:
         """Finalise the pending utterance (end of a question or of the stream).
 

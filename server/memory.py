@@ -8,12 +8,21 @@ two concurrent interviews (bench/results/soak-n2-before-trim.txt): resident memo
 connections) stayed at two each; one malloc_trim(0) then gave 850 MB back at once. So the server
 trims: after every session leaves memory, and every TRIM_EVERY_S while any is open.
 
+Trimming alone was not enough (bench/results/soak-n2-trim-only.txt: still about +100 MB a
+minute). What held the rest were finished interviews' peer connections: aiortc's connection objects
+refer to each other, so they wait for the cycle collector's rare full pass, and with them
+everything they reach. One gc.collect() plus a trim in the running server took resident memory
+from 1.80 GB to 1.12 GB with six such connections waiting. So a session leaving memory also runs
+a full collection (on the event loop: finalisers must run there; tens of ms, once per interview)
+before the trim, and server/peer.py lets go of the connection's callbacks at close.
+
 Elsewhere than glibc (musl, macOS) this does nothing."""
 from __future__ import annotations
 
 import asyncio
 import ctypes
 import ctypes.util
+import gc
 import logging
 import time
 from typing import Any, Callable
@@ -37,8 +46,9 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 
 class MemoryTrimmer:
-    """Runs malloc_trim on a worker thread (ctypes releases the GIL; the event loop goes on) when
-    asked and on a period while `busy()` says there is something to trim after."""
+    """When asked (a session left memory): a full garbage collection on the event loop, then
+    malloc_trim on a worker thread (ctypes releases the GIL; the event loop goes on). Also a
+    trim every `every_s` while `busy()` says sessions are open."""
 
     def __init__(self, busy: Callable[[], bool], every_s: float = TRIM_EVERY_S) -> None:
         self._trim = _malloc_trim()
@@ -48,6 +58,8 @@ class MemoryTrimmer:
         self._task: asyncio.Task[None] | None = None
         self.trims = 0
         self.seconds = 0.0  # time spent trimming, in all
+        self.collections = 0
+        self.collect_seconds = 0.0  # time the event loop spent in gc.collect, in all
 
     @property
     def available(self) -> bool:
@@ -71,6 +83,7 @@ class MemoryTrimmer:
         while True:
             try:
                 await asyncio.wait_for(self._asked.wait(), self._every_s)
+                self.collect_now()  # a session went: its connection's cycles with it
             except asyncio.TimeoutError:
                 if not self._busy():
                     continue
@@ -79,6 +92,14 @@ class MemoryTrimmer:
                 await asyncio.to_thread(self.trim_now)
             except Exception:  # never worth stopping the server for
                 logger.warning("malloc_trim failed", exc_info=True)
+
+    def collect_now(self) -> None:
+        started = time.perf_counter()
+        found = gc.collect()
+        took = time.perf_counter() - started
+        self.collections += 1
+        self.collect_seconds += took
+        logger.debug("gc.collect: %d objects in cycles, %.1f ms", found, took * 1000)
 
     def trim_now(self) -> None:
         assert self._trim is not None
@@ -90,4 +111,5 @@ class MemoryTrimmer:
         logger.debug("malloc_trim took %.1f ms", took * 1000)
 
     def stats(self) -> dict[str, Any]:
-        return {"trims": self.trims, "seconds": round(self.seconds, 3)}
+        return {"trims": self.trims, "seconds": round(self.seconds, 3), "collections": self.collections,
+                "collect_seconds": round(self.collect_seconds, 3)}

@@ -172,6 +172,10 @@ class CandorCollector(Collector):
                                   "(server/memory.py)", value=trimmer.trims)
         yield CounterMetricFamily("candor_malloc_trim_seconds", "Time spent handing freed memory back",
                                   value=round(trimmer.seconds, 6))
+        yield CounterMetricFamily("candor_gc_collections", "Full garbage collections after a session left memory",
+                                  value=trimmer.collections)
+        yield CounterMetricFamily("candor_gc_collect_seconds", "Event-loop time those collections took",
+                                  value=round(trimmer.collect_seconds, 6))
 
 
 def _os_threads() -> int:

@@ -233,6 +233,10 @@ class PeerLink:
             logger.warning("%s: peer connection did not close cleanly", self.name)
         if self.speech is not None:  # last: it may take a while when recognition is behind
             await self.speech.close()
+        # aiortc's connection objects refer to each other (they wait for the cycle collector),
+        # and through these two callbacks to this peer: without them, the speech stream,
+        # recording and analysis state go as soon as the session lets go of the peer.
+        self.pc.remove_all_listeners()
 
 
 def restrict_host_addresses(addresses: tuple[str, ...]) -> None:

@@ -143,3 +143,4 @@ class SpeechStream:
             self._queue.put_nowait(None)
             await asyncio.gather(self._task, return_exceptions=True)
         self._executor.shutdown(wait=False)
+        self.recognizer.release()

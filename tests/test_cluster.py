@@ -12,6 +12,7 @@ import concurrent.futures
 import contextlib
 import json
 import os
+import re
 import signal
 import time
 import urllib.error
@@ -366,6 +367,15 @@ async def test_a_process_without_room_sends_a_new_candidate_to_the_process_that_
                 await asyncio.sleep(0.2)
             assert {p["route"] for p in loads["processes"]} == {"w1", "w2"}
             assert [p["media"] for p in loads["processes"] if p["route"] == roomy_route] == [0]
+            # The Servers page (admin) draws the same, from any process.
+            async with http.get(f"{cluster.nginx}/servers", headers={"Authorization": f"Bearer {hr_token}"}) as resp:
+                html = await resp.text()
+                assert resp.status == 200, html
+            rows = re.findall(r'<tr data-process="([^"]+)" data-overloaded="no">\s*<td>[^<]*(?:<span[^>]*>[^<]*</span>)?'
+                              r'</td>\s*<td>(w\d)</td>\s*<td class="num">(\d+)</td>\s*<td class="num">(\d+)</td>', html)
+            assert sorted((route, media, places) for _, route, media, places in rows) == sorted(
+                (p["route"], str(p["media"]), "1") for p in loads["processes"]), html
+            assert "Interviews holding media: 1 of 2 places; 1 free." in html
             # Each process reads the others' loads at its own heartbeat: one more beat has passed.
             await asyncio.sleep(OWNER_TTL_S / 3 + 0.5)
 

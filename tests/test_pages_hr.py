@@ -664,3 +664,19 @@ async def test_rules_built_from_fields_warnings_and_every_error_at_once(app_clie
     assert "“안전”" not in text
     resp = await post(app_client, "/jobs/new", {**form, "language": "ko", "accept_warnings": "on"})
     assert resp.status == 303
+
+
+async def test_servers_page_shows_this_process_to_an_admin_only(app_client: Any) -> None:
+    await log_in(app_client)  # an HR user, not an admin
+    resp = await app_client.get("/servers")
+    assert resp.status == 403 and "Only an admin sees the server processes" in text_of(await resp.text())
+    assert 'href="/servers"' not in await (await app_client.get("/jobs")).text()
+    store_of(app_client).run_sync(lambda db: auth.create_user(db, "root@example.com", PASSWORD, "admin"))
+    await log_in(app_client, "root@example.com")
+    assert 'href="/servers"' in await (await app_client.get("/jobs")).text()
+    page = await (await app_client.get("/servers")).text()
+    text = text_of(page)
+    # One process, no Redis: its own load, with the settings' places (CANDOR_MAX_SESSIONS).
+    assert "runs as one process" in text
+    assert "Interviews holding media: 0 of 4 places; 4 free." in text
+    assert len(re.findall(r'<tr data-process="', page)) == 1 and "this page's process" in text

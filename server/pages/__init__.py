@@ -14,6 +14,7 @@ lists them); `server.app.create_app` imports it.
 - `compare`: /jobs/{id}/compare (2 to 4 interviews side by side).
 - `mail`: /mail (email on or off; the wording of messages to candidates).
 - `webhooks`: /webhooks (admin: hooks for other systems, their delivery log).
+- `servers`: /servers (admin: the server processes' load and the capacity left).
 - `erasures`: /candidates/{id}/erase (what is erased, typed confirmation), /erasures (certificates).
 """
 from __future__ import annotations
@@ -27,5 +28,6 @@ from server.pages import compare  # noqa: F401  (/jobs/{id}/compare)
 from server.pages import mail  # noqa: F401  (/mail)
 from server.pages import adverse_impact  # noqa: F401  (/jobs/{id}/adverse-impact, admin)
 from server.pages import webhooks  # noqa: F401  (/webhooks, admin)
+from server.pages import servers  # noqa: F401  (/servers, admin)
 from server.pages import erasures  # noqa: F401  (/candidates/{id}/erase, /erasures)
 from server.pages import employees, validity, recalibrations  # noqa: F401  (/employees, /imports, /jobs/{id}/validity)

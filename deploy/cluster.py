@@ -98,11 +98,24 @@ def _routes(worker_ports: Sequence[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def self_signed_certificate(workdir: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A throwaway certificate and key for `host` (an IP address), made with openssl: for a
+    trial or a test of TLS termination, never for production."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    cert, key = workdir / "cert.pem", workdir / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", f"/CN={host}",
+                    "-addext", f"subjectAltName=IP:{host}", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    key.chmod(0o600)
+    return cert, key
+
+
 def nginx_config(workdir: Path, listen_port: int, worker_ports: Sequence[int],
-                 template: Path = NGINX_TEMPLATE) -> Path:
+                 template: Path = NGINX_TEMPLATE, tls: tuple[Path, Path] | None = None) -> Path:
     """A complete nginx.conf that runs unprivileged from `workdir` and includes the template
     with its two pooled upstreams' servers replaced by `worker_ports`, its per-process routes
-    written for them (worker n is `route_name(n)`) and its listen by `listen_port`."""
+    written for them (worker n is `route_name(n)`) and its listen by `listen_port`. With `tls`
+    (certificate, key), the template's TLS lines are used: HTTPS on `listen_port`."""
     workdir.mkdir(parents=True, exist_ok=True)
     text = template.read_text()
     servers = "".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=10s;\n" for p in worker_ports)
@@ -117,6 +130,15 @@ def nginx_config(workdir: Path, listen_port: int, worker_ports: Sequence[int],
     text, n = re.subn(r"(?m)^    listen 80;$", f"    listen 127.0.0.1:{listen_port};", text)
     if n != 1:
         raise ValueError(f"{template}: expected one `listen 80;` line")
+    if tls is not None:
+        cert, key = tls
+        for pattern, line in ((r"    listen 127\.0\.0\.1:\d+;\n", ""),
+                              (r"    # listen 443 ssl;", f"    listen 127.0.0.1:{listen_port} ssl;"),
+                              (r"    # ssl_certificate .*", f"    ssl_certificate     {cert};"),
+                              (r"    # ssl_certificate_key .*", f"    ssl_certificate_key {key};")):
+            text, n = re.subn(f"(?m)^{pattern}", line, text)
+            if n != 1:
+                raise ValueError(f"{template}: expected the TLS lines as shipped ({pattern!r})")
     (workdir / "candor.conf").write_text(text)
     temp = "\n".join(f"    {kind}_temp_path {workdir / kind};" for kind in
                      ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
@@ -131,9 +153,11 @@ def nginx_config(workdir: Path, listen_port: int, worker_ports: Sequence[int],
 
 
 @contextlib.contextmanager
-def running_nginx(workdir: Path, listen_port: int, worker_ports: Sequence[int]) -> Iterator[str]:
-    """nginx on 127.0.0.1:listen_port in front of the workers; yields its base URL."""
-    conf = nginx_config(workdir, listen_port, worker_ports)
+def running_nginx(workdir: Path, listen_port: int, worker_ports: Sequence[int], tls: bool = False) -> Iterator[str]:
+    """nginx on 127.0.0.1:listen_port in front of the workers (HTTPS with a self-signed
+    certificate when `tls`); yields its base URL."""
+    conf = nginx_config(workdir, listen_port, worker_ports,
+                        tls=self_signed_certificate(workdir / "tls") if tls else None)
     check = subprocess.run(["nginx", "-t", "-q", "-c", str(conf), "-p", str(workdir)], capture_output=True,
                            text=True)
     if check.returncode != 0:
@@ -141,7 +165,7 @@ def running_nginx(workdir: Path, listen_port: int, worker_ports: Sequence[int]) 
     process = _spawn(["nginx", "-c", str(conf), "-p", str(workdir)], workdir / "nginx.log")
     try:
         wait_port(listen_port, 20, process)
-        yield f"http://127.0.0.1:{listen_port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{listen_port}"
     finally:
         stop(process, signal.SIGQUIT)
 
@@ -160,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-worker-port", type=int, default=8001)
     parser.add_argument("--redis-port", type=int, default=None, help="default: a free port")
     parser.add_argument("--dir", type=Path, default=REPO_ROOT / ".cluster", help="logs and run files")
+    parser.add_argument("--tls", action="store_true",
+                        help="HTTPS at nginx with a self-signed certificate (a trial of TLS termination)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.workers < 1:
@@ -179,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         redis_url = stack.enter_context(running_redis(workdir / "redis", args.redis_port or _free_port()))
         env = {**os.environ, "CANDOR_REDIS_URL": redis_url, "CANDOR_TRUSTED_PROXIES": "127.0.0.1",
-               "CANDOR_PUBLIC_URL": os.environ.get("CANDOR_PUBLIC_URL", f"http://127.0.0.1:{args.port}")}
+               "CANDOR_PUBLIC_URL": os.environ.get("CANDOR_PUBLIC_URL",
+                                                   f"{'https' if args.tls else 'http'}://127.0.0.1:{args.port}")}
         workers = []
         for n, port in enumerate(ports):
             process = _spawn([sys.executable, str(REPO_ROOT / "run.py"), "serve", "--host", "127.0.0.1",
@@ -189,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             workers.append(process)
             wait_port(port, 120, process)  # the first one creates the database (and the first admin)
             logger.info("worker %d: http://127.0.0.1:%d (log %s)", n + 1, port, workdir / f"worker-{port}.log")
-        base = stack.enter_context(running_nginx(workdir / "nginx", args.port, ports))
+        base = stack.enter_context(running_nginx(workdir / "nginx", args.port, ports, tls=args.tls))
         logger.info("cluster up: %s (nginx) -> %d worker(s), Redis %s; Ctrl-C stops it", base, len(ports), redis_url)
         logger.info("on a fresh database the first worker's log shows the first admin's login")
         try:

@@ -33,7 +33,7 @@ from tests.live_client import ImageTrack, PcmTrack, connect, portrait_640x480
 from tests.support.server import RunningServer, free_port, running_server
 from tests.support.media import face_y4m, speech_wav
 from tests.test_candidate_page import KOREAN_ANSWER, page_errors, wait_state
-from tests.test_e2e_interview import Feed, admin_login, api, make_interview
+from tests.test_e2e_interview import Feed, admin_credentials, admin_login, api, make_interview
 from tests.test_faults import join as join_page
 
 pytestmark = pytest.mark.postgres  # and Redis and nginx, started here from ./candor's packages
@@ -63,21 +63,25 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def started_cluster(tmp_path: Path, db_url: str, **env: str) -> Iterator[Cluster]:
+def started_cluster(tmp_path: Path, db_url: str, tls: bool = False, **env: str) -> Iterator[Cluster]:
     """Redis, two server processes (routes w1 and w2, as nginx's per-process routes name them)
-    and nginx with deploy/nginx.conf in front; `env` adds to both processes' environment."""
+    and nginx with deploy/nginx.conf in front (HTTPS with a self-signed certificate when
+    `tls`, and that address the public URL); `env` adds to both processes' environment."""
     with contextlib.ExitStack() as stack:
         redis_url = stack.enter_context(running_redis(tmp_path / "redis", free_port()))
+        nginx_port = free_port()
         common = {"CANDOR_LOAD_MODELS": "0", "CANDOR_DATABASE_URL": db_url, "CANDOR_REDIS_URL": redis_url,
                   "CANDOR_OWNER_TTL_S": str(OWNER_TTL_S), "CANDOR_TRUSTED_PROXIES": "127.0.0.1", **env}
+        if tls:
+            common["CANDOR_PUBLIC_URL"] = f"https://127.0.0.1:{nginx_port}"
         servers: list[RunningServer] = []
         for n, name in enumerate(("a", "b")):
             (tmp_path / name).mkdir()
             servers.append(stack.enter_context(running_server(
                 tmp_path / name, {**common, "CANDOR_ROUTE": route_name(n)},
                 data_dir=servers[0].data_dir if servers else None)))
-        nginx = stack.enter_context(running_nginx(tmp_path / "nginx", free_port(),
-                                                  [int(s.rsplit(":", 1)[1]) for s in servers]))
+        nginx = stack.enter_context(running_nginx(tmp_path / "nginx", nginx_port,
+                                                  [int(s.rsplit(":", 1)[1]) for s in servers], tls=tls))
         yield Cluster(nginx, servers, redis_url, db_url)
 
 
@@ -515,3 +519,43 @@ def test_chromium_candidate_through_nginx_is_paused_from_the_other_process_and_r
     errors = page_errors(page)
     page.context.close()
     assert not errors, errors
+
+
+async def test_tls_ends_at_nginx_and_the_candidate_goes_live_over_https_and_wss(
+        tmp_path: Path, postgres_db_url: str) -> None:
+    with started_cluster(tmp_path, postgres_db_url, tls=True) as cluster:
+        assert cluster.nginx.startswith("https://")
+        a, _ = cluster.servers
+        hr_token = await asyncio.to_thread(admin_login, a)
+        first_id, _ = await asyncio.to_thread(make_interview, a, hr_token, 300)
+        template_id = (await asyncio.to_thread(api, a, "GET", f"/api/interviews/{first_id}",
+                                               token=hr_token))["template_id"]
+        cand = await asyncio.to_thread(api, a, "POST", "/api/candidates",
+                                       {"name": "Candidate TLS", "email": "tls@example.com"}, hr_token)
+        inv = (await asyncio.to_thread(api, a, "POST", "/api/invitations", {
+            "template_id": template_id, "candidate_ids": [cand["id"]],
+            "deadline": (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()}, hr_token))["invitations"][0]
+        # Links are built from CANDOR_PUBLIC_URL: the candidate gets nginx's HTTPS address.
+        assert inv["url"].startswith(f"{cluster.nginx}/i/"), inv["url"]
+        interview_id, token = int(inv["interview_id"]), inv["url"].rsplit("/", 1)[1]
+        # The certificate is self-signed: this client does not check it (a browser would be told to trust it).
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False)) as http:
+            # Plain HTTP to the TLS port is refused by nginx, not passed on.
+            async with http.get(cluster.nginx.replace("https://", "http://") + "/api/health") as resp:
+                assert resp.status == 400
+            # HR's login through nginx: the session cookie is Secure (the server sees https
+            # in CANDOR_PUBLIC_URL, nginx passes X-Forwarded-Proto).
+            email, password = await asyncio.to_thread(admin_credentials, a)
+            async with http.post(f"{cluster.nginx}/login", data={"email": email, "password": password},
+                                 allow_redirects=False) as resp:
+                assert resp.status == 303, await resp.text()
+                assert "secure" in resp.headers["Set-Cookie"].lower()
+            # The candidate: websocket (wss) and offer (https) through nginx; media goes live.
+            candidate, pc = await join(http, cluster.nginx, token)
+            try:
+                await wait_for("live", lambda: candidate.seen(type="state", state="live"))
+                assert cluster.holder(interview_id) is not None
+                assert cluster.rows("select state from interviews where id = %s", interview_id) == [("live",)]
+            finally:
+                await pc.close()
+                await candidate.close()

@@ -52,6 +52,8 @@ class AnchorSpec:
 
 #: BlazeFace short range, 128x128 input: 896 anchors.
 FACE_SHORT_RANGE_ANCHORS = AnchorSpec(128, 128, strides=(8, 16, 16, 16))
+#: BlazeFace full range, 192x192 input: one 48x48 grid, one anchor per cell (2304 anchors).
+FACE_FULL_RANGE_ANCHORS = AnchorSpec(192, 192, strides=(4,), interpolated_scale_aspect_ratio=0.0)
 #: BlazePose detector, 224x224 input: 2254 anchors.
 POSE_DETECTOR_ANCHORS = AnchorSpec(224, 224, strides=(8, 16, 32, 32, 32))
 
@@ -99,6 +101,7 @@ class DecodeSpec:
 
 
 FACE_SHORT_RANGE_DECODE = DecodeSpec(num_keypoints=6, scale=128.0)
+FACE_FULL_RANGE_DECODE = DecodeSpec(num_keypoints=6, scale=192.0)
 POSE_DETECTOR_DECODE = DecodeSpec(num_keypoints=4, scale=224.0)
 
 

@@ -4,7 +4,12 @@ The pipeline is mediapipe 0.10.21's FaceMesh graph rebuilt on ONNX Runtime, with
 geometry (see :mod:`analyzers.blaze`):
 
 1. ``face_detection_short_range`` on the whole frame, letterboxed to 128x128 -> face boxes with
-   six keypoints (eyes, nose tip, mouth, ear tragions);
+   six keypoints (eyes, nose tip, mouth, ear tragions). At 128x128 a 640x480 frame is shrunk
+   five times and faces narrower than ~85 px are missed (eval/, issue 18), so optional wider
+   passes add the faces it missed: ``face_detection_full_range`` (192x192, one 48x48 anchor
+   grid, made for faces up to ~5 m) on the whole frame, and/or the short-range model again on
+   the frame's two overlapping halves (``halves``). A wider pass's detection joins only when
+   it does not overlap one already found (:func:`merge_detections`);
 2. per face, a square ROI 1.5 times the box, rotated so that the eyes are level ->
    ``face_landmark`` at 192x192 -> 468 points and a presence score;
 3. per eye, a square ROI 2.3 times the eye-corner distance -> ``iris_landmark`` at 64x64 ->
@@ -31,9 +36,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from analyzers.blaze import (
+    FACE_FULL_RANGE_ANCHORS,
+    FACE_FULL_RANGE_DECODE,
     FACE_SHORT_RANGE_ANCHORS,
     FACE_SHORT_RANGE_DECODE,
+    AnchorSpec,
+    DecodeSpec,
     Rect,
+    box_iou,
     check_rgb_frame,
     crop_rect,
     frozen_array,
@@ -66,6 +76,14 @@ MOUTH_RIGHT = 291
 
 _FACE_ROI_SCALE = 1.5
 _EYE_ROI_SCALE = 2.3
+# Two detections (from different passes) are one face when their boxes overlap this much, or
+# when either box's centre lies inside the other (a detector's box for a face it sees small
+# can be much smaller than another's, with a low IoU).
+_SAME_FACE_IOU = 0.3
+# The halves pass: two square windows at the frame's left and right edges, each at least this
+# share of the frame's width (0.6: they overlap by a fifth of the frame or more, wider than a
+# face the whole-frame pass misses, so no such face is cut in two).
+_HALF_WIDTH = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +150,47 @@ class FaceMeshResult:
         return len(self.faces)
 
 
+class BlazeFace:
+    """One BlazeFace model (short or full range) run on a square region of a frame."""
+
+    def __init__(self, path: str | os.PathLike[str], anchors: AnchorSpec, decode: DecodeSpec,
+                 min_score: float) -> None:
+        self.model = ImageModel.load(path)
+        self._decode = replace(decode, min_score=min_score)
+        self._anchors = ssd_anchors(anchors)
+        n = self._anchors.shape[0]
+        self._boxes = self.model.output_index(n * 16)
+        self._scores = self.model.output_index(n)
+
+    def detect(self, frame: np.ndarray, region: Rect) -> list[FaceDetection]:
+        """Faces in ``region`` of the frame (letterboxed with black), best first, in image
+        pixels."""
+        m = self.model
+        tensor = crop_rect(frame, region, m.width, m.height, border="zero") / 127.5 - 1.0
+        outs = m.run(tensor)
+        raw = decode_detections(outs[self._boxes], outs[self._scores], self._anchors,
+                                self._decode)
+        dets = weighted_nms(raw, 0.3)
+        found = []
+        for i in range(len(dets)):
+            corners = rect_to_image(region, dets.boxes[i].reshape(2, 2))
+            found.append(FaceDetection(
+                box=(float(corners[0, 0]), float(corners[0, 1]),
+                     float(corners[1, 0]), float(corners[1, 1])),
+                score=float(dets.scores[i]),
+                keypoints=frozen_array(rect_to_image(region, dets.keypoints[i])),
+            ))
+        return found
+
+
 class FaceMesh:
     """Face detector + face mesh + iris on ONNX Runtime; not thread-safe (one per executor).
 
     Model paths come from the caller (``models.registry.onnx_path``); ``iris_path`` may be
-    None to skip the iris model.
+    None to skip the iris model. ``full_range_path`` (``face_detection_full_range``) and
+    ``halves`` add the wider detection passes described in the module docstring; they run
+    wherever the detector runs (:meth:`detect_faces`, so :meth:`detect` and the fallback of
+    :meth:`track`), never on tracked frames.
     """
 
     def __init__(
@@ -145,20 +199,29 @@ class FaceMesh:
         landmark_path: str | os.PathLike[str],
         iris_path: str | os.PathLike[str] | None = None,
         *,
+        full_range_path: str | os.PathLike[str] | None = None,
+        halves: bool = False,
         max_faces: int = 4,
         min_detection_score: float = 0.5,
+        full_range_min_score: float | None = None,
         min_presence: float = 0.5,
     ) -> None:
-        self._detector = ImageModel.load(detector_path)
+        """``full_range_min_score``: the full-range pass's score threshold (default: the same
+        as ``min_detection_score``; 0.5 is mediapipe's default for both models, and the
+        labelled set's tune part does not support a lower one: at 0.4 a rocket photo gets a
+        face, at 0.3 a distant face is counted twice; bench/results/face-detector-tune.txt)."""
+        self._detector = BlazeFace(detector_path, FACE_SHORT_RANGE_ANCHORS,
+                                   FACE_SHORT_RANGE_DECODE, min_detection_score)
+        self._full_range = (
+            BlazeFace(full_range_path, FACE_FULL_RANGE_ANCHORS, FACE_FULL_RANGE_DECODE,
+                      min_detection_score if full_range_min_score is None
+                      else full_range_min_score)
+            if full_range_path is not None else None)
+        self.halves = halves
         self._mesh = ImageModel.load(landmark_path)
         self._iris = ImageModel.load(iris_path) if iris_path is not None else None
         self.max_faces = max_faces
         self.min_presence = min_presence
-        self._decode = replace(FACE_SHORT_RANGE_DECODE, min_score=min_detection_score)
-        self._anchors = ssd_anchors(FACE_SHORT_RANGE_ANCHORS)
-        n = self._anchors.shape[0]
-        self._det_boxes = self._detector.output_index(n * 16)
-        self._det_scores = self._detector.output_index(n)
         self._mesh_points = self._mesh.output_index(NUM_LANDMARKS * 3)
         self._mesh_flag = self._mesh.output_index(1)
         if self._iris is not None:
@@ -167,37 +230,60 @@ class FaceMesh:
 
     # -- public API ---------------------------------------------------------------------------
 
-    def detect_faces(self, frame: np.ndarray) -> tuple[FaceDetection, ...]:
-        """Run the face detector only; at most ``max_faces``, best first."""
+    @property
+    def short_range(self) -> BlazeFace:
+        """The short-range detector (every pass but the full-range one uses it)."""
+        return self._detector
+
+    @property
+    def full_range(self) -> BlazeFace | None:
+        """The full-range detector, None when not configured."""
+        return self._full_range
+
+    def detection_passes(self, frame: np.ndarray) -> list[list[FaceDetection]]:
+        """Each detection pass's faces, best first: the short-range detector on the whole
+        frame, then (when configured) the full-range one, then the short-range one on each
+        half."""
         check_rgb_frame(frame)
         h, w = frame.shape[:2]
-        m = self._detector
-        region = letterbox_rect(w, h, m.width, m.height)
-        tensor = crop_rect(frame, region, m.width, m.height, border="zero") / 127.5 - 1.0
-        outs = m.run(tensor)
-        raw = decode_detections(outs[self._det_boxes], outs[self._det_scores], self._anchors,
-                                self._decode)
-        dets = weighted_nms(raw, 0.3)
-        found = []
-        for i in range(min(len(dets), self.max_faces)):
-            corners = rect_to_image(region, dets.boxes[i].reshape(2, 2))
-            kps = rect_to_image(region, dets.keypoints[i])
-            found.append(FaceDetection(
-                box=(float(corners[0, 0]), float(corners[0, 1]),
-                     float(corners[1, 0]), float(corners[1, 1])),
-                score=float(dets.scores[i]),
-                keypoints=frozen_array(kps),
-            ))
-        return tuple(found)
+        short = self._detector
+        passes = [short.detect(frame, letterbox_rect(w, h, short.model.width,
+                                                     short.model.height))]
+        if self._full_range is not None:
+            full = self._full_range.model
+            passes.append(self._full_range.detect(frame, letterbox_rect(w, h, full.width,
+                                                                        full.height)))
+        if self.halves:
+            passes += [short.detect(frame, region) for region in half_regions(w, h)]
+        return passes
+
+    def detect_faces(self, frame: np.ndarray) -> tuple[FaceDetection, ...]:
+        """Run the face detector(s) only; at most ``max_faces``: the whole-frame short-range
+        pass's faces first (best first), then those only a wider pass found."""
+        found: list[FaceDetection] = []
+        for dets in self.detection_passes(frame):
+            found = merge_detections(found, dets)
+        return tuple(found[: self.max_faces])
 
     def detect(self, frame: np.ndarray, *, with_iris: bool = True) -> FaceMeshResult:
-        """Detect faces, then run the mesh (and iris) on each."""
+        """Detect faces, then run the mesh (and iris) on each; at most ``max_faces``.
+
+        Detections are taken pass by pass (whole-frame short range first); one that is the
+        same face as a face already meshed is skipped. A detection the mesh rejects does not
+        hide another pass's detection of the same place (the short-range model sometimes puts
+        a loose, low-score box around a small face that only the full-range box fits).
+        """
         h, w = frame.shape[:2]
-        faces = []
-        for det in self.detect_faces(frame):
-            face = self._mesh_in(frame, face_roi_from_detection(det), det, with_iris)
-            if face is not None:
-                faces.append(face)
+        faces: list[Face] = []
+        for dets in self.detection_passes(frame):
+            for det in dets:
+                if len(faces) >= self.max_faces:
+                    break
+                if any(f.detection is not None and same_face(det, f.detection) for f in faces):
+                    continue
+                face = self._mesh_in(frame, face_roi_from_detection(det), det, with_iris)
+                if face is not None:
+                    faces.append(face)
         return FaceMeshResult(tuple(faces), w, h, detected=True)
 
     def track(
@@ -270,6 +356,38 @@ class FaceMesh:
 
 
 # -- ROI maths (pure, unit-tested) ------------------------------------------------------------
+
+
+def same_face(a: FaceDetection, b: FaceDetection) -> bool:
+    """Two detections of one face: boxes overlap (IoU > 0.3) or one's centre is in the other."""
+    ba, bb = np.asarray(a.box), np.asarray(b.box)
+    if box_iou(ba, bb[None])[0] > _SAME_FACE_IOU:
+        return True
+
+    def inside(c: np.ndarray, box: np.ndarray) -> bool:
+        return bool(box[0] <= c[0] <= box[2] and box[1] <= c[1] <= box[3])
+
+    return inside((ba[:2] + ba[2:]) / 2, bb) or inside((bb[:2] + bb[2:]) / 2, ba)
+
+
+def merge_detections(found: list[FaceDetection], extra: list[FaceDetection]
+                     ) -> list[FaceDetection]:
+    """``found`` plus each detection of ``extra`` (best first) that is not a face already
+    there."""
+    out = list(found)
+    for det in sorted(extra, key=lambda d: -d.score):
+        if not any(same_face(det, f) for f in out):
+            out.append(det)
+    return out
+
+
+def half_regions(width: int, height: int) -> tuple[Rect, Rect]:
+    """The halves pass's two square regions, flush with the frame's left and right edges, of
+    side ``max(_HALF_WIDTH * width, height)`` (at most the width). For 640x480: x 0-480 and
+    160-640, full height, so the detector sees faces 1.33 times larger than on the whole
+    frame (3.75 instead of 5 frame pixels per input pixel)."""
+    side = min(max(_HALF_WIDTH * width, float(height)), float(width))
+    return (Rect(side / 2, height / 2, side, side), Rect(width - side / 2, height / 2, side, side))
 
 
 def face_roi_from_detection(det: FaceDetection) -> Rect:

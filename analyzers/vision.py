@@ -15,9 +15,15 @@ Cost (2 cores, ~5 analysed fps per interview, 8 interviews; see ``bench/vision.p
   mesh) and the face detector runs on frame 0, every ``detect_every``-th frame (so a second
   face entering is found within ``detect_every`` frames, 2 s at 5 fps) and whenever tracking
   loses every face (``track`` then detects by itself). ``VisionSample.detected`` says whether
-  the detector ran on the frame.
+  the detector ran on the frame. When the face pipeline has the full-range detector
+  (:class:`analyzers.face.FaceMesh` ``full_range_path``), it runs wherever the short-range
+  one does, to find faces under ~85 px wide (a second person further back, a candidate far
+  from the camera): the pass is ~8 ms CPU, a detection frame ~11 ms more, so about +1 ms per
+  frame on average with a face in view (one detection frame in ``detect_every``), and ~10 ms
+  per frame in an empty scene, where the detector runs on every frame; +13 MB per thread
+  (``bench/results/face-detector-cpu.txt``).
 - The iris model runs only when eye contact is on. With eye contact and expression both off
-  the mesh is not needed at all: the face detector alone counts faces on every frame.
+  the mesh is not needed at all: the face detector(s) alone count faces on every frame.
 - The pose model (the most expensive step, ~24 ms tracked) runs on every ``pose_every``-th
   frame only (default 2); in between the last pose is reused for ``upright`` and ``motion`` is
   None (no new measurement). Posture is slow-changing, and gestures are measured between two

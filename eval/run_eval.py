@@ -27,6 +27,13 @@ Prints one table per split part and writes them to ``bench/results/signal-eval.t
 threshold can be chosen there and checked on ``held_out``.
 
     .venv/bin/python -m eval.run_eval [--set artifacts/eval-set] [--no-build] [--out FILE]
+        [--face-detectors short|full|halves|full+halves] [--compare-detectors FILE]
+
+``--face-detectors`` picks the face detection passes (``analyzers/face.py``): ``short`` is the
+short-range detector alone, ``full`` adds the full-range one, ``halves`` the short-range one on
+the frame's two overlapping halves; the default, ``DEFAULT_DETECTORS``, is the product's
+choice. ``--compare-detectors FILE`` runs every option on the **tune** part only (the choice
+between them must not look at held-out items) and writes the face signals per option to FILE.
 """
 
 from __future__ import annotations
@@ -86,10 +93,24 @@ class Scored:
     low: tuple[str, ...] = ()  # conditions that made the product leave this verdict out
 
 
-def load_models() -> tuple[FaceMesh, PoseLandmarks]:
+# Face detection passes: the short-range detector on the whole frame, plus the full-range one
+# and/or the short-range one on two halves (analyzers/face.py). Chosen on the tune part with
+# --compare-detectors (bench/results/face-detector-tune.txt).
+DETECTOR_OPTIONS = ("short", "full", "halves", "full+halves")
+DEFAULT_DETECTORS = "full"
+FULL_RANGE_SCORES = (0.4, 0.3)
+
+
+def load_models(detectors: str = DEFAULT_DETECTORS, full_range_min_score: float | None = None
+                ) -> tuple[FaceMesh, PoseLandmarks]:
+    if detectors not in DETECTOR_OPTIONS:
+        raise ValueError(f"unknown face detectors {detectors!r}; one of {DETECTOR_OPTIONS}")
     d = DEFAULT_MODELS_DIR
+    passes = detectors.split("+")
+    full = onnx_path(d, "face_detection_full_range") if "full" in passes else None
     return (FaceMesh(onnx_path(d, "face_detection_short_range"), onnx_path(d, "face_landmark"),
-                     onnx_path(d, "iris_landmark")),
+                     onnx_path(d, "iris_landmark"), full_range_path=full,
+                     halves="halves" in passes, full_range_min_score=full_range_min_score),
             PoseLandmarks(onnx_path(d, "pose_detection"), onnx_path(d, "pose_landmark_full")))
 
 
@@ -144,11 +165,12 @@ class Seen:
 
 
 def evaluate(set_dir: Path, parts: Iterable[str] = ("tune", "held_out"),
-             seen: list[Seen] | None = None) -> list[Scored]:
+             seen: list[Seen] | None = None, detectors: str = DEFAULT_DETECTORS,
+             full_range_min_score: float | None = None) -> list[Scored]:
     """Every scored frame of the chosen parts of a built set; ``seen`` (if given) receives
     every frame's detected conditions."""
     wanted = set(parts)
-    face, pose = load_models()
+    face, pose = load_models(detectors, full_range_min_score)
     scored: list[Scored] = []
     for entry, frames in read(set_dir):
         if entry["part"] not in wanted:
@@ -305,10 +327,10 @@ SCALE_STEPS = (1.0, 0.8, 0.7, 0.6, 0.5, 0.45)
 SWEEP_SEED = 1
 
 
-def sweeps() -> str:
+def sweeps(detectors: str = DEFAULT_DETECTORS) -> str:
     from eval.build_set import SUBJECTS, Builder, _u8, framed
 
-    face, pose = load_models()
+    face, pose = load_models(detectors)
     builder = Builder()
     rng = np.random.default_rng(SWEEP_SEED)
     lines = [f"{'photo':<13} {'sweep':<22} {'face':>4} {'px':>4} {'contrast':>8} {'gaze':>5} "
@@ -366,10 +388,62 @@ def summary(scored: list[Scored]) -> str:
     return "\n".join(lines)
 
 
+def provenance(command: str) -> str:
+    """One line: how, where and from which commit a results file was made."""
+    import datetime
+    import os
+    import platform
+    import subprocess
+
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--",
+                                "analyzers", "eval", "models"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        commit += " + uncommitted changes" if dirty else ""
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (f"made by `{command}` on {platform.node()} ({os.cpu_count()} CPUs, "
+            f"{platform.machine()}), {now}, commit {commit}")
+
+
+def compare_detectors(set_dir: Path) -> str:
+    """Every face-detector option on the tune part only: accuracy per signal, then the tune
+    table of each option (the choice of DEFAULT_DETECTORS rests on this, never on held_out)."""
+    runs = {}
+    for option in DETECTOR_OPTIONS:
+        runs[option] = evaluate(set_dir, parts=("tune",), detectors=option)
+    # the full-range pass's score threshold (analyzers/face.py, FaceMesh full_range_min_score)
+    for score in FULL_RANGE_SCORES:
+        runs[f"full@{score}"] = evaluate(set_dir, parts=("tune",), detectors="full",
+                                         full_range_min_score=score)
+    options = [*DETECTOR_OPTIONS, *(f"full@{s}" for s in FULL_RANGE_SCORES)]
+    lines = ["Face detector options on the labelled set's TUNE part only (eval/run_eval.py "
+             "--compare-detectors); held-out items were not run.",
+             provenance(" ".join(["python -m eval.run_eval", *sys.argv[1:]])),
+             "acc%: tune accuracy, a frame not measured counts as wrong; rec%: recall "
+             "(second_person: two-face frames counted as two or more). full@S: the full-range "
+             "pass with score threshold S (default 0.5, as the short-range one).", "",
+             f"{'signal':<14} " + " ".join(f"{o + ' acc%':>16} {'rec%':>5}" for o in options)]
+    for signal in SIGNALS:
+        cells = []
+        for option in options:
+            st = stats(r for r in runs[option] if r.signal == signal)
+            cells.append(f"{_pct(st.accuracy):>16} {_pct(st.recall):>5}")
+        lines.append(f"{signal:<14} " + " ".join(cells))
+    for option in options:
+        lines += ["", f"== tune, face detectors: {option} ==", table(runs[option], "tune")]
+    return "\n".join(lines) + "\n"
+
+
 def report(scored: list[Scored], seconds: float, seen: list[Seen] | None = None,
-           sweep: str | None = None) -> str:
+           sweep: str | None = None, detectors: str = DEFAULT_DETECTORS) -> str:
     parts = [
         "Vision signals on the labelled set (eval/build_set.py, eval/run_eval.py; issue 18)",
+        f"face detectors: {detectors} (analyzers/face.py; eval/run_eval.py --face-detectors)",
+        provenance(" ".join(["python -m eval.run_eval", *sys.argv[1:]])),
         "acc: correct / n, a frame the pipeline did not measure (None) counts as wrong; "
         "meas: frames measured; prec/rec over measured frames, positive = True "
         "(face_lost: positive = no face). pos: frames whose label is True.",
@@ -410,12 +484,13 @@ def floor_for(measured: float) -> float:
 
 def _recall(scored: list[Scored], signal: str) -> float | None:
     r = stats(r for r in scored if r.signal == signal and r.part == "held_out").recall
-    return None if r is None else round(r, 3)
+    return None if r is None else round(r, 4)
 
 
 def write_floors(scored: list[Scored]) -> None:
-    measured = {s: round(accuracy(scored, s), 3) for s in SIGNALS}
-    confident = {s: round(accuracy(scored, s, confident=True), 3) for s in SIGNALS}
+    # 4 decimals: 3 would round 43/46 (93.48 %) to 0.935, which reads back as 94 %.
+    measured = {s: round(accuracy(scored, s), 4) for s in SIGNALS}
+    confident = {s: round(accuracy(scored, s, confident=True), 4) for s in SIGNALS}
     FLOORS.write_text(json.dumps({
         "note": "held-out accuracy per signal: measured by eval/run_eval.py --write-floors, "
                 "floor = what tests/test_signal_eval.py requires (floor_for); 'confident': with "
@@ -439,14 +514,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write-floors", action="store_true",
                     help=f"record the held-out accuracies as the test's floors ({FLOORS.name}); "
                     "only for a deliberate reset, with the reason in the commit")
+    ap.add_argument("--face-detectors", choices=DETECTOR_OPTIONS, default=DEFAULT_DETECTORS,
+                    help="face detection passes (default: the product's, %(default)s)")
+    ap.add_argument("--compare-detectors", type=Path, metavar="FILE",
+                    help="run every --face-detectors option on the tune part only, write the "
+                    "comparison to FILE and stop")
     args = ap.parse_args(argv)
     if not args.no_build:
         build(args.set_dir)
+    if args.compare_detectors is not None:
+        text = compare_detectors(args.set_dir)
+        print(text)
+        args.compare_detectors.parent.mkdir(parents=True, exist_ok=True)
+        args.compare_detectors.write_text(text)
+        return 0
     t0 = time.perf_counter()
     seen: list[Seen] = []
-    scored = evaluate(args.set_dir, seen=seen)
+    scored = evaluate(args.set_dir, seen=seen, detectors=args.face_detectors)
     seconds = time.perf_counter() - t0
-    text = report(scored, seconds, seen, sweeps())
+    text = report(scored, seconds, seen, sweeps(args.face_detectors), args.face_detectors)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)

@@ -2,7 +2,7 @@
 
 A models folder (default: this package's folder, the repo's ``models/``; settings may point
 elsewhere with CANDOR_MODELS_DIR) holds:
-- ``onnx/<name>.onnx``: the five face/pose models converted from mediapipe 0.10.21, committed
+- ``onnx/<name>.onnx``: the six face/pose models converted from mediapipe 0.10.21, committed
   in the repo and listed with sha256s in ``manifest.json``;
 - ``vad/silero_vad.onnx``: Silero's voice-activity detector (MIT), taken by `obtain` out of the
   pinned PyPI wheel ``silero-vad`` (fetched with pip, no dependencies; wheel and file checked
@@ -42,7 +42,7 @@ __all__ = [
 
 DEFAULT_MODELS_DIR: Path = catalog.PACKAGE_DIR
 ONNX_MODELS: tuple[str, ...] = (
-    "face_detection_short_range", "face_landmark", "iris_landmark",
+    "face_detection_short_range", "face_detection_full_range", "face_landmark", "iris_landmark",
     "pose_detection", "pose_landmark_full",
 )
 VAD_MODEL = "silero_vad"  # voice-activity detector in front of speech recognition (analyzers/vad.py)

@@ -163,7 +163,8 @@ class ModelBank:
 
             p = self.onnx_paths
             models = (
-                FaceMesh(p["face_detection_short_range"], p["face_landmark"], p["iris_landmark"]),
+                FaceMesh(p["face_detection_short_range"], p["face_landmark"], p["iris_landmark"],
+                         full_range_path=p["face_detection_full_range"]),
                 PoseLandmarks(p["pose_detection"], p["pose_landmark_full"]),
             )
             self._local.models = models

@@ -27,11 +27,11 @@ SIGNALS = (
      N_("a face turned to profile, far from the camera or in very flat light is missed and counted "
         "as not in view")),
     ("second_person", N_("Another face in view"),
-     N_("it found %(recall)s of the frames with a second person: a second face narrower than about "
-        "85 pixels is missed, so a low number does not mean nobody else was there")),
+     N_("it found %(recall)s of the frames with a second person: a second head turned away, or "
+        "narrower than about 40 pixels, is missed, so a low number does not mean nobody else was there")),
     ("eye_contact", N_("Eye contact"),
-     N_("every frame it measured was right, the misses are faces not found; it was never tested on "
-        "people looking away; left out (low confidence) in poor light, on small faces and turned heads")),
+     N_("the misses are faces too far away to be measured; looking away was tested on only a few "
+        "pictures; left out (low confidence) in poor light, on small faces and turned heads")),
     ("smile", N_("Smiling"),
      N_("the misses are faces not found and one blurred picture; left out (low confidence) in poor "
         "light, on small faces and turned heads")),

@@ -38,6 +38,7 @@ CROPS = {
 # model -> (region, input side, value range); region None = whole image, letterboxed.
 INPUTS = {
     "face_detection_short_range": (None, 128, (-1.0, 1.0)),
+    "face_detection_full_range": (None, 192, (-1.0, 1.0)),
     "face_landmark": ("face", 192, (0.0, 1.0)),
     "iris_landmark": ("eye", 64, (0.0, 1.0)),
     "pose_detection": (None, 224, (-1.0, 1.0)),
@@ -47,6 +48,7 @@ INPUTS = {
 # parity is not two models agreeing on nonsense.
 CONFIDENCE = {
     "face_detection_short_range": ("classificators", "logit"),
+    "face_detection_full_range": ("Identity_1", "logit"),
     "face_landmark": ("conv2d_31", "logit"),
     "pose_detection": ("Identity_1", "logit"),
     "pose_landmark_full": ("Identity_1", "probability"),
@@ -114,7 +116,7 @@ def run_onnx(model: str, x: np.ndarray) -> dict[str, np.ndarray]:
     sess = ort.InferenceSession(str(onnx_path(DEFAULT_MODELS_DIR, model)), opts,
                                 providers=["CPUExecutionProvider"])
     names = [o.name for o in sess.get_outputs()]
-    return dict(zip(names, sess.run(None, {sess.get_inputs()[0].name: x})))
+    return dict(zip(names, sess.run(None, {sess.get_inputs()[0].name: x}), strict=True))
 
 
 @pytest.mark.parametrize("image", list(CROPS))

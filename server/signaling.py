@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from server.api import router
 from server.errors import ApiError, Malformed
-from server.interview_machine import CAPACITY_CODE, TEXT, Event, Refused
+from server.interview_machine import TEXT, Event, Refused
 from server.invitations import OpenLink, open_link
 from server.session import InterviewSession
 from server.sessions import sessions_key
@@ -201,7 +201,7 @@ async def _answer(request: web.Request, interview_id: int, sdp: str) -> web.Resp
 def _refusal(session: InterviewSession, refused: Refused) -> ApiError:
     """No room here: the 503 names a process with room (`route`), if one announced it; the
     page offers again through nginx's `?via=` that route."""
-    route = session.slots.elsewhere() if refused.code == CAPACITY_CODE else None
+    route = session.slots.route_for(refused.code)
     if route is None:
         return ApiError(refused.reason, status=refused.status)
     return ApiError(refused.reason, status=refused.status, route=route)

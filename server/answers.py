@@ -75,6 +75,7 @@ class Answers:
     async def _finish(self, attempt: Attempt, recognised: Awaitable[None] | None) -> None:
         if recognised is not None:
             await recognised
+        attempt.heard = True
         await self.background.drain_writes()  # its final transcript segments are on disk first
         now = self.clock()
         signals, _ = self.signals_of(attempt, now, final=True)

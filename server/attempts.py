@@ -24,6 +24,9 @@ class Attempt:
     paused_s: float = 0.0
     by_rule: bool = False  # a follow-up skipped by rule (server/follow_ups.py): never asked, not an answer
     closed: bool = False  # no more live time: the answer is over
+    # The recogniser has caught up with the moment it closed: every later final comes from later
+    # audio, even one that starts a breath before the close (word times, pre-roll).
+    heard: bool = False
     finished: bool = False  # its signals and scores are stored
     # Restored after a restart from stored rows: the signals as stored (vision is not kept).
     stored_signals: dict[str, float] | None = None
@@ -79,10 +82,13 @@ class AttemptLog:
     def started(self) -> bool:
         return bool(self.by_question)
 
-    def covering(self, t: float) -> Attempt | None:
-        """The attempt that was live at interview clock t (with a little slack for ASR times)."""
+    def covering(self, t: float, *, speech: bool = False) -> Attempt | None:
+        """The attempt that was live at interview clock t (with a little slack for ASR times);
+        for a final transcript (`speech`), only among those still waiting for their words."""
         for tries in self.by_question.values():
             for attempt in reversed(tries):
+                if speech and (attempt.heard or attempt.finished):
+                    continue
                 if attempt.covers(t) or attempt.covers(t + ROUTING_SLACK_S):
                     return attempt
         return None

@@ -43,7 +43,7 @@ class SampleRouter:
         once it is on disk, so whatever the panel has seen survives a crash."""
         self.send({"type": "caption", "text": text, "final": final})
         t = start_s if start_s is not None else self.clock()
-        covering = self.attempts.covering(t)
+        covering = self.attempts.covering(t, speech=True)
         attempt = covering or self.attempts.current(self.question_index())
         qi = attempt.index if attempt else self.question_index()
         event = {"question_index": qi, "text": text, "final": final,

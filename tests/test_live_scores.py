@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
 from conftest import Api, make_job_and_template
 from analyzers.language_live import LiveAnswer
@@ -17,7 +18,7 @@ from server.bus import Bus
 from server.plan import Rule, load_plan
 from server.question_signals import Segment, language_signals
 from server.session import InterviewSession, State
-from server.tables import Interview
+from server.tables import Interview, TranscriptSegment
 
 PHRASE = "Two Weeks Early"  # a mentions: rule's phrase, not one of the dimension's keywords
 
@@ -125,4 +126,29 @@ async def test_live_scores_compute_each_answer_once_per_final_segment(hr: Api, s
     assert analyse.calls == [2]
     scores = {s.dimension_id: s.score for s in session.live_scores()}
     assert scores[session.plan.dimensions[0].id] > 0  # the first answer still counts
+    await session.close()
+
+
+async def test_words_begun_at_the_close_but_heard_after_it_go_to_the_next_answer(hr: Api, store: Any) -> None:
+    """The recogniser finalises what it heard up to the close before the answer is scored; a
+    final that comes later is from later audio, even when its word times start a breath before
+    the close (pre-roll, ASR timing). It belongs to the next answer, live, not to the closed one."""
+    session = await live_session(hr, store, Counting())
+    first = session.current_attempt()
+    assert first is not None
+    say(session, "we planned the schedule")
+    await session.candidate_next()
+    closed_at = first.spans[-1][1]
+    assert closed_at is not None
+    await session.settled()
+    assert first.heard and first.finished
+    second = session.current_attempt()
+    assert second is not None and second.index == 1
+    words = (Word("after", closed_at - 0.2, closed_at + 0.2, 0.9), Word("the", closed_at + 0.3, closed_at + 0.5, 0.9))
+    session.on_transcript("after the", True, words[0].start_s, words[-1].end_s, words)
+    await session.background.drain_writes()
+    rows = store.run_sync(lambda db: db.exec(select(TranscriptSegment).where(
+        TranscriptSegment.interview_id == session.id, TranscriptSegment.text == "after the")).all())
+    assert [(r.question_index, r.live) for r in rows] == [(1, True)]
+    assert [s.text for s in second.segments] == ["after the"] and len(first.segments) == 1
     await session.close()

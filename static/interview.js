@@ -561,6 +561,7 @@
       clearNotices("socket");
       // Every new socket says start again: the server may be a new process that must hear the
       // candidate is back (it keeps the first consent choice).
+      stateOnThisSocket = false;
       startSent = sendStart();
       refreshLiveState();
     });
@@ -877,6 +878,7 @@
       return;
     }
     candor.serverState = state;
+    stateOnThisSocket = true;
     if (startSent && state !== "invited") onStartAcked();
     if (FINISHED.has(state)) { endedByServer(state, code); return; }
     if (state === "live") {
@@ -896,9 +898,12 @@
     if (NEEDS_MEDIA.has(state) && code !== "capacity") serverWantsMedia(`the server is ${state} (${code})`);
     refreshLiveState();
     setDetail(ALERT_CODES.has(code) ? "" : CODE_TEXT[code] || CONSENT_TEXT[code] || "");
+    sendPendingFinish();
   }
 
   let nextLockTimer = null;
+  let finishPendingOn = null; // the question index "Yes, finish" was pressed on, not yet sent
+  let stateOnThisSocket = false; // the server has said its state on the current socket
   let countdownTimer = null;
   let lastTick = 0;
 
@@ -960,6 +965,21 @@
 
   function updateNextButton() {
     el.next.disabled = !(candor.state === "live" && candor.question && !nextLockTimer);
+    sendPendingFinish();
+  }
+
+  // "Yes, finish" pressed while the connection was down: the choice is kept and sent once the
+  // server says, on a socket that is open now, that the interview is live again on the same
+  // question (a new question, e.g. the time ran out, drops it).
+  function sendPendingFinish() {
+    if (finishPendingOn === null || el.next.disabled || !candor.wsOpen) return;
+    if (!stateOnThisSocket || candor.serverState !== "live") return;
+    const on = finishPendingOn;
+    finishPendingOn = null;
+    if (candor.question && candor.question.index === on) {
+      log("sending the finish chosen while the connection was down");
+      sendNext();
+    }
   }
 
   function unlockNext() {
@@ -978,7 +998,9 @@
   $("finish-no").addEventListener("click", () => askToFinish(false));
   $("finish-yes").addEventListener("click", () => {
     askToFinish(false);
-    sendNext();
+    if (sendNext() || !candor.question) return;
+    finishPendingOn = candor.question.index;
+    setDetail(_("Your answers are kept. The interview finishes as soon as the connection is back."));
   });
 
   el.next.addEventListener("click", () => {
@@ -988,11 +1010,12 @@
   });
 
   function sendNext() {
-    if (el.next.disabled || nextLockTimer) return;
-    if (!send({ type: "next" })) return;
+    if (el.next.disabled || nextLockTimer) return false;
+    if (!send({ type: "next" })) return false;
     // Locked until the next question arrives, or a few seconds (the server may have said no).
     nextLockTimer = setTimeout(unlockNext, NEXT_LOCK_MS);
     updateNextButton();
+    return true;
   }
 
   function clearCaptionLines() {

@@ -634,6 +634,63 @@ def test_reconnects_the_socket_and_the_media_keeping_the_camera(browser: Browser
         page.context.close()
 
 
+def test_finish_chosen_while_the_socket_is_down_is_sent_when_it_is_back(browser: Browser,
+                                                                       invitation: Invitation) -> None:
+    """"Yes, finish" pressed during a blip is not lost: the page says it will finish, and sends
+    it once the socket is back and the interview is live again on the same question."""
+    page = scripted_page(browser, invitation.url)
+    try:
+        join(page)
+        server_says(page, server_state("live", "live"))
+        server_says(page, {"type": "question", "index": 1, "count": 2, "text": "Last one.",
+                           "time_limit_s": 60, "remaining_s": 60})
+        wait_state(page, "live")
+        page.click("#next")
+        assert page.locator("#finish-confirm").is_visible()
+        # The socket drops while the confirmation is open, then the candidate confirms.
+        server_dead(page, True)
+        page.evaluate("window.__fake.ws()._closed(1006, '')")
+        page.click("#finish-yes")
+        assert "finishes as soon as the connection is back" in page.inner_text("#status-detail")
+        assert [m for m in sent(page) if m["type"] == "next"] == []
+        server_dead(page, False)
+        page.wait_for_function("() => (window.__fake.sockets.length >= 2 && window.candor.wsOpen)", timeout=10_000)
+        assert [m for m in sent(page) if m["type"] == "next"] == []  # not before the interview is live again
+        server_says(page, server_state("live", "joined"))
+        wait_state(page, "live")
+        page.wait_for_function("() => (window.__fake.ws().sent.some(m => m.type === 'next'))", timeout=5_000)
+        assert [m for m in sent(page) if m["type"] == "next"] == [{"type": "next"}]  # once
+        server_says(page, {"type": "done"})
+        wait_state(page, "finished")
+
+        # A choice kept for a question the interview has moved past is dropped, not sent there.
+        page2 = scripted_page(browser, invitation.url)
+        try:
+            join(page2)
+            server_says(page2, server_state("live", "live"))
+            server_says(page2, {"type": "question", "index": 0, "count": 2, "text": "First.",
+                                "time_limit_s": 60, "remaining_s": 60})
+            server_says(page2, {"type": "question", "index": 1, "count": 2, "text": "Last.",
+                                "time_limit_s": 60, "remaining_s": 60, "last": True})
+            wait_state(page2, "live")
+            page2.click("#next")
+            server_says(page2, server_state("paused", "paused_by_interviewer"))
+            wait_state(page2, "paused")
+            page2.click("#finish-yes")
+            server_says(page2, {"type": "question", "index": 0, "count": 2, "text": "First, again.",
+                                "time_limit_s": 60, "remaining_s": 60})
+            server_says(page2, server_state("live", "resumed_by_interviewer"))
+            wait_state(page2, "live")
+            time.sleep(0.5)
+            assert [m for m in sent(page2) if m["type"] == "next"] == []
+            assert not page_errors(page2)
+        finally:
+            page2.context.close()
+        assert not page_errors(page)
+    finally:
+        page.context.close()
+
+
 def test_offer_refused_is_shown(browser: Browser, invitation: Invitation, screenshots: Path) -> None:
     page = scripted_page(browser, invitation.url, offer_status=400,
                          offer_body={"error": "malformed or unsupported SDP: no media"})

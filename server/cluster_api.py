@@ -10,7 +10,7 @@ from typing import Any
 from server.api import router
 from server.api_router import Call
 from server.errors import ApiError
-from server.sessions import SessionManager, sessions_key
+from server.sessions import SessionManager, free_slots, sessions_key
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +35,7 @@ async def cluster_state(manager: SessionManager) -> dict[str, Any]:
         p["this"] = p.get("process_id") == manager.process_id
     total = sum(int(p.get("max_sessions", 0)) for p in processes)
     media = sum(int(p.get("media", 0)) for p in processes)
-    # A process falling behind takes no new interview: its free slots do not count.
-    free = sum(max(0, int(p.get("max_sessions", 0)) - int(p.get("media", 0)))
-               for p in processes if not p.get("overloaded"))
+    free = sum(free_slots(p) for p in processes)
     return {"processes": processes, "max_sessions": total, "media": media, "free": free}
 
 

@@ -60,6 +60,14 @@ class AtCapacity(ApiError):
     status = 503
 
 
+def free_slots(load: dict[str, Any]) -> int:
+    """Interviews a process can still take, by its announced load: none while it is falling
+    behind (it takes no new interview then)."""
+    if load.get("overloaded"):
+        return 0
+    return max(0, int(load.get("max_sessions", 0)) - int(load.get("media", 0)))
+
+
 class SessionManager:
     def __init__(self, settings: Settings, store: Store, bus: Bus, bank: ModelBank) -> None:
         self.settings = settings
@@ -402,9 +410,9 @@ class SessionManager:
         best, most = None, 0
         for load in self._loads:
             route = load.get("route")
-            if not route or load.get("process_id") == self.process_id or load.get("overloaded"):
+            if not route or load.get("process_id") == self.process_id:
                 continue
-            free = int(load.get("max_sessions", 0)) - int(load.get("media", 0))
+            free = free_slots(load)
             if free > most:
                 best, most = str(route), free
         return best

@@ -998,6 +998,7 @@
   $("finish-no").addEventListener("click", () => askToFinish(false));
   $("finish-yes").addEventListener("click", () => {
     askToFinish(false);
+    log("finish chosen");
     if (sendNext() || !candor.question) return;
     finishPendingOn = candor.question.index;
     setDetail(_("Your answers are kept. The interview finishes as soon as the connection is back."));

@@ -146,7 +146,15 @@ def test_killed_browser_then_udp_outage_recover_on_the_same_question(launch_brow
             page.wait_for_function("() => (window.candor.question.index === 1)", timeout=20_000)
             page.click("#next")
             page.click("#finish-yes")  # the last question asks before finishing
-            wait_state(page, "finished", timeout=30_000)
+            try:
+                wait_state(page, "finished", timeout=30_000)
+            except Exception:
+                print("page events:", page.evaluate("window.candor.events.slice(-40)"))
+                print("page sent:", page.evaluate("window.candor.sent.slice(-10)"))
+                print("page state:", page.evaluate("({state: window.candor.state, server: window.candor.serverState, "
+                                                   "pc: window.candor.pcState, ws: window.candor.wsOpen})"))
+                print("feed, last events:", [e for e in feed.events if e.get("interview_id") == interview_id][-8:])
+                raise
         finally:
             feed.ws.close()
             feed.join(5)

@@ -180,8 +180,8 @@ async def test_live_session_numbers_appear_in_metrics(aiohttp_client: Any, tmp_p
     assert m["candor_sessions"][(("state", "live"),)] == 1
     assert m["candor_models_ready"][()] == 1
     # Analysed between the two scrapes, never above CANDOR_ANALYSIS_FPS=5 (with a little slack for
-    # timing); the lower bound only says "some": a contended CI machine analyses fewer.
-    assert 0.5 <= m["candor_session_analysis_fps"][label] <= 6.0, m["candor_session_analysis_fps"]
+    # timing); the lower bound only says "some": a contended CI machine analyses far fewer.
+    assert 0 < m["candor_session_analysis_fps"][label] <= 6.0, m["candor_session_analysis_fps"]
     assert m["candor_analysis_fps"][()] == m["candor_session_analysis_fps"][label]
     assert m["candor_session_audio_seconds"][label] >= 3.0
     assert m["candor_session_audio_seconds"][label] > first["candor_session_audio_seconds"][label]

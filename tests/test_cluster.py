@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -29,6 +30,7 @@ import redis
 
 from deploy.cluster import route_name, running_nginx, running_redis
 from server.ownership import owner_key, snapshot_key
+from server.settings import Settings
 from tests.live_client import ImageTrack, PcmTrack, connect, portrait_640x480
 from tests.support.server import RunningServer, free_port, running_server
 from tests.support.media import face_y4m, speech_wav
@@ -39,6 +41,7 @@ from tests.test_faults import join as join_page
 pytestmark = pytest.mark.postgres  # and Redis and nginx, started here from ./candor's packages
 
 OWNER_TTL_S = 4.0
+DEFAULT_MAX_SESSIONS = next(f.default for f in dataclasses.fields(Settings) if f.name == "max_sessions")
 TIMEOUT_S = 30.0
 
 
@@ -213,7 +216,7 @@ async def test_hr_on_one_process_controls_an_interview_held_by_another_which_sur
             await asyncio.sleep(0.2)
         assert set(by_pid) == {a.process.pid, b.process.pid}
         assert by_pid[holder.process.pid]["media"] == 1 and by_pid[panel.process.pid]["media"] == 0
-        assert by_pid[panel.process.pid]["free"] == 2 * 4 - 1  # the default CANDOR_MAX_SESSIONS (4) each
+        assert by_pid[panel.process.pid]["free"] == 2 * DEFAULT_MAX_SESSIONS - 1  # CANDOR_MAX_SESSIONS unset
 
         # 3. HR pauses, resumes and skips a question on the panel's process.
         paused = await asyncio.to_thread(api, panel, "POST", f"/api/interviews/{interview_id}/pause",

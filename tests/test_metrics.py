@@ -4,6 +4,7 @@ parser), only for CANDOR_METRICS_ALLOW addresses, and shows a live session's rea
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from server.settings import Settings
 from server.store import Store
 from server.tables import OutboundMail, User, Webhook, WebhookDelivery
 from tests.test_live_session import speech_48k  # noqa: F401  (the fixture: real espeak-ng speech)
+
+DEFAULT_MAX_SESSIONS = next(f.default for f in dataclasses.fields(Settings) if f.name == "max_sessions")
 
 
 def parse(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
@@ -91,7 +94,7 @@ async def test_metrics_text_has_process_sessions_and_queue_counts(client: Any, s
     # Every state is reported, 0 when no session is in it.
     assert m["candor_sessions"][(("state", "live"),)] == 0
     assert m["candor_sessions"][(("state", "invited"),)] == 0
-    assert m["candor_max_sessions"][()] == 4  # the default CANDOR_MAX_SESSIONS (server/settings.py)
+    assert m["candor_max_sessions"][()] == DEFAULT_MAX_SESSIONS  # CANDOR_MAX_SESSIONS unset
     assert m["candor_mail_outbox"] == {(("state", "sent"),): 2, (("state", "failed"),): 1}
     assert m["candor_webhook_deliveries"] == {(("state", "failed"),): 1}
     assert m["candor_store_queue_depth"][()] >= 0

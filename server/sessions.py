@@ -32,7 +32,7 @@ from server.plan import load_plan
 from server.question_signals import language_signals
 from server.recording import Recorder, recordings_root
 from server import session_store, session_views
-from server.interview_machine import FINISHED, HOLDS_MEDIA, STARTED, Event, Facts, Refused, State
+from server.interview_machine import CAPACITY, FINISHED, HOLDS_MEDIA, STARTED, Event, Facts, Refused, State
 from server.media_slots import MediaSlots
 from server.memory import MemoryTrimmer
 from server.ownership import HeldElsewhere, Ownership, new_process_id
@@ -211,6 +211,13 @@ class SessionManager:
             return await self.session_for(interview_id)
         except HeldElsewhere as held:
             assert self.link is not None
+            if not self.slots.room_for(interview_id):
+                # No place here: taking it over would hold media beyond CANDOR_MAX_SESSIONS. It
+                # stays with its holder, and the page is sent there (`route`, as a capacity refusal).
+                route = self.route_of(held.owner)
+                assert CAPACITY.refuse is not None
+                extra: dict[str, Any] = {"route": route} if route else {}
+                raise AtCapacity(CAPACITY.refuse[0], **extra) from None
             try:
                 reply = await self.link.request(held.owner, {"op": "release", "interview_id": interview_id},
                                                 timeout_s=2.0)
@@ -402,6 +409,13 @@ class SessionManager:
         return {"process_id": self.process_id, "sessions": len(self.sessions), "live": live,
                 "media": len(self.slots.held), "max_sessions": self.settings.max_sessions,
                 "overloaded": self.overloaded(), "route": self.settings.route, "ts": round(time.time(), 3)}
+
+    def route_of(self, process_id: str) -> str | None:
+        """The route (CANDOR_ROUTE) a process announced at the last heartbeat, if any."""
+        for load in self._loads:
+            if load.get("process_id") == process_id and load.get("route"):
+                return str(load["route"])
+        return None
 
     def room_elsewhere(self) -> str | None:
         """The route of the named process with the most free slots at the last heartbeat (not

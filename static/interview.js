@@ -144,7 +144,14 @@
     return candor.route ? `${path}?via=${encodeURIComponent(candor.route)}` : path;
   }
 
+  // A socket through the route that does not open is tried again through it: the process a
+  // full one named may answer 503 for a moment (the interview is still moving from the full
+  // one). Only after ROUTE_MISSES such sockets in a row does the page go back to nginx's hash.
+  const ROUTE_MISSES = 3;
+  let routeMisses = 0;
+
   function setRoute(name) {
+    routeMisses = 0;
     candor.route = name;
     try {
       if (name) sessionStorage.setItem(ROUTE_KEY, name); else sessionStorage.removeItem(ROUTE_KEY);
@@ -556,6 +563,7 @@
       if (candor.ws !== ws) return;
       candor.wsOpen = true;
       opened = true;
+      routeMisses = 0;
       retry.ws.attempt = 0;
       log("ws open");
       clearNotices("socket");
@@ -583,7 +591,10 @@
       }
       // Never reached the process it was sent to: the hash's own choice again (a full process
       // sends it on once more).
-      if (!opened && candor.route) { log(`route ${candor.route} dropped`); setRoute(null); }
+      if (!opened && candor.route && ++routeMisses >= ROUTE_MISSES) {
+        log(`route ${candor.route} dropped`);
+        setRoute(null);
+      }
       refreshLiveState();
       schedule("ws", openSocket, `websocket closed (${event.code})`);
     });

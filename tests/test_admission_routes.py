@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from server.sessions import SessionManager
+from server.ownership import HeldElsewhere
+from server.sessions import AtCapacity, SessionManager
 from server.settings import Settings, SettingsError
 
 
@@ -35,3 +36,32 @@ def test_route_setting_is_checked() -> None:
     for bad in ("w 1", "w1;", "x" * 33, "w/1"):
         with pytest.raises(SettingsError, match="CANDOR_ROUTE"):
             Settings.from_env({"CANDOR_ROUTE": bad})
+
+
+async def test_a_full_process_leaves_an_interview_with_its_holder_and_names_it() -> None:
+    """The candidate reached a full process (nginx's hash) while another process holds the
+    interview: it is not taken over (that would hold media beyond CANDOR_MAX_SESSIONS); the 503
+    is a capacity refusal naming the holder's route, which the page follows."""
+    asked: list[str] = []
+
+    class Link:
+        async def request(self, owner: str, message: dict[str, Any], timeout_s: float = 0) -> dict[str, Any]:
+            asked.append(owner)
+            return {"released": True}
+
+    async def held(interview_id: int) -> Any:
+        raise HeldElsewhere("b", "held by b")
+
+    def manager(free: bool) -> Any:
+        fake = SimpleNamespace(link=Link(), session_for=held, _loads=[load("b", "w2", 1), load("me", "w1", 1)],
+                               slots=SimpleNamespace(room_for=lambda _id: free))
+        fake.route_of = lambda pid: SessionManager.route_of(fake, pid)  # type: ignore[arg-type]
+        return fake
+
+    with pytest.raises(AtCapacity) as refused:
+        await SessionManager.session_for_candidate(manager(free=False), 7)  # type: ignore[arg-type]
+    assert refused.value.status == 503 and refused.value.extra == {"route": "w2"} and asked == []
+    # With room, the holder is asked to let it go (and here keeps saying it is held elsewhere).
+    with pytest.raises(HeldElsewhere):
+        await SessionManager.session_for_candidate(manager(free=True), 7)  # type: ignore[arg-type]
+    assert asked == ["b"]

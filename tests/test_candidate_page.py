@@ -691,6 +691,31 @@ def test_finish_chosen_while_the_socket_is_down_is_sent_when_it_is_back(browser:
         page.context.close()
 
 
+def test_a_route_is_kept_through_a_refusal_and_dropped_after_three(browser: Browser, invitation: Invitation) -> None:
+    """A full process names another (`route`): the page's sockets go `?via=` it. One that does
+    not open (that process may answer 503 while the interview is still moving) is retried
+    through the same route; three in a row send the page back to nginx's own choice."""
+    page = scripted_page(browser, invitation.url)
+    try:
+        join(page)
+        server_says(page, {"type": "state", "state": "connecting", "code": "capacity", "reason": "", "route": "w2"})
+        page.wait_for_function("() => (window.__fake.ws().url.includes('?via=w2') && window.candor.wsOpen)",
+                               timeout=5_000)
+        server_dead(page, True)
+        page.evaluate("window.__fake.ws()._closed(1006, '')")
+        page.wait_for_function("() => (window.__fake.sockets.length >= 4)", timeout=10_000)
+        urls = page.evaluate("window.__fake.sockets.map(s => s.url)")
+        assert all("?via=w2" in u for u in urls[1:4]), urls  # the refused one and the next two
+        assert page.evaluate("window.candor.route") == "w2"
+        page.wait_for_function("() => (window.candor.route === null)", timeout=15_000)
+        server_dead(page, False)
+        page.wait_for_function("() => (window.candor.wsOpen)", timeout=15_000)
+        assert "?via=" not in page.evaluate("window.__fake.ws().url")
+        assert not page_errors(page)
+    finally:
+        page.context.close()
+
+
 def test_offer_refused_is_shown(browser: Browser, invitation: Invitation, screenshots: Path) -> None:
     page = scripted_page(browser, invitation.url, offer_status=400,
                          offer_body={"error": "malformed or unsupported SDP: no media"})

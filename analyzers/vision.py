@@ -101,6 +101,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -366,6 +368,17 @@ def _face_area(face: Face) -> float:
 
 
 # -- the per-stream analyzer -------------------------------------------------------------------
+
+
+def load_pipelines(onnx_paths: Mapping[str, str | os.PathLike[str]]) -> tuple[FaceMesh, PoseLandmarks]:
+    """One set of face and pose pipelines from the ONNX files by model name (each set keeps
+    per-call buffers: one per thread or process)."""
+    p = onnx_paths
+    return (
+        FaceMesh(p["face_detection_short_range"], p["face_landmark"], p["iris_landmark"],
+                 full_range_path=p["face_detection_full_range"]),
+        PoseLandmarks(p["pose_detection"], p["pose_landmark_full"]),
+    )
 
 
 class VisionAnalyzer:

@@ -136,6 +136,8 @@ def serve_with_thread_names(argv: list[str]) -> None:
 
 THREAD_GROUPS = [
     (re.compile(r"^event-loop$"), "event loop (main)"),
+    (re.compile(r"^worker:"), "vision worker processes (ONNX)"),
+    (re.compile(r"^vision-dispatch"), "vision-dispatch (frames to workers)"),
     (re.compile(r"^vision"), "vision_* (ONNX)"),
     (re.compile(r"^asr-"), "asr-* (Vosk)"),
     (re.compile(r"^video-decoder"), "video-decoder (VP8)"),
@@ -153,22 +155,53 @@ def thread_group(name: str) -> str:
     return f"other ({name})"
 
 
+def server_processes(pid: int) -> list[Any]:
+    """The server process and its children (the vision worker processes)."""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        return [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
 def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
-    """tid -> (OS thread name, CPU seconds)."""
+    """tid -> (OS thread name, CPU seconds), over the server and its child processes (whose
+    threads are named "worker:<name>")."""
     import psutil
 
     out: dict[int, tuple[str, float]] = {}
-    try:
-        threads = psutil.Process(pid).threads()
-    except psutil.Error:
-        return out
-    for t in threads:
+    for proc in server_processes(pid):
         try:
-            name = Path(f"/proc/{pid}/task/{t.id}/comm").read_text().strip()
-        except OSError:
-            name = "?"
-        out[t.id] = (name, t.user_time + t.system_time)
+            threads = proc.threads()
+        except psutil.Error:
+            continue
+        for t in threads:
+            try:
+                name = Path(f"/proc/{proc.pid}/task/{t.id}/comm").read_text().strip()
+            except OSError:
+                name = "?"
+            if proc.pid != pid:
+                name = f"worker:{name}"
+            out[t.id] = (name, t.user_time + t.system_time)
     return out
+
+
+def server_cpu_rss(pid: int) -> tuple[float, int]:
+    """CPU seconds and resident bytes of the server and its children together."""
+    import psutil
+
+    cpu = 0.0
+    rss = 0
+    for proc in server_processes(pid):
+        try:
+            t = proc.cpu_times()
+            cpu += t.user + t.system
+            rss += proc.memory_info().rss
+        except psutil.Error:
+            continue
+    return cpu, rss
 
 
 # ------------------------------------------------------------------------------------------
@@ -296,6 +329,7 @@ class Live:
     t0: float = 0.0
     connection: dict[int, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     finals: dict[int, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    partials: dict[int, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     states: dict[int, str] = field(default_factory=dict)
     state_log: list[tuple[float, int, str, str]] = field(default_factory=list)
     streaming: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> client report
@@ -402,9 +436,9 @@ async def read_monitor(http: Any, base: str, token: str, live: Live) -> None:
             kind, iid = e.get("type"), e.get("interview_id")
             if kind == "connection":
                 live.connection[iid].append(e)
-            elif kind == "transcript" and e.get("final"):
+            elif kind == "transcript":
                 e["received"] = time.time()
-                live.finals[iid].append(e)
+                (live.finals if e.get("final") else live.partials)[iid].append(e)
             elif kind == "state":
                 live.states[iid] = e["state"]
                 live.state_log.append((e["ts"], iid, e["state"], e.get("reason", "")))
@@ -453,6 +487,24 @@ def final_lags(finals: list[dict[str, Any]], audio_start: float, utterances: lis
     lags = [f["ts"] - (audio_start + f["end_s"] - offset) for f in finals
             if f.get("end_s") is not None and t_start <= f["ts"] <= t_end]
     return lags, offset
+
+
+def latency_split(events: list[dict[str, Any]], audio_start: float, offset: float,
+                  t_start: float, t_end: float) -> tuple[list[float], list[float]]:
+    """Speech -> HR panel, split in two for each transcript event received in the window:
+    the recogniser's own delay (``heard_to_s - end_s``: the audio it needed after the last word
+    before it said it, a property of the model and its endpointing) and what our pipeline added
+    (panel receipt minus the moment the client sent the audio the recogniser had heard up to:
+    network, jitter buffer, decoder, audio pump, queue, the recogniser's compute for the last
+    batch, storing a final, the bus and the websocket)."""
+    own: list[float] = []
+    added: list[float] = []
+    for e in events:
+        if e.get("end_s") is None or e.get("heard_to_s") is None or not t_start <= e["received"] <= t_end:
+            continue
+        own.append(e["heard_to_s"] - e["end_s"])
+        added.append(e["received"] - (audio_start + e["heard_to_s"] - offset))
+    return own, added
 
 
 def pct(values: list[float], q: float) -> float:
@@ -509,7 +561,7 @@ async def run_one(n: int, args: argparse.Namespace, media: list[Any], work: Path
         cps = [psutil.Process(c.pid) for c in clients]
         result["load_start"] = loadavg()
         t_start = time.time()
-        cpu0, th0 = sp.cpu_times(), thread_cpu(sp.pid)
+        (cpu0, _), th0 = server_cpu_rss(sp.pid), thread_cpu(sp.pid)
         ccpu0 = sum(sum(c.cpu_times()[:2]) for c in cps)
         mcpu0 = psutil.cpu_times()
         rss: list[int] = []
@@ -530,14 +582,14 @@ async def run_one(n: int, args: argparse.Namespace, media: list[Any], work: Path
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         end_at = time.monotonic() + args.window
         while time.monotonic() < end_at:
-            rss.append(sp.memory_info().rss)
+            rss.append(server_cpu_rss(sp.pid)[1])
             await asyncio.sleep(min(2.0, max(0.0, end_at - time.monotonic())))
         t_end = time.time()
         wall = t_end - t_start
-        cpu1, th1 = sp.cpu_times(), thread_cpu(sp.pid)
+        (cpu1, rss_end), th1 = server_cpu_rss(sp.pid), thread_cpu(sp.pid)
         ccpu1 = sum(sum(c.cpu_times()[:2]) for c in cps)
         mcpu1 = psutil.cpu_times()
-        rss.append(sp.memory_info().rss)
+        rss.append(rss_end)
         result["load_end"] = loadavg()
         if prof_proc is not None:
             _, err = prof_proc.communicate(timeout=60)
@@ -560,7 +612,7 @@ async def run_one(n: int, args: argparse.Namespace, media: list[Any], work: Path
                 result["gil"] = (total / (100 * gil_s), {k: round(v / (100 * gil_s) * 100, 1) for k, v in
                                                          sorted(by.items(), key=lambda kv: -kv[1])[:6]})
         # --- CPU
-        server_cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / wall * 100
+        server_cpu = (cpu1 - cpu0) / wall * 100
         result["server_cpu"] = server_cpu
         result["client_cpu"] = (ccpu1 - ccpu0) / wall * 100
         idle = (mcpu1.idle + mcpu1.iowait) - (mcpu0.idle + mcpu0.iowait)
@@ -585,6 +637,7 @@ async def run_one(n: int, args: argparse.Namespace, media: list[Any], work: Path
         behind_max: list[float] = []
         lags_all: list[float] = []
         offsets: list[float] = []
+        split: dict[str, tuple[list[float], list[float]]] = {"final": ([], []), "partial": ([], [])}
         missing = 0
         for token, info in by_token.items():
             iid = info["interview_id"]
@@ -624,9 +677,14 @@ async def run_one(n: int, args: argparse.Namespace, media: list[Any], work: Path
                 lags_all += lags
                 if offset is not None:
                     offsets.append(offset)
+                    for kind, events in (("final", live.finals), ("partial", live.partials)):
+                        own, added = latency_split(events.get(iid, []), stream["audio_start"], offset,
+                                                   t_start, t_end)
+                        split[kind][0].extend(own)
+                        split[kind][1].extend(added)
         result.update(missing=missing, fps_a=fps_a, fps_r=fps_r, drop=drop, audio=audio, rtf=rtf,
                       lag_end=lag_end, lag_growth=lag_growth, lag_max=lag_max, kbps=kbps, loss=loss,
-                      final_lags=lags_all, offsets=offsets, wall=wall, behind_end=behind_end,
+                      final_lags=lags_all, offsets=offsets, split=split, wall=wall, behind_end=behind_end,
                       behind_max=behind_max, skipped=skipped, lost_packets=lost_packets, fps_target=fps_target,
                       nexts=sum(1 for ts in live.nexts.values() for t in ts if t_start <= t <= t_end))
         (work / f"events-{n}.json").write_text(json.dumps(
@@ -679,6 +737,10 @@ def criteria(r: dict[str, Any], args: argparse.Namespace) -> list[str]:
             why.append("final lag: no final transcript in the window")
         elif pct(fl, .9) > args.max_final_p90:
             why.append(f"final lag: p90 {pct(fl, .9):.1f} s > {args.max_final_p90:g} s")
+        added = [a for kind in ("final", "partial") for a in (r.get("split") or {}).get(kind, ([], []))[1]]
+        if added and pct(added, .95) > args.max_added_p95:
+            why.append(f"speech -> panel: our pipeline adds p95 {pct(added, .95):.2f} s > "
+                       f"{args.max_added_p95:g} s on top of the recogniser's own delay")
     lost = sum(r.get("lost_packets") or [])
     if lost or (r["loss"] and max(r["loss"]) > 0):
         why.append(f"packet loss: {lost} RTP packets lost (worst session {max(r['loss'] or [0.0]):.1%})")
@@ -769,6 +831,13 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, ncpu: int) -
                          f"holder's stack first enters the project, % of time: {r['gil'][1]}")
         if r.get("state_changes"):
             lines.append(f"    sessions that left 'live' (s from window start, id, state, reason): {r['state_changes']}")
+        for kind, (own, added) in (r.get("split") or {}).items():
+            if own:
+                total = [o + a for o, a in zip(own, added, strict=True)]
+                lines.append(f"    speech -> HR panel, {kind}s ({len(own)}): total p50/p95 {pct(total, .5):.2f}/"
+                             f"{pct(total, .95):.2f} s = the recogniser's own delay p50/p95 {pct(own, .5):.2f}/"
+                             f"{pct(own, .95):.2f} s + our pipeline p50/p95/max {pct(added, .5):.2f}/"
+                             f"{pct(added, .95):.2f}/{max(added):.2f} s")
         lines.append(f"    {'total':<32} {sum(v for v, _ in r['threads'].values()):>6.1f}%   "
                      f"server ready in {r['ready_s']} s, all {r['n']} live in {r['connect_s']} s, "
                      f"sessions live at the end {r['live_states']}/{r['n']}, RSS peak {r['rss_mb'][0]:.0f} MB"
@@ -829,10 +898,10 @@ async def orchestrate(args: argparse.Namespace) -> None:
     header = (f"bench/live.py {datetime.now().isoformat(timespec='seconds')}  sessions={args.sessions} "
               f"warmup={args.warmup}s window={args.window}s fps={args.fps:g} analysis={'off' if args.no_analysis else 'on'} "
               f"audio={'aligned' if args.aligned else f'{args.variants} offsets'} cores={ncpu} nice={args.nice} "
-              f"switch_interval={args.switch_interval or 'default'} worker_nice={args.worker_nice} vision_threads={args.vision_threads or 'default'} "
+              f"switch_interval={args.switch_interval or 'default'} worker_nice={args.worker_nice} vision_threads={args.vision_threads or 'default'} vision_processes={os.environ.get('CANDOR_VISION_PROCESSES', 'default')} "
               f"questions={'one of 600 s' if args.question_s <= 0 else f'next every {args.question_s:g}s'} "
               f"audio_floor={'digital silence' if args.clean_audio else f'{NOISE_DBFS[0]:g}..{NOISE_DBFS[1]:g} dBFS'} "
-              f"vad={args.vad or 'server default'} min_fps={args.min_fps:g} "
+              f"vad={args.vad or 'server default'} min_fps={args.min_fps:g} max_added_p95={args.max_added_p95:g}s "
               f"server@{_git_state()} "
               f"load(1/5/15)={loadavg()} media={media[0].path.name} ({media[0].seconds:.0f} s) work={work}")
     print(header, flush=True)
@@ -860,7 +929,8 @@ async def orchestrate(args: argparse.Namespace) -> None:
     healthy_ns = [r["n"] for r in results if not r.get("error") and healthy(r, args)[0]]
     verdict = (f"VERDICT: largest healthy N = {max(healthy_ns)}" if healthy_ns else "VERDICT: no healthy N") + \
         (f" (strict: every session >= {args.min_fps:g} analysed fps, audio in real time, ASR lag < 2 s and not "
-         f"growing, final lag p90 <= {args.max_final_p90:g} s, no packet loss, every session live throughout); "
+         f"growing, final lag p90 <= {args.max_final_p90:g} s, speech -> panel: the pipeline adds p95 <= "
+         f"{args.max_added_p95:g} s to the recogniser's own delay, no packet loss, every session live throughout); "
          f"load now {loadavg()}")
     full = "\n".join([header, "", text, "", verdict] +
                      [f"\nprofile N={r['n']}:\n{r['profile_text']}" for r in results if r.get("profile_text")])
@@ -896,6 +966,8 @@ def main() -> None:
                     help="each candidate sends `next` every this many seconds (0: one 600 s question)")
     ap.add_argument("--min-fps", type=float, default=4.0, help="strict verdict: analysed fps every session must reach")
     ap.add_argument("--max-final-p90", type=float, default=2.0, help="strict verdict: final-transcript lag p90, s")
+    ap.add_argument("--max-added-p95", type=float, default=0.2,
+                    help="strict verdict: speech -> HR panel, p95 of what the pipeline adds to the recogniser's own delay, s")
     ap.add_argument("--clean-audio", action="store_true",
                     help="the old answer audio with digital silence between the words (flatters the voice gate)")
     ap.add_argument("--vad", choices=["silero", "energy", "off"], default=None,

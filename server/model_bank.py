@@ -8,9 +8,13 @@ import logging
 import threading
 import time
 from pathlib import Path
+from dataclasses import asdict
 from typing import Any, Callable
 
 from aiohttp import web
+
+from analyzers.vision import load_pipelines
+from server.vision_workers import StreamOptions
 
 logger = logging.getLogger(__name__)
 
@@ -161,16 +165,7 @@ class ModelBank:
         """This thread's face and pose pipelines."""
         models = getattr(self._local, "models", None)
         if models is None:
-            from analyzers.face import FaceMesh
-            from analyzers.posture import PoseLandmarks
-
-            p = self.onnx_paths
-            models = (
-                FaceMesh(p["face_detection_short_range"], p["face_landmark"], p["iris_landmark"],
-                         full_range_path=p["face_detection_full_range"]),
-                PoseLandmarks(p["pose_detection"], p["pose_landmark_full"]),
-            )
-            self._local.models = models
+            models = self._local.models = load_pipelines(self.onnx_paths)
         return models
 
     def vision_processor(self, plan: Any) -> Callable[[Any], Any]:
@@ -178,17 +173,21 @@ class ModelBank:
         state; runs on the vision executor, one frame of a stream at a time)."""
         from analyzers.vision import VisionAnalyzer
 
-        # Pose every 3rd and iris every 2nd analysed frame: posture and eyes change more
-        # slowly than the face; this cuts vision CPU by ~35% (bench/live.py, issue note).
-        analyzer = VisionAnalyzer(eye_contact=plan.analyze_eye_contact,
-                                  expression=plan.analyze_expression, posture=plan.analyze_posture,
-                                  pose_every=POSE_EVERY, iris_every=IRIS_EVERY)
+        analyzer = VisionAnalyzer(**asdict(vision_options(plan)))
 
         def process(frame: Any) -> Any:
             face, pose = self.vision_models()
             return analyzer.analyse(frame.to_ndarray(format="rgb24"), face, pose)
 
         return process
+
+
+def vision_options(plan: Any) -> StreamOptions:
+    """What a plan analyses in each frame. Pose every 3rd and iris every 2nd analysed frame:
+    posture and eyes change more slowly than the face; this cuts vision CPU by ~35%
+    (bench/live.py, issue note)."""
+    return StreamOptions(eye_contact=plan.analyze_eye_contact, expression=plan.analyze_expression,
+                         posture=plan.analyze_posture, pose_every=POSE_EVERY, iris_every=IRIS_EVERY)
 
 
 POSE_EVERY = 3

@@ -38,9 +38,10 @@ class SampleRouter:
         self._last_frame_event_at = 0.0
 
     def on_transcript(self, text: str, final: bool, start_s: float | None, end_s: float | None,
-                      words: tuple[Any, ...] = ()) -> None:
+                      words: tuple[Any, ...] = (), *, heard_s: float | None = None) -> None:
         """A speech event on the interview clock. A final is stored first and announced to HR
-        once it is on disk, so whatever the panel has seen survives a crash."""
+        once it is on disk, so whatever the panel has seen survives a crash. `heard_s`: how far
+        the recogniser had got into the audio when the event came out (interview clock)."""
         self.send({"type": "caption", "text": text, "final": final})
         t = start_s if start_s is not None else self.clock()
         covering = self.attempts.covering(t, speech=True)
@@ -48,7 +49,8 @@ class SampleRouter:
         qi = attempt.index if attempt else self.question_index()
         event = {"question_index": qi, "text": text, "final": final,
                  "start_s": None if start_s is None else round(start_s, 2),
-                 "end_s": None if end_s is None else round(end_s, 2)}
+                 "end_s": None if end_s is None else round(end_s, 2),
+                 "heard_to_s": None if heard_s is None else round(heard_s, 2)}
         if not final:
             self.partial = text
             now = time.monotonic()

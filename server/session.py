@@ -456,10 +456,10 @@ class InterviewSession:
     # --- samples in (server/samples.py) ----------------------------------------------------
 
     def on_transcript(self, text: str, final: bool, start_s: float | None, end_s: float | None,
-                      words: tuple[Any, ...] = ()) -> None:
+                      words: tuple[Any, ...] = (), *, heard_s: float | None = None) -> None:
         if self.withdrawn_at is not None:
             return  # recognised from audio still queued at the withdrawal: not used
-        self.samples.on_transcript(text, final, start_s, end_s, words)
+        self.samples.on_transcript(text, final, start_s, end_s, words, heard_s=heard_s)
 
     def on_vision(self, sample: Any, clock_s: float) -> None:
         if self.state == State.LIVE and self.vision_allowed():

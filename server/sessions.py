@@ -13,7 +13,7 @@ import base64
 import logging
 import time
 from dataclasses import replace
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from sqlmodel import col, select
 from aiohttp import web
@@ -25,7 +25,7 @@ from analyzers.speech import Final, Partial, SpeechRecognizer
 from server.bus import Bus
 from server.errors import ApiError, Conflict, NotFound
 from server.executors import analysis_executor
-from server.model_bank import ModelBank
+from server.model_bank import ModelBank, vision_options
 from server.peer import PeerLink, rtc_configuration
 from server.peer_registry import track as track_peer_connection
 from server.plan import load_plan
@@ -42,6 +42,7 @@ from server.settings import Settings
 from server.speech_stream import SpeechStream, recognizer_options
 from server.store import Store
 from server.tables import Interview, Invitation, StateChange, utcnow
+from server.vision_workers import VisionWorkers
 
 logger = logging.getLogger(__name__)
 
@@ -76,9 +77,15 @@ class SessionManager:
         self.bank = bank
         self.sessions: dict[int, InterviewSession] = {}
         self.slots = MediaSlots(settings.max_sessions, self.overloaded, self.room_elsewhere)
-        # Vision inference for every session shares this bounded pool (one thread per core):
-        # more threads would only make frames wait longer; the pumps drop stale frames instead.
-        self.vision_executor = analysis_executor(settings.vision_threads, "vision")
+        # Vision inference for every session shares a bounded pool (one worker per core): more
+        # workers would only make frames wait longer; the pumps drop stale frames instead. The
+        # workers are processes by default (server/vision_workers.py): the executor's threads
+        # then record, make thumbnails and wait for them, so there are more threads than
+        # workers, lest a worker idle while its frames wait behind another worker's.
+        self.vision_workers = (VisionWorkers(bank.onnx_paths, settings.vision_threads)
+                               if settings.vision_processes else None)
+        self.vision_executor = analysis_executor(
+            settings.vision_threads * (3 if self.vision_workers else 1), "vision")
         self._lock = asyncio.Lock()
         self._ticker: asyncio.Task[None] | None = None
         self._finishing: set[asyncio.Task[Any]] = set()
@@ -493,14 +500,15 @@ class SessionManager:
             # candidate who asked for a human-only review is never analysed.
             return session.consent is True
 
-        def on_speech(event: Partial | Final, offset: float) -> None:
+        def on_speech(event: Partial | Final, offset: float, heard_s: float) -> None:
             if isinstance(event, Final):
                 words = tuple(replace(w, start_s=w.start_s + offset, end_s=w.end_s + offset) for w in event.words)
-                session.on_transcript(event.text, True, event.start_s + offset, event.end_s + offset, words)
+                session.on_transcript(event.text, True, event.start_s + offset, event.end_s + offset, words,
+                                      heard_s=heard_s + offset)
             else:
                 start = None if event.start_s is None else event.start_s + offset
                 end = None if event.end_s is None else event.end_s + offset
-                session.on_transcript(event.text, False, start, end)
+                session.on_transcript(event.text, False, start, end, heard_s=heard_s + offset)
 
         def make_speech(first_batch_s: float) -> SpeechStream | None:
             model = self.bank.vosk.get(session.plan.language)
@@ -509,7 +517,9 @@ class SessionManager:
             recognizer = SpeechRecognizer(model, **recognizer_options(self.settings))
             return SpeechStream(recognizer, session.clock() - first_batch_s, on_speech, name)
 
-        process = self.bank.vision_processor(session.plan)
+        process: Callable[[Any], Any] = (
+            self.vision_workers.stream(vision_options(session.plan))
+            if self.vision_workers is not None else self.bank.vision_processor(session.plan))
 
         def on_vision(sample: Any, arrived: float) -> None:
             session.on_vision(sample, session.clock_at(arrived))
@@ -627,6 +637,8 @@ class SessionManager:
         held = list(self.sessions)
         self.sessions.clear()
         self.vision_executor.shutdown(wait=False, cancel_futures=True)
+        if self.vision_workers is not None:
+            self.vision_workers.shutdown(wait=False)
         await self._leave_cluster(held)
 
     async def _leave_cluster(self, held: list[int]) -> None:

@@ -71,10 +71,13 @@ class Settings:
     # A candidate's resume matching a dimension's keywords multiplies that dimension's weight
     # in each question by this factor (see server/invitations.py).
     resume_boost: float = 1.5
-    # Live analysis: frames analysed per second per interview, and the threads all interviews
-    # share for vision inference.
+    # Live analysis: frames analysed per second per interview, and the vision workers all
+    # interviews share: worker processes (each with its own GIL: at 8 interviews on 2 cores
+    # threads of the server process spent a quarter of the CPU idle in GIL hand-offs,
+    # server/vision_workers.py), or with CANDOR_VISION_PROCESSES=0 threads of the server.
     analysis_fps: float = 5.0
     vision_threads: int = 2
+    vision_processes: bool = True
     # Voice gate in front of speech recognition: "silero" (Silero VAD, models/vad/), "energy"
     # (audio level; also the fallback when the Silero model is missing) or "off"; and the audio
     # kept either side of detected speech (s) so no word is cut.
@@ -190,10 +193,9 @@ class Settings:
         if (v := get("TRUSTED_PROXIES")) is not None:
             values["trusted_proxies"] = tuple(h.strip() for h in v.split(",") if h.strip())
         if (v := get("SECURE_COOKIES")) is not None:
-            flag = v.strip().lower()
-            if flag not in _BOOLEANS:
-                raise SettingsError(f"CANDOR_SECURE_COOKIES={v!r}: use 1/0, true/false, yes/no or on/off")
-            values["secure_cookies"] = _BOOLEANS[flag]
+            values["secure_cookies"] = _flag("SECURE_COOKIES", v)
+        if (v := get("VISION_PROCESSES")) is not None:
+            values["vision_processes"] = _flag("VISION_PROCESSES", v)
         if (v := get("ICE_SERVERS")) is not None:
             values["ice_servers"] = _parse_ice_servers(v)
         if (v := get("ICE_HOST_ADDRESSES")) is not None:
@@ -393,6 +395,13 @@ def parse_smtp_url(url: str) -> SmtpTarget:
 
 _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
              "0": False, "false": False, "no": False, "off": False}
+
+
+def _flag(name: str, value: str) -> bool:
+    flag = value.strip().lower()
+    if flag not in _BOOLEANS:
+        raise SettingsError(f"CANDOR_{name}={value!r}: use 1/0, true/false, yes/no or on/off")
+    return _BOOLEANS[flag]
 # A Host header: a name or IPv4 address, or a bracketed IPv6 address, with an optional port.
 _HOST_RE = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?)(?::([0-9]{1,5}))?$")
 

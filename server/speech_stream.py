@@ -69,9 +69,11 @@ def recognizer_options(settings: Any) -> dict[str, Any]:
 
 class SpeechStream:
     def __init__(self, recognizer: SpeechRecognizer, clock_offset_s: float,
-                 on_event: Callable[[SpeechEvent, float], None], name: str) -> None:
+                 on_event: Callable[[SpeechEvent, float, float], None], name: str) -> None:
         """`clock_offset_s`: the interview clock when this stream's first sample was taken;
-        `on_event(event, offset)` gets events with stream times (add offset for the clock)."""
+        `on_event(event, offset, heard_s)` gets events with stream times (add offset for the
+        clock); `heard_s` is how far into the stream the recogniser had got when the event
+        came out (so `heard_s - end_s` is the recogniser's own delay, in audio)."""
         self.recognizer = recognizer
         self.offset = clock_offset_s
         self.on_event = on_event
@@ -128,7 +130,7 @@ class SpeechStream:
     def _dispatch(self, events: list[Any]) -> None:
         for event in events:
             try:
-                self.on_event(event, self.offset)
+                self.on_event(event, self.offset, self.recognizer.audio_seconds)
             except Exception:
                 logger.exception("speech event handler failed")
 

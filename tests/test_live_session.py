@@ -155,11 +155,19 @@ async def _interview(client: Any, store: Store, speech_48k: Path) -> None:
     assert pm.score >= 5
 
     kinds = []
+    finals = []
     while len(events):
         e = await events.get()
         kinds.append(e.type)
+        if e.type == "transcript" and e.data["final"] and e.data["text"]:
+            finals.append(e.data)
     for kind in ("state", "progress", "transcript", "signals", "scores", "connection"):
         assert kind in kinds, (kind, kinds)
+    # Each final says how far the recogniser had heard when it said it: after the last word
+    # (Vosk needs some audio after it to be sure), within the audio sent.
+    assert finals
+    for f in finals:
+        assert f["end_s"] <= f["heard_to_s"] <= f["end_s"] + speech_s + 5, f
 
 
 class SilentCamera(ImageTrack):

@@ -1,0 +1,156 @@
+"""Vision in worker processes (server/vision_workers.py), with the real ONNX models: the samples
+equal the in-process pipeline's, streams are spread over the workers and forgotten with their
+handles, a killed worker costs one frame, shutdown leaves no process behind."""
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import skimage.data
+
+from analyzers.vision import VisionAnalyzer, load_pipelines
+from models.registry import DEFAULT_MODELS_DIR, onnx_path
+from server.settings import Settings, SettingsError
+from server.vision_workers import StreamOptions, VisionWorkers, VisionWorkerError
+
+NAMES = ("face_detection_short_range", "face_detection_full_range", "face_landmark",
+         "iris_landmark", "pose_detection", "pose_landmark_full")
+PATHS = {name: onnx_path(DEFAULT_MODELS_DIR, name) for name in NAMES}
+OPTIONS = StreamOptions(eye_contact=True, expression=True, posture=True, pose_every=3, iris_every=2)
+
+
+def _frames(n: int) -> list[av.VideoFrame]:
+    """The astronaut on a 640x480 canvas, moving a few pixels per frame, as a camera's
+    yuv420p frames."""
+    photo = skimage.data.astronaut()[..., :3]
+    out = []
+    for i in range(n):
+        canvas = np.full((480, 640, 3), 120, np.uint8)
+        x, y = 40 + 6 * i, 10 + 3 * i
+        canvas[y:y + 440, x:x + 440] = photo[:440, :440]
+        out.append(av.VideoFrame.from_ndarray(canvas, format="rgb24").reformat(format="yuv420p"))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a killed child not yet reaped is a zombie: gone for our purposes
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split(")")[-1].split()[0] != "Z"
+
+
+@pytest.fixture
+def workers() -> VisionWorkers:
+    pool = VisionWorkers(PATHS, 2)
+    yield pool
+    pool.shutdown(wait=True)
+
+
+def test_samples_equal_the_in_process_pipeline_frame_by_frame(workers: VisionWorkers) -> None:
+    frames = _frames(7)
+    stream = workers.stream(OPTIONS)
+    got = [stream(f) for f in frames]
+
+    face, pose = load_pipelines(PATHS)
+    analyzer = VisionAnalyzer(eye_contact=True, expression=True, posture=True, pose_every=3,
+                              iris_every=2)
+    expected = [analyzer.analyse(f.to_ndarray(format="rgb24"), face, pose) for f in frames]
+    assert got == expected
+    # the tracking state lives in the worker: only the first frame ran the face detector, and
+    # the pose model ran on frames 0, 3 and 6
+    assert [s.detected for s in got] == [True] + [False] * 6
+    assert [s.pose_updated for s in got] == [True, False, False, True, False, False, True]
+    assert got[0].faces == 1 and got[0].eye_contact is not None
+
+
+def test_streams_are_spread_over_the_workers_and_forgotten_with_their_handles(
+        workers: VisionWorkers) -> None:
+    frame = _frames(1)[0]
+    a, b = workers.stream(OPTIONS), workers.stream(OPTIONS)
+    assert a.worker is not b.worker
+    a(frame)
+    b(frame)
+    assert len(set(workers.pids())) == 2
+    # each stream keeps its own tracking: c's first frame detects on the worker a is on
+    c = workers.stream(OPTIONS)
+    assert c.worker is a.worker
+    assert c(frame).detected
+    assert a(frame).detected is False
+    del a
+    gc.collect()
+    assert c.worker.streams == 1 and b.worker.streams == 1
+    assert workers.stream(OPTIONS).worker is c.worker  # the freed place is taken first
+
+
+def test_a_killed_worker_costs_the_frame_in_flight_and_is_started_again(
+        workers: VisionWorkers) -> None:
+    frames = _frames(2)
+    stream = workers.stream(OPTIONS)
+    assert stream(frames[0]).faces == 1
+    (old,) = workers.pids()
+    os.kill(old, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while _alive(old) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with pytest.raises(VisionWorkerError, match="vision worker 0 failed"):
+        stream(frames[1])
+    again = stream(frames[1])
+    (new,) = workers.pids()
+    assert new != old and again.faces == 1 and again.detected  # tracking starts over
+
+
+def test_shutdown_ends_every_worker_and_later_frames_fail_at_once() -> None:
+    pool = VisionWorkers(PATHS, 2)
+    frame = _frames(1)[0]
+    streams = [pool.stream(OPTIONS), pool.stream(OPTIONS)]
+    for s in streams:
+        s(frame)
+    pids = pool.pids()
+    assert len(pids) == 2
+    pool.shutdown(wait=True)
+    assert pool.pids() == [] and not any(_alive(p) for p in pids)
+    started = time.monotonic()
+    with pytest.raises(VisionWorkerError, match="shut down"):
+        streams[0](frame)
+    assert time.monotonic() - started < 1
+    with pytest.raises(RuntimeError, match="shut down"):
+        pool.stream(OPTIONS)
+
+
+def test_a_worker_that_cannot_load_its_models_says_why(tmp_path: Path) -> None:
+    broken = dict(PATHS, face_landmark=tmp_path / "missing.onnx")
+    pool = VisionWorkers(broken, 1)
+    try:
+        stream = pool.stream(OPTIONS)
+        frame = _frames(1)[0]
+        with pytest.raises(VisionWorkerError, match="could not start: FileNotFoundError.*missing.onnx"):
+            stream(frame)
+        assert pool.pids() == []
+        # it is tried again on the next frame, then backs off: frames fail at once meanwhile
+        # instead of each paying for a Python start-up
+        with pytest.raises(VisionWorkerError, match="could not start"):
+            stream(frame)
+        started = time.monotonic()
+        with pytest.raises(VisionWorkerError, match=r"missing.onnx.*\(next try in [12] s\)"):
+            stream(frame)
+        assert time.monotonic() - started < 0.2
+    finally:
+        pool.shutdown(wait=True)
+
+
+def test_vision_processes_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().vision_processes is True
+    monkeypatch.setenv("CANDOR_VISION_PROCESSES", "0")
+    assert Settings.from_env().vision_processes is False
+    monkeypatch.setenv("CANDOR_VISION_PROCESSES", "sometimes")
+    with pytest.raises(SettingsError, match="CANDOR_VISION_PROCESSES='sometimes'"):
+        Settings.from_env()

@@ -932,6 +932,14 @@ async def orchestrate(args: argparse.Namespace) -> None:
          f"growing, final lag p90 <= {args.max_final_p90:g} s, speech -> panel: the pipeline adds p95 <= "
          f"{args.max_added_p95:g} s to the recogniser's own delay, no packet loss, every session live throughout); "
          f"load now {loadavg()}")
+    measured = [r for r in results if not r.get("error") and r.get("rss_mb")]
+    if len(measured) >= 2:
+        # Memory per session: the least-squares slope of the server's peak RSS (its vision
+        # worker processes included) over N; what N=0 would hold is the shared part (models).
+        ns = [float(r["n"]) for r in measured]
+        slope, base = statistics.linear_regression(ns, [r["rss_mb"][0] for r in measured])
+        verdict += (f"\nmemory: {slope:.1f} MB per session beyond a shared {base:.0f} MB (least squares over "
+                    f"N={','.join(str(int(n)) for n in ns)}; server + vision workers, peak RSS)")
     full = "\n".join([header, "", text, "", verdict] +
                      [f"\nprofile N={r['n']}:\n{r['profile_text']}" for r in results if r.get("profile_text")])
     print("\n" + text + "\n\n" + verdict, flush=True)

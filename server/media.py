@@ -1,6 +1,6 @@
 """Reading the candidate's media tracks (aiortc) without ever falling behind.
 
-Audio is never dropped: every frame is resampled to 16 kHz mono s16 and handed on in ~200 ms
+Audio is never dropped: every frame is resampled to 16 kHz mono s16 and handed on in 100 ms
 batches. Video is sampled: a reader keeps only the newest frame (drops counted) and an analysis
 loop takes it at the process's current analysed-frame rate (:class:`FrameBudget`) and runs the
 (CPU-bound) analysis on an executor the server owns, so analysis can never queue up behind live
@@ -30,7 +30,11 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 ASR_RATE = 16000
-BATCH_BYTES = ASR_RATE * 2 // 5  # 200 ms of s16 mono
+# 100 ms of s16 mono: the recogniser hears a word's end at most one batch after it arrives, and
+# a batch's compute is short (at 8 interviews on 2 cores, 200 ms batches put the HR panel's
+# transcript p95 0.1 s later: bench/results/live-sweep-workers.txt).
+BATCH_BYTES = ASR_RATE * 2 // 10
+BATCHES_PER_S = ASR_RATE * 2 // BATCH_BYTES
 # Audio gaps (lost packets, a network outage) filled with silence: from one lost 20 ms packet
 # on; longer than MAX_FILL_S is not a gap but a jump in the sender's timestamps.
 MIN_GAP_S = 0.015

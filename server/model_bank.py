@@ -35,6 +35,8 @@ class ModelBank:
         # (the ONNX weights are small; loading one set takes ~0.1 s).
         self._local = threading.local()
         self._loading: set[str] = set()
+        # The vision worker processes' current failure, if any (SessionManager sets it).
+        self.vision_problem: Callable[[], str | None] = lambda: None
 
     @property
     def errors(self) -> list[str]:
@@ -67,7 +69,9 @@ class ModelBank:
 
         speech = {lang: one([e for e in self.speech_errors if repr(lang) in e], lang in self.vosk)
                   for lang in sorted(set(self.languages) | set(self.vosk))}
-        return {"vision": one(self.vision_errors, bool(self.onnx_paths)), "speech": speech}
+        problem = self.vision_problem()
+        vision = one(self.vision_errors + ([problem] if problem else []), bool(self.onnx_paths))
+        return {"vision": vision, "speech": speech}
 
     def status(self) -> dict[str, Any]:
         return {

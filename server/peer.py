@@ -13,7 +13,7 @@ import av
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
-from server.media import ASR_RATE, AudioPump, MediaCounters, VideoPump, process_budget
+from server.media import ASR_RATE, BATCHES_PER_S, AudioPump, MediaCounters, VideoPump, process_budget
 from server.recording import PeerRecording
 from server.speech_stream import SpeechStream
 
@@ -30,7 +30,7 @@ def rtc_configuration(ice_servers: tuple[dict[str, Any], ...]) -> RTCConfigurati
 
 
 THUMBNAIL_EVERY_S = 1.0
-MAX_WAITING_BATCHES = 5 * 600  # 10 minutes of 200 ms batches kept while a speech model loads
+MAX_WAITING_BATCHES = BATCHES_PER_S * 600  # 10 minutes of audio kept while a speech model loads
 THUMBNAIL_WIDTH = 192
 
 
@@ -130,7 +130,7 @@ class PeerLink:
             if len(self._waiting_pcm) > MAX_WAITING_BATCHES:
                 self._waiting_pcm.pop(0)  # still in the recording; a model this late is a fault
                 logger.warning("%s: speech model not ready after %d s; oldest audio not transcribed",
-                               self.name, MAX_WAITING_BATCHES // 5)
+                               self.name, MAX_WAITING_BATCHES // BATCHES_PER_S)
         else:
             self.speech_missing = True  # say so once; vision goes on
             self._waiting_pcm.clear()

@@ -84,6 +84,8 @@ class SessionManager:
         # workers, lest a worker idle while its frames wait behind another worker's.
         self.vision_workers = (VisionWorkers(bank.onnx_paths, settings.vision_threads)
                                if settings.vision_processes else None)
+        if self.vision_workers is not None:
+            bank.vision_problem = self.vision_workers.problem
         self.vision_executor = analysis_executor(
             settings.vision_threads * (3 if self.vision_workers else 1), "vision")
         self._lock = asyncio.Lock()

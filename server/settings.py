@@ -56,10 +56,11 @@ class Settings:
     # Addresses or networks that may read GET /metrics (others get 403).
     metrics_allow: tuple[str, ...] = ("127.0.0.1", "::1")
     # Live interviews holding media at once in this process: what bench/live.py measured on 2
-    # cores (client on the same cores) with speech on the static graph. 6 pass every strict
-    # criterion, over 30 s (bench/results/live-sweep-static.txt) and over 10 minutes with 79
-    # question changes (live-10min-n6.txt); at 8 speech keeps up but vision falls to 2.5 fps.
-    max_sessions: int = 6
+    # cores (clients on the same cores), speech on the static graph, vision in worker processes:
+    # 8 pass every strict criterion over 30 s and over 10 minutes with question changes
+    # (bench/results/live-sweep-workers.txt, live-10min-n8.txt); 10 miss the speech -> panel
+    # latency goal and 12 break real time.
+    max_sessions: int = 8
     # The validity analysis of every job with hires is recomputed this often (days; 0 = only on
     # request): server/validity_api.py.
     validity_refresh_days: int = 90

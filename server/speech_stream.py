@@ -1,9 +1,10 @@
 """One audio stream's speech recognition, off the event loop and in order.
 
-The audio pump hands over every 200 ms batch; batches go to an unbounded queue (audio is never
+The audio pump hands over every 100 ms batch; batches go to an unbounded queue (audio is never
 dropped) that one task drains into the stream's recognizer on its own single-thread executor
-(a recognizer is stateful: one stream, one thread). Events come back on the loop with times
-moved onto the interview's clock."""
+(a recognizer is stateful: one stream, one thread), at the event loop's priority
+(server/executors.py SPEECH_NICE). Events come back on the loop with times moved onto the
+interview's clock."""
 from __future__ import annotations
 
 import asyncio
@@ -14,7 +15,7 @@ from typing import Any, Callable
 
 from analyzers.speech import Final, Partial, SpeechRecognizer
 from analyzers.vad import SileroModel, silero_model
-from server.executors import analysis_executor
+from server.executors import SPEECH_NICE, analysis_executor
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class SpeechStream:
         self.offset = clock_offset_s
         self.on_event = on_event
         self._queue: asyncio.Queue[bytes | asyncio.Future[None] | None] = asyncio.Queue()
-        self._executor = analysis_executor(1, f"asr-{name}")
+        self._executor = analysis_executor(1, f"asr-{name}", nice=SPEECH_NICE)
         self._task = asyncio.create_task(self._run(), name=f"asr-{name}")
         self.lag_s = 0.0  # audio queued but not yet recognised
 

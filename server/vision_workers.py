@@ -13,8 +13,8 @@ worker (the one with the fewest streams), which keeps its
 :class:`analyzers.vision.VisionAnalyzer` (the tracking state) across frames. One dispatcher
 thread per worker takes that worker's frames first in, first out, converts each to RGB, sends
 it (header, then the raw pixels) and waits for the sample. Worker processes start on first use
-(a server that never sees video pays nothing), run at the analysis priority (nice 10, as the
-analysis threads: the event loop always comes first), and a worker that dies is started again
+(a server that never sees video pays nothing), run at the analysis priority (nice 10: the
+event loop and speech recognition come first), and a worker that dies is started again
 on the next frame (its streams' tracking starts over; the frame in flight fails and is skipped).
 """
 from __future__ import annotations
@@ -244,6 +244,11 @@ class VisionWorkers:
         with self._lock:
             worker.streams -= 1
         worker.requests.put(("forget", stream_id))
+
+    def problem(self) -> str | None:
+        """What is wrong while a worker keeps failing (None once its frames succeed again):
+        /api/health shows it as the vision analyser's error."""
+        return next((w.last_error for w in self._workers if w.failures), None)
 
     def pids(self) -> list[int]:
         """The running worker processes (for tests and diagnostics)."""

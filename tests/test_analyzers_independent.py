@@ -14,7 +14,7 @@ import pytest
 from conftest import invite, login
 from server.app import create_app
 from server.model_bank import models_key
-from server.sessions import bus_key
+from server.sessions import bus_key, sessions_key
 from server.settings import REPO_ROOT, Settings
 from server.store import Store
 from tests.live_client import ImageTrack, PcmTrack, connect, portrait_640x480, read_wav
@@ -34,8 +34,10 @@ def partial_models(root: Path, keep: str) -> Path:
     return models
 
 
-@pytest.mark.parametrize("keep", ["onnx", "vosk"])
+@pytest.mark.parametrize(("keep", "vision_processes"), [("onnx", True), ("onnx", False), ("vosk", True)],
+                         ids=["vision-in-worker-processes", "vision-on-threads", "speech-only"])
 async def test_one_analyser_missing_leaves_the_other_running(aiohttp_client: Any, tmp_path: Path, keep: str,
+                                                            vision_processes: bool,
                                                             speech_48k: Path) -> None:  # noqa: F811
     data = tmp_path / "data"
     store = Store(Settings(data_dir=data).db_url)
@@ -46,7 +48,7 @@ async def test_one_analyser_missing_leaves_the_other_running(aiohttp_client: Any
     token, iid = await invite(hr)
 
     settings = Settings(data_dir=data, models_dir=partial_models(tmp_path, keep), public_url="http://127.0.0.1",
-                        ice_host_addresses=("127.0.0.1",))
+                        ice_host_addresses=("127.0.0.1",), vision_processes=vision_processes)
     client = await aiohttp_client(create_app(settings, store=store))
     bank = client.app[models_key]
     await wait_for(lambda: bank._ready.is_set(), 60, "models to load")
@@ -84,6 +86,8 @@ async def test_one_analyser_missing_leaves_the_other_running(aiohttp_client: Any
                                        for e in events), 30, "a face seen without a speech model")
             await asyncio.sleep(4)  # long enough for the speech to have been recognised, were it on
             assert not [e for e in events if e.type == "transcript"]
+            workers = client.app[sessions_key].vision_workers
+            assert (workers is not None and len(workers.pids()) == 1) is vision_processes
         else:
             await wait_for(lambda: any(e.type == "transcript" for e in events), 40,
                            "speech recognised without vision models")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -103,9 +105,11 @@ def test_a_killed_worker_costs_the_frame_in_flight_and_is_started_again(
         time.sleep(0.05)
     with pytest.raises(VisionWorkerError, match="vision worker 0 failed"):
         stream(frames[1])
+    assert "exit code -9" in (workers.problem() or "")
     again = stream(frames[1])
     (new,) = workers.pids()
     assert new != old and again.faces == 1 and again.detected  # tracking starts over
+    assert workers.problem() is None
 
 
 def test_shutdown_ends_every_worker_and_later_frames_fail_at_once() -> None:
@@ -143,6 +147,7 @@ def test_a_worker_that_cannot_load_its_models_says_why(tmp_path: Path) -> None:
         with pytest.raises(VisionWorkerError, match=r"missing.onnx.*\(next try in [12] s\)"):
             stream(frame)
         assert time.monotonic() - started < 0.2
+        assert "missing.onnx" in (pool.problem() or "")  # /api/health shows it
     finally:
         pool.shutdown(wait=True)
 
@@ -154,3 +159,54 @@ def test_vision_processes_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CANDOR_VISION_PROCESSES", "sometimes")
     with pytest.raises(SettingsError, match="CANDOR_VISION_PROCESSES='sometimes'"):
         Settings.from_env()
+
+
+def test_workers_exit_when_the_server_is_killed(tmp_path: Path) -> None:
+    # SIGKILL gives the server no chance to stop its workers: each notices its end of the
+    # socket closing and exits by itself, so a killed server leaves no process behind.
+    script = tmp_path / "server.py"
+    script.write_text(
+        "import sys\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "from tests.test_vision_workers import OPTIONS, PATHS, _frames\n"
+        "from server.vision_workers import VisionWorkers\n"
+        "pool = VisionWorkers(PATHS, 2)\n"
+        "streams = [pool.stream(OPTIONS), pool.stream(OPTIONS)]\n"
+        "for s in streams:\n"
+        "    s(_frames(1)[0])\n"
+        "print(*pool.pids(), flush=True)\n"
+        "sys.stdin.read()\n")
+    root = Path(__file__).resolve().parents[1]
+    server = subprocess.Popen([sys.executable, str(script), str(root)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        pids = [int(p) for p in server.stdout.readline().split()]
+        assert len(pids) == 2 and all(_alive(p) for p in pids)
+        server.kill()
+        server.wait(10)
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(p) for p in pids)
+    finally:
+        server.kill()
+        server.wait(10)
+
+
+def test_health_shows_a_failing_worker_as_the_vision_analysers_error(tmp_path: Path) -> None:
+    from server.model_bank import ModelBank
+
+    bank = ModelBank(tmp_path, ("ko",))
+    bank.onnx_paths.update(PATHS)
+    bank._ready.set()
+    assert bank.analyzers()["vision"] == {"status": "ready"}
+    pool = VisionWorkers(dict(PATHS, iris_landmark=tmp_path / "gone.onnx"), 1)
+    bank.vision_problem = pool.problem
+    try:
+        with pytest.raises(VisionWorkerError):
+            pool.stream(OPTIONS)(_frames(1)[0])
+        vision = bank.analyzers()["vision"]
+        assert vision["status"] == "failed" and "gone.onnx" in vision["errors"][0]
+    finally:
+        pool.shutdown(wait=True)

@@ -74,8 +74,8 @@ class Settings:
     resume_boost: float = 1.5
     # Live analysis: frames analysed per second per interview, and the vision workers all
     # interviews share: worker processes (each with its own GIL: at 8 interviews on 2 cores
-    # threads of the server process spent a quarter of the CPU idle in GIL hand-offs,
-    # server/vision_workers.py), or with CANDOR_VISION_PROCESSES=0 threads of the server.
+    # threads of the server process fell behind with a quarter of a core idle, lost in GIL
+    # hand-offs: server/vision_workers.py), or with CANDOR_VISION_PROCESSES=0 threads of the server.
     analysis_fps: float = 5.0
     vision_threads: int = 2
     vision_processes: bool = True

@@ -3,8 +3,9 @@
 Measured at 8 live interviews on 2 cores (bench/live.py, /proc/<pid>/task/*/schedstat): with the
 vision pipelines on threads of the server process, the two vision threads switched ~4,000 times
 a second (numpy and ONNX Runtime drop and retake the GIL around every call, and the event loop,
-8 Vosk and 24 decoder threads take it in between), while a quarter of the machine's CPU stayed
-idle in the hand-offs. In a process of its own each pipeline has a GIL to itself.
+8 Vosk and 24 decoder threads take it in between), and vision fell to 2-2.7 analysed frames/s
+while a quarter of a core stayed idle (the machine 170-175 % busy of 200 %;
+bench/results/n8-vision-threads-schedstat.txt). In a process of its own each pipeline has a GIL to itself.
 
 :meth:`VisionWorkers.stream` gives a stream's frame function (frame -> VisionSample), called on
 the server's vision executor threads as the in-process one is (server/peer.py: recording and

@@ -180,7 +180,8 @@ class _Worker:
                 pass_fds=(theirs.fileno(),), cwd=root, env=env, stdin=subprocess.DEVNULL)
         conn = Connection(ours.detach())
         try:
-            conn.send(dict(self.onnx_paths))
+            # absolute: the worker runs in the project's folder, the server maybe elsewhere
+            conn.send({name: Path(path).resolve() for name, path in self.onnx_paths.items()})
             if not conn.poll(START_TIMEOUT_S):
                 raise VisionWorkerError(f"vision worker {self.index} did not start in {START_TIMEOUT_S:.0f} s")
             ready = conn.recv()

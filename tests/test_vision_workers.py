@@ -93,6 +93,19 @@ def test_streams_are_spread_over_the_workers_and_forgotten_with_their_handles(
     assert workers.stream(OPTIONS).worker is c.worker  # the freed place is taken first
 
 
+def test_model_paths_relative_to_the_servers_folder_work(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # the worker runs in the project's folder; a server started elsewhere with a relative
+    # CANDOR_MODELS_DIR gives paths relative to its own folder
+    (tmp_path / "onnx").symlink_to(Path(PATHS["face_landmark"]).parent)
+    monkeypatch.chdir(tmp_path)
+    pool = VisionWorkers({name: Path("onnx") / Path(p).name for name, p in PATHS.items()}, 1)
+    try:
+        assert pool.stream(OPTIONS)(_frames(1)[0]).faces == 1
+    finally:
+        pool.shutdown(wait=True)
+
+
 def test_a_killed_worker_costs_the_frame_in_flight_and_is_started_again(
         workers: VisionWorkers) -> None:
     frames = _frames(2)

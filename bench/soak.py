@@ -25,7 +25,9 @@ required. Everything runs in a private network namespace (the script re-executes
    progress finish, and after ``--settle`` seconds idle the end point is taken.
 4. Every ``--every`` seconds GET /metrics (server/metrics.py): resident memory, open file
    descriptors, asyncio tasks, RTCPeerConnection objects alive (and how many of them not closed),
-   OS and Python threads, sessions held; plus the server's CPU and the interviews in progress.
+   OS and Python threads, sessions held, the vision worker processes' memory, streams and
+   starts; plus the CPU of the server and its workers and the interviews in progress. RSS is
+   the server's and its vision workers' together.
 
 The verdict is FLAT only when all of these hold, otherwise it names what grew:
 - RSS grew over the soak's second half by less than ``--rss-bound-mb`` (50 MB) or
@@ -37,7 +39,8 @@ The verdict is FLAT only when all of these hold, otherwise it names what grew:
 - idle again after the soak, the counts are back at the baseline's: asyncio tasks within +3,
   fds within +3, OS threads within +2, no session held, no peer connection that is not closed,
   and at most N closed ones not yet garbage-collected (one in a reference cycle waits for the
-  collector's next full pass).
+  collector's next full pass), no video stream left with the vision workers;
+- no vision worker process was restarted (a restart means one died or hung).
 Interviews that did not complete are listed under the table.
 """
 from __future__ import annotations
@@ -220,7 +223,7 @@ class Sample:
     phase: str
     in_flight: int
     completed: int
-    rss_mb: float
+    rss_mb: float  # the server and its vision worker processes
     fds: int
     tasks: int
     pcs: int  # RTCPeerConnection objects alive
@@ -228,7 +231,9 @@ class Sample:
     threads: int  # OS threads
     py_threads: int
     sessions: int
-    cpu_pct: float
+    vision_streams: int  # video streams the vision workers hold
+    vision_starts: int  # vision worker processes started so far
+    cpu_pct: float  # the server and its vision worker processes
     load: str
 
 
@@ -256,27 +261,45 @@ class Sampler:
         self.server = server
         self.progress = progress
         self.proc = psutil.Process(server.proc.pid)  # type: ignore[union-attr]
-        self.cpu_at = (time.monotonic(), sum(self.proc.cpu_times()[:2]))
+        self.cpu_at = (time.monotonic(), self.cpu_s())
         self.samples: list[Sample] = []
         self.t0 = time.monotonic()
+
+    def cpu_s(self) -> float:
+        """CPU seconds of the server and its children (the vision workers; one that was
+        restarted takes its predecessor's seconds with it, so a restart reads low once)."""
+        import psutil
+
+        total = 0.0
+        for proc in [self.proc, *self.proc.children(recursive=True)]:
+            try:
+                total += sum(proc.cpu_times()[:2])
+            except psutil.Error:
+                continue
+        return total
 
     async def take(self, phase: str) -> Sample:
         async with self.http.get(f"{self.server.base}/metrics") as r:
             if r.status != 200:
                 raise RuntimeError(f"GET /metrics -> {r.status}")
             m = parse_metrics(await r.text())
-        now, cpu = time.monotonic(), sum(self.proc.cpu_times()[:2])
+        now, cpu = time.monotonic(), self.cpu_s()
         cpu_pct = 100 * (cpu - self.cpu_at[1]) / max(1e-6, now - self.cpu_at[0])
         self.cpu_at = (now, cpu)
         pcs = m.get("candor_peer_connections", {})
         s = Sample(
             t=round(now - self.t0), phase=phase, in_flight=len(self.progress.in_flight),
             completed=sum(1 for d in self.progress.done if d["outcome"] == "completed"),
-            rss_mb=m["process_resident_memory_bytes"][()] / 2**20, fds=int(m["process_open_fds"][()]),
+            rss_mb=(m["process_resident_memory_bytes"][()]
+                    + m.get("candor_vision_worker_resident_memory_bytes", {}).get((), 0.0)) / 2**20,
+            fds=int(m["process_open_fds"][()]),
             tasks=int(m["candor_asyncio_tasks"][()]), pcs=int(sum(pcs.values())),
             pcs_open=int(sum(v for k, v in pcs.items() if dict(k).get("state") != "closed")),
             threads=int(m["candor_threads"][()]), py_threads=int(m["candor_python_threads"][()]),
-            sessions=int(sum(m.get("candor_sessions", {}).values())), cpu_pct=cpu_pct, load=loadavg())
+            sessions=int(sum(m.get("candor_sessions", {}).values())),
+            vision_streams=int(m.get("candor_vision_worker_streams", {}).get((), 0)),
+            vision_starts=int(m.get("candor_vision_worker_starts_total", {}).get((), 0)),
+            cpu_pct=cpu_pct, load=loadavg())
         self.samples.append(s)
         return s
 
@@ -328,11 +351,18 @@ def verdict(soak: list[Sample], baseline: Sample, end: Sample, n: int,
         grew.append(f"sessions held idle after the soak: {end.sessions} (baseline {baseline.sessions})")
     if end.pcs_open:
         grew.append(f"peer connections not closed idle after the soak: {end.pcs_open}")
+    if end.vision_streams > baseline.vision_streams:
+        grew.append(f"video streams the vision workers still hold idle after the soak: {end.vision_streams} "
+                    f"(baseline {baseline.vision_streams})")
+    if end.vision_starts > baseline.vision_starts:
+        grew.append(f"vision worker processes restarted during the soak: {end.vision_starts - baseline.vision_starts}")
     if end.pcs > baseline.pcs + n:
         grew.append(f"peer connections alive idle after the soak: {end.pcs} > baseline {baseline.pcs} + N={n}")
     notes.append(f"idle baseline -> end: RSS {baseline.rss_mb:.0f} -> {end.rss_mb:.0f} MB, tasks {baseline.tasks} -> "
                  f"{end.tasks}, pcs {baseline.pcs} -> {end.pcs}, threads {baseline.threads} -> {end.threads}, "
-                 f"fds {baseline.fds} -> {end.fds}, sessions {baseline.sessions} -> {end.sessions}")
+                 f"fds {baseline.fds} -> {end.fds}, sessions {baseline.sessions} -> {end.sessions}, "
+                 f"vision worker streams {baseline.vision_streams} -> {end.vision_streams}, "
+                 f"starts {baseline.vision_starts} -> {end.vision_starts}")
     return not grew, grew, notes
 
 

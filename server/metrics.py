@@ -167,6 +167,17 @@ class CandorCollector(Collector):
                                 value=_os_threads())
         yield GaugeMetricFamily("candor_python_threads", "Python threads of this process (threading)",
                                 value=threading.active_count())
+        workers = self.manager.vision_workers
+        if workers is not None:
+            w = workers.stats()
+            yield GaugeMetricFamily("candor_vision_worker_processes", "Vision worker processes running",
+                                    value=w.processes)
+            yield GaugeMetricFamily("candor_vision_worker_resident_memory_bytes",
+                                    "Resident memory of the vision worker processes, summed", value=w.resident_bytes)
+            yield GaugeMetricFamily("candor_vision_worker_streams",
+                                    "Video streams assigned to the vision workers", value=w.streams)
+            yield CounterMetricFamily("candor_vision_worker_starts",
+                                      "Vision worker processes started (more than running: restarts)", value=w.starts)
         trimmer = self.manager.memory
         yield CounterMetricFamily("candor_malloc_trims", "Times freed memory was handed back to the system "
                                   "(server/memory.py)", value=trimmer.trims)

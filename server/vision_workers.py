@@ -65,6 +65,22 @@ class StreamOptions:
     iris_every: int
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerStats:
+    processes: int  # running now
+    streams: int  # video streams assigned (each forgotten when its connection is gone)
+    starts: int  # processes started so far: more than `processes` means restarts
+    resident_bytes: int  # the running processes' resident memory, summed
+
+
+def _resident_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):  # gone, or not Linux
+        return 0
+
+
 class VisionStream:
     """One video stream's frame function: ``stream(frame)`` -> VisionSample, computed by its
     worker process (blocks the calling thread; raises VisionWorkerError when the worker
@@ -97,6 +113,7 @@ class _Worker:
         self.process: subprocess.Popen[bytes] | None = None
         self.conn: Connection | None = None
         self.failures = 0  # in a row
+        self.starts = 0
         self.retry_at = 0.0
         self.last_error = ""
         self.thread = threading.Thread(target=self._dispatch, name=f"vision-dispatch-{index}",
@@ -197,6 +214,7 @@ class _Worker:
             conn.close()
             raise VisionWorkerError(f"vision worker {self.index} could not start: {ready}")
         self.process, self.conn = process, conn
+        self.starts += 1
         logger.info("vision worker %d started (pid %d)", self.index, process.pid)
 
     def _stop(self) -> None:
@@ -251,6 +269,13 @@ class VisionWorkers:
         """What is wrong while a worker keeps failing (None once its frames succeed again):
         /api/health shows it as the vision analyser's error."""
         return next((w.last_error for w in self._workers if w.failures), None)
+
+    def stats(self) -> WorkerStats:
+        """For /metrics: what runs, what it holds, how often it had to start."""
+        running = [w for w in self._workers if w.process is not None]
+        return WorkerStats(processes=len(running), streams=sum(w.streams for w in self._workers),
+                           starts=sum(w.starts for w in self._workers),
+                           resident_bytes=sum(_resident_bytes(w.process.pid) for w in running if w.process))
 
     def pids(self) -> list[int]:
         """The running worker processes (for tests and diagnostics)."""

@@ -194,6 +194,11 @@ async def test_live_session_numbers_appear_in_metrics(aiohttp_client: Any, tmp_p
     assert m["candor_asr_lag_seconds_max"][()] == m["candor_session_asr_lag_seconds"][label]
     # The session's connection is among those the process counts (server/peer_registry.py).
     assert m["candor_peer_connections"][(("state", "connected"),)] >= 1
+    # Its frames are analysed by one vision worker process (the other starts with a second stream).
+    assert m["candor_vision_worker_processes"][()] == 1
+    assert m["candor_vision_worker_streams"][()] == 1
+    assert m["candor_vision_worker_starts_total"][()] == 1
+    assert m["candor_vision_worker_resident_memory_bytes"][()] > 50 * 2**20
 
 
 # --- what a soak watches for leaks (bench/soak.py) ------------------------------------------

@@ -87,9 +87,11 @@ def test_streams_are_spread_over_the_workers_and_forgotten_with_their_handles(
     assert c.worker is a.worker
     assert c(frame).detected
     assert a(frame).detected is False
+    assert workers.stats().streams == 3
     del a
     gc.collect()
     assert c.worker.streams == 1 and b.worker.streams == 1
+    assert workers.stats().streams == 2
     assert workers.stream(OPTIONS).worker is c.worker  # the freed place is taken first
 
 
@@ -119,10 +121,14 @@ def test_a_killed_worker_costs_the_frame_in_flight_and_is_started_again(
     with pytest.raises(VisionWorkerError, match="vision worker 0 failed"):
         stream(frames[1])
     assert "exit code -9" in (workers.problem() or "")
+    assert workers.stats().processes == 0
     again = stream(frames[1])
     (new,) = workers.pids()
     assert new != old and again.faces == 1 and again.detected  # tracking starts over
     assert workers.problem() is None
+    stats = workers.stats()
+    assert (stats.processes, stats.starts, stats.streams) == (1, 2, 1)
+    assert stats.resident_bytes > 50 * 2**20
 
 
 def test_shutdown_ends_every_worker_and_later_frames_fail_at_once() -> None:

@@ -23,21 +23,27 @@ Everything runs in a private network namespace (the script re-executes itself un
 4. once all N are live: ``--warmup`` seconds, then a ``--window`` (``--duration``) of measurement.
 
 Measured over the window (see bench/README.md for how to read the table):
-- server CPU (psutil, all threads, % of one core; the machine has nproc x 100 %), per session,
-  and by thread group (vision_*, asr-*, audio-/video-decoder, the event loop, store_*, ...);
+- server CPU (psutil, all threads of the server and its vision worker processes, % of one
+  core; the machine has nproc x 100 %), per session, and by thread group (vision worker
+  processes, vision_*, asr-*, audio-/video-decoder, the event loop, store_*, ...);
 - from the HR feed's ``connection`` events (every 2 s per interview): analysed and received fps
   per session, frames dropped by the sampler, audio seconds received per wall second, ASR
   real-time factor (Kaldi CPU s per audio s) and ASR lag (audio queued, not yet recognised);
 - final-transcript lag: end of an utterance as the client sent it -> the ``transcript``
   final event's server timestamp (includes Vosk's ~1 s endpoint silence);
-- server RSS, client CPU, the load average before and after (other work on the machine skews
+- speech -> HR panel, split: for every transcript event (partials and finals) received in the
+  window, the recogniser's own delay (``heard_to_s - end_s``) and what our pipeline adds (panel
+  receipt minus the moment the client sent the audio at ``heard_to_s``);
+- server RSS (with its vision workers), and under the verdict memory per session (the slope
+  over the sweep's N); client CPU, the load average before and after (other work on the machine skews
   every number here: read it).
 - the share of the received audio the voice gate kept away from the recogniser (skipped).
 
 The verdict is strict: a row is OK only when every one of these holds, and the row names each
 that failed: every session analyses >= ``--min-fps`` (4) frames/s; audio arrives in real time
 (>= 0.97 s/s, < 2 s behind); the ASR lag is < 2 s at the end and grew by <= 1 s; final-transcript
-lag p90 <= 2 s (and there are finals); no RTP packet lost; every session live throughout (no
+lag p90 <= 2 s (and there are finals); what our pipeline adds to speech -> panel p95 <=
+``--max-added-p95`` (0.2 s); no RTP packet lost; every session live throughout (no
 state other than ``live`` from the warm-up on) and reporting health. The verdict is the largest
 OK N.
 """

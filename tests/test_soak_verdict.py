@@ -11,13 +11,14 @@ ARGS = argparse.Namespace(rss_bound_mb=50.0, rss_bound_pct=5.0)
 
 
 def sample(t: float, **kw: float) -> Sample:
-    values = dict(rss_mb=1000.0, fds=40, tasks=60, pcs=2, pcs_open=2, threads=30, sessions=2)
+    values = dict(rss_mb=1000.0, fds=40, tasks=60, pcs=2, pcs_open=2, threads=30, sessions=2,
+                  vision_streams=2, vision_starts=2)
     values.update(kw)
     return Sample(t=t, phase="soak", in_flight=2, completed=0, py_threads=20, cpu_pct=50.0, load="",
                   **values)  # type: ignore[arg-type]
 
 
-IDLE = sample(0, rss_mb=990, fds=35, tasks=40, pcs=0, pcs_open=0, threads=28, sessions=0)
+IDLE = sample(0, rss_mb=990, fds=35, tasks=40, pcs=0, pcs_open=0, threads=28, sessions=0, vision_streams=0)
 
 
 def level(n: int = 12) -> list[Sample]:
@@ -61,3 +62,12 @@ def test_idle_counts_not_back_at_the_baseline_are_named() -> None:
 def test_too_short_a_run_is_no_verdict_of_flat() -> None:
     flat, grew, _ = verdict(level(3), IDLE, replace(IDLE, t=100), 2, ARGS)
     assert not flat and any("too few samples" in g for g in grew)
+
+
+def test_a_stream_left_with_the_vision_workers_or_a_worker_restarted_is_named() -> None:
+    end = replace(IDLE, t=400, vision_streams=1, vision_starts=IDLE.vision_starts + 1)
+    flat, grew, notes = verdict(level(), IDLE, end, 2, ARGS)
+    assert not flat
+    assert any(g.startswith("video streams the vision workers still hold") for g in grew), grew
+    assert any(g == "vision worker processes restarted during the soak: 1" for g in grew), grew
+    assert any("vision worker streams 0 -> 1, starts 2 -> 3" in n for n in notes), notes

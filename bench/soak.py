@@ -489,9 +489,10 @@ async def orchestrate(args: argparse.Namespace) -> int:
         lengths = [d["t_end"] - d["t_start"] for d in soaked if d["outcome"] == "completed"]
         joins = [d["join_s"] for d in soaked if d.get("join_s") is not None]
         lines += ["", "(t = seconds since the server was ready; pcs = RTCPeerConnection objects alive in the "
-                      "server / of them not closed; threads = OS threads / Python threads; RSS and fds from "
-                      "prometheus_client's process collector; srv CPU = server process, % of one core, since the "
-                      "previous row)", ""]
+                      "server / of them not closed; threads = OS threads / Python threads (server); fds from "
+                      "prometheus_client's process collector; RSS = the server's plus its vision worker "
+                      "processes' (/metrics); srv CPU = the server and its vision workers, % of one core, since "
+                      "the previous row)", ""]
         lines.append(f"interviews in the soak: {sum(1 for d in soaked if d['outcome'] == 'completed')} completed of "
                      f"{len(soaked)}" + (f", {statistics.mean(lengths):.0f} s each (mean)" if lengths else "")
                      + (f", join (invitation -> first question) p50 {statistics.median(joins):.1f} s, max "

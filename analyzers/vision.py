@@ -370,6 +370,18 @@ def _face_area(face: Face) -> float:
 # -- the per-stream analyzer -------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class VisionOptions:
+    """A stream's :class:`VisionAnalyzer` arguments: what is analysed, and how often the pose
+    and iris models run (``VisionAnalyzer(**asdict(options))``)."""
+
+    eye_contact: bool = True
+    expression: bool = True
+    posture: bool = True
+    pose_every: int = 2
+    iris_every: int = 1
+
+
 def load_pipelines(onnx_paths: Mapping[str, str | os.PathLike[str]]) -> tuple[FaceMesh, PoseLandmarks]:
     """One set of face and pose pipelines from the ONNX files by model name (each set keeps
     per-call buffers: one per thread or process)."""

@@ -66,7 +66,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.live import ADMIN, KEYWORDS, Server, _git_state, api, ensure_private_netns, loadavg  # noqa: E402
+from bench.live import (  # noqa: E402
+    ADMIN, KEYWORDS, Server, _git_state, api, ensure_private_netns, loadavg, server_cpu_rss)
 
 PY = sys.executable
 QUESTION_LIMIT_S = 600
@@ -268,15 +269,7 @@ class Sampler:
     def cpu_s(self) -> float:
         """CPU seconds of the server and its children (the vision workers; one that was
         restarted takes its predecessor's seconds with it, so a restart reads low once)."""
-        import psutil
-
-        total = 0.0
-        for proc in [self.proc, *self.proc.children(recursive=True)]:
-            try:
-                total += sum(proc.cpu_times()[:2])
-            except psutil.Error:
-                continue
-        return total
+        return server_cpu_rss(self.proc.pid)[0]
 
     async def take(self, phase: str) -> Sample:
         async with self.http.get(f"{self.server.base}/metrics") as r:

@@ -9,12 +9,13 @@ import threading
 import time
 from pathlib import Path
 from dataclasses import asdict
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from aiohttp import web
 
-from analyzers.vision import load_pipelines
-from server.vision_workers import StreamOptions
+if TYPE_CHECKING:  # the analyzers (numpy, ONNX Runtime) load in the background, not at import
+    from analyzers.vision import VisionOptions
+
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +170,8 @@ class ModelBank:
         """This thread's face and pose pipelines."""
         models = getattr(self._local, "models", None)
         if models is None:
+            from analyzers.vision import load_pipelines
+
             models = self._local.models = load_pipelines(self.onnx_paths)
         return models
 
@@ -186,11 +189,13 @@ class ModelBank:
         return process
 
 
-def vision_options(plan: Any) -> StreamOptions:
+def vision_options(plan: Any) -> VisionOptions:
     """What a plan analyses in each frame. Pose every 3rd and iris every 2nd analysed frame:
     posture and eyes change more slowly than the face; this cuts vision CPU by ~35%
     (bench/live.py, issue note)."""
-    return StreamOptions(eye_contact=plan.analyze_eye_contact, expression=plan.analyze_expression,
+    from analyzers.vision import VisionOptions
+
+    return VisionOptions(eye_contact=plan.analyze_eye_contact, expression=plan.analyze_expression,
                          posture=plan.analyze_posture, pose_every=POSE_EVERY, iris_every=IRIS_EVERY)
 
 

@@ -403,6 +403,8 @@ def _flag(name: str, value: str) -> bool:
     if flag not in _BOOLEANS:
         raise SettingsError(f"CANDOR_{name}={value!r}: use 1/0, true/false, yes/no or on/off")
     return _BOOLEANS[flag]
+
+
 # A Host header: a name or IPv4 address, or a bracketed IPv6 address, with an optional port.
 _HOST_RE = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?)(?::([0-9]{1,5}))?$")
 

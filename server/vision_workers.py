@@ -34,9 +34,12 @@ from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from server.executors import ANALYSIS_NICE
+
+if TYPE_CHECKING:  # the analyzers (numpy, ONNX Runtime) load in the model loader and workers
+    from analyzers.vision import VisionOptions
 
 logger = logging.getLogger(__name__)
 
@@ -52,17 +55,6 @@ RETRY_MAX_S = 60.0
 
 class VisionWorkerError(RuntimeError):
     """The worker process failed on a frame (it is restarted on the next one)."""
-
-
-@dataclass(frozen=True, slots=True)
-class StreamOptions:
-    """A stream's :class:`analyzers.vision.VisionAnalyzer` arguments (what the plan analyses)."""
-
-    eye_contact: bool
-    expression: bool
-    posture: bool
-    pose_every: int
-    iris_every: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +78,10 @@ class VisionStream:
     worker process (blocks the calling thread; raises VisionWorkerError when the worker
     failed)."""
 
-    def __init__(self, stream_id: int, options: StreamOptions, worker: _Worker) -> None:
+    def __init__(self, stream_id: int, options: VisionOptions, worker: _Worker) -> None:
         self.id = stream_id
         self.options = options
+        self.kwargs = asdict(options)  # sent with each frame: the worker makes the analyzer from it
         self.worker = worker
 
     def __call__(self, frame: Any) -> Any:
@@ -141,7 +134,7 @@ class _Worker:
             return False
         try:
             rgb = frame.to_ndarray(format="rgb24")
-            ok, value = self._call((stream.id, asdict(stream.options), rgb.shape, forgotten), rgb)
+            ok, value = self._call((stream.id, stream.kwargs, rgb.shape, forgotten), rgb)
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting pump
             future.set_exception(exc)
             return False
@@ -246,7 +239,7 @@ class VisionWorkers:
         self._lock = threading.Lock()
         self._closed = False
 
-    def stream(self, options: StreamOptions) -> VisionStream:
+    def stream(self, options: VisionOptions) -> VisionStream:
         """A new stream, on the worker with the fewest streams; its analyzer is dropped when
         the handle is garbage (the peer connection is gone)."""
         with self._lock:

@@ -16,15 +16,15 @@ import numpy as np
 import pytest
 import skimage.data
 
-from analyzers.vision import VisionAnalyzer, load_pipelines
+from analyzers.vision import VisionAnalyzer, VisionOptions, load_pipelines
 from models.registry import DEFAULT_MODELS_DIR, onnx_path
 from server.settings import Settings, SettingsError
-from server.vision_workers import StreamOptions, VisionWorkers, VisionWorkerError
+from server.vision_workers import VisionWorkers, VisionWorkerError
 
 NAMES = ("face_detection_short_range", "face_detection_full_range", "face_landmark",
          "iris_landmark", "pose_detection", "pose_landmark_full")
 PATHS = {name: onnx_path(DEFAULT_MODELS_DIR, name) for name in NAMES}
-OPTIONS = StreamOptions(eye_contact=True, expression=True, posture=True, pose_every=3, iris_every=2)
+OPTIONS = VisionOptions(eye_contact=True, expression=True, posture=True, pose_every=3, iris_every=2)
 
 
 def _frames(n: int) -> list[av.VideoFrame]:

@@ -13,6 +13,7 @@ import av
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
+from server.audio_jitter import ReorderBuffer, install_reorder_buffer
 from server.media import ASR_RATE, BATCHES_PER_S, AudioPump, MediaCounters, VideoPump, process_budget
 from server.recording import PeerRecording
 from server.speech_stream import SpeechStream
@@ -81,6 +82,7 @@ class PeerLink:
         self.thumbnail: bytes | None = None  # JPEG of a recent frame, for HR's panel
         self._thumb_at = 0.0
         self._audio: AudioPump | None = None
+        self._audio_order: ReorderBuffer | None = None
         self._video: VideoPump[Any] | None = None
         self._closed = False
         self._stats_prev: tuple[float, int] | None = None
@@ -100,6 +102,8 @@ class PeerLink:
         either order), so whether to analyse is asked per batch and per frame, not here."""
         logger.debug("%s: %s track", self.name, track.kind)
         if track.kind == "audio":
+            receiver = next((r for r in self.pc.getReceivers() if r.track is track), None)
+            self._audio_order = install_reorder_buffer(receiver) if receiver is not None else None
             self._audio = AudioPump(track, self._on_pcm, self.counters)
             self._audio.start()
         elif track.kind == "video":
@@ -193,6 +197,9 @@ class PeerLink:
             # audio recognised so far and how much of it the voice gate fed to the recogniser
             out["asr_audio_s"] = round(stats.audio_s, 2)
             out["asr_fed_s"] = round(stats.fed_s, 2)
+        if self._audio_order is not None:
+            # audio packets that came too late to be put back in order (a gap already filled)
+            out["audio_packets_late"] = self._audio_order.counts.dropped
         try:
             report = await self.pc.getStats()
         except Exception:  # stats are best effort; never break the health event

@@ -156,6 +156,8 @@ def test_candidate_in_chromium_answers_two_questions(launch_browser: Any, tmp_pa
     assert [e["state"] for e in feed.of("state")][-1] == "completed"
     connection = [e for e in mine if e["type"] == "connection"]
     assert connection[-1]["frames_received"] > 0 and connection[-1]["audio_seconds"] > 0
+    # Chromium's audio went through the server's reorder buffer, and none of it came too late.
+    assert connection[-1]["audio_packets_late"] == 0
     assert any(e["final"] and e["text"] for e in mine if e["type"] == "transcript")
     # The report from this real interview: scores with evidence, clips that play, the review gate.
     assert {d["id"] for d in report["dimensions"]} == set(dims)

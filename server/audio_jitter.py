@@ -1,0 +1,146 @@
+"""The candidate's audio packets put back in order for speech recognition, without delay.
+
+aiortc's audio jitter buffer is made for playout, and it costs a recogniser dearly
+(aiortc/aiortc#543, measured in bench/results/jitter.txt):
+
+- it holds 4 packets (80 ms) before it releases one, on every packet, though nothing here plays
+  the audio out;
+- it releases at most one frame per packet received, so after one lost packet it stays ~14
+  packets (280 ms) behind for the rest of the call, and it throws away received packets to
+  make room.
+
+Here every packet that arrives in order goes on at once. A packet that arrives early (one
+before it is missing) waits until the missing one comes or until :data:`HOLD` packets past the
+gap have arrived; then the gap is given up and everything waiting goes on together. The audio
+pump fills a gap with silence from the RTP timestamps (server/media.py), so the interview clock
+stays right. Only a packet that comes after its gap was given up, or a duplicate, is dropped.
+
+Installed per audio receiver by :func:`install_reorder_buffer`. It replaces the receiver's
+buffer and hands frames to the receiver's decoder itself, because aiortc's receiver takes one
+frame per packet; aiortc is pinned to the exact version this is written against
+(tests/test_audio_jitter.py checks the receiver still has those parts).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtp import RtpPacket
+
+logger = logging.getLogger(__name__)
+
+# A gap is given up once a packet this far past it has arrived: with 20 ms Opus packets, one
+# may come up to 40 ms late and still be used, and none waits more than 60 ms.
+HOLD = 3
+# Packets further ahead than this (1.3 s of 20 ms packets) are a jump in the sender's sequence
+# numbers, not a gap to wait for; further behind than MAX_MISORDER, a restarted sequence.
+CAPACITY = 64
+MAX_MISORDER = 100
+
+_RECEIVER = "_RTCRtpReceiver__"
+_PARTS = ("jitter_buffer", "decoder_queue", "decoder_thread", "timestamp_mapper", "codecs")
+
+
+@dataclass(slots=True)
+class ReorderCounts:
+    released: int = 0
+    gaps_given_up: int = 0  # holes in the sequence the audio pump fills with silence
+    waited: int = 0  # packets that arrived with an earlier one missing, and waited
+    dropped: int = 0  # duplicates and packets that came after their gap was given up
+
+
+def _distance(seq: int, origin: int) -> int:
+    """How far `seq` is ahead of `origin` (negative: behind), across the 16-bit wrap."""
+    d = (seq - origin) & 0xFFFF
+    return d - 0x10000 if d >= 0x8000 else d
+
+
+class ReorderBuffer:
+    """RTP packets of one audio stream in, the same packets out in sequence order."""
+
+    def __init__(self, hold: int = HOLD, capacity: int = CAPACITY) -> None:
+        self.hold = hold
+        self.capacity = capacity
+        self.counts = ReorderCounts()
+        self._next: int | None = None  # the sequence number released next
+        self._waiting: dict[int, RtpPacket] = {}
+
+    def add(self, packet: RtpPacket) -> list[RtpPacket]:
+        seq = packet.sequence_number
+        if self._next is None:
+            self._next = seq
+        ahead = _distance(seq, self._next)
+        if ahead < -MAX_MISORDER or ahead >= self.capacity:
+            # The sender's sequence jumped: what waits goes on, and the new sequence starts here.
+            out = self._flush()
+            self._next = seq
+            return out + self._take(packet)
+        if ahead < 0 or seq in self._waiting:
+            self.counts.dropped += 1
+            return []
+        return self._take(packet)
+
+    def _take(self, packet: RtpPacket) -> list[RtpPacket]:
+        assert self._next is not None
+        if packet.sequence_number != self._next:
+            self.counts.waited += 1
+        self._waiting[packet.sequence_number] = packet
+        out = self._release()
+        while self._waiting and max(_distance(s, self._next) for s in self._waiting) >= self.hold:
+            self.counts.gaps_given_up += 1
+            self._next = min(self._waiting, key=lambda s: _distance(s, self._next or 0))
+            out += self._release()
+        return out
+
+    def _release(self) -> list[RtpPacket]:
+        out = []
+        while self._next in self._waiting:
+            out.append(self._waiting.pop(self._next))
+            self._next = (self._next + 1) & 0xFFFF
+        self.counts.released += len(out)
+        return out
+
+    def _flush(self) -> list[RtpPacket]:
+        out: list[RtpPacket] = []
+        while self._waiting:
+            self._next = min(self._waiting, key=lambda s: _distance(s, self._next or 0))
+            out += self._release()
+        return out
+
+
+class _ReceiverBuffer:
+    """In the receiver's place for its jitter buffer: frames go to the decoder from here, every
+    one that is ready, and the receiver is told there is none (it would take only one)."""
+
+    def __init__(self, buffer: ReorderBuffer, deliver: Callable[[RtpPacket], None]) -> None:
+        self.buffer = buffer
+        self._deliver = deliver
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        for ready in self.buffer.add(packet):
+            self._deliver(ready)
+        return False, None
+
+
+def install_reorder_buffer(receiver: Any) -> ReorderBuffer | None:
+    """Give an audio receiver a ReorderBuffer. None (and aiortc's own buffer kept) when the
+    receiver lacks the parts this needs, i.e. an aiortc other than the pinned one."""
+    parts = {name: getattr(receiver, _RECEIVER + name, None) for name in _PARTS}
+    if parts["decoder_queue"] is None or parts["timestamp_mapper"] is None or parts["codecs"] is None \
+            or not hasattr(receiver, _RECEIVER + "jitter_buffer"):
+        logger.warning("aiortc's receiver has changed: keeping its own audio jitter buffer")
+        return None
+    queue, mapper, codecs = parts["decoder_queue"], parts["timestamp_mapper"], parts["codecs"]
+
+    def deliver(packet: RtpPacket) -> None:
+        codec = codecs.get(packet.payload_type)
+        if codec is None or not getattr(receiver, _RECEIVER + "decoder_thread", None):
+            return  # the receiver drops these too: unknown payload, or not decoding yet
+        frame = JitterFrame(data=packet._data, timestamp=mapper.map(packet.timestamp))  # type: ignore[attr-defined]
+        queue.put((codec, frame))
+
+    buffer = ReorderBuffer()
+    setattr(receiver, _RECEIVER + "jitter_buffer", _ReceiverBuffer(buffer, deliver))
+    return buffer

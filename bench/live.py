@@ -33,7 +33,9 @@ Measured over the window (see bench/README.md for how to read the table):
   final event's server timestamp (includes Vosk's ~1 s endpoint silence);
 - speech -> HR panel, split: for every transcript event (partials and finals) received in the
   window, the recogniser's own delay (``heard_to_s - end_s``) and what our pipeline adds (panel
-  receipt minus the moment the client sent the audio at ``heard_to_s``);
+  receipt minus the moment the client was due to send the audio at ``heard_to_s``; how late
+  the client really handed its audio packets to its sender is reported beside it, and counts
+  against us);
 - server RSS (with its vision workers), and under the verdict memory per session (the slope
   over the sweep's N); client CPU, the load average before and after (other work on the machine skews
   every number here: read it).
@@ -233,6 +235,7 @@ async def run_clients(base: str, plan: list[dict[str, str]], gap_s: float) -> No
     pcs: list[Any] = []
     players: list[Any] = []
     sockets: list[Any] = []
+    reporters: list[asyncio.Task[None]] = []
 
     async def one(item: dict[str, str]) -> None:
         token = item["token"]
@@ -256,6 +259,26 @@ async def run_clients(base: str, plan: list[dict[str, str]], gap_s: float) -> No
         await ws.send_json({"type": "start", "consent": item.get("consent", True)})
         player = MediaPlayer(item["media"], decode=False)
         players.append(player)
+        audio = player.audio
+        recv, late_s = audio.recv, []
+
+        async def recv_timed() -> Any:
+            # How late this client hands each audio packet to its sender (file time t is due
+            # at _start + t): it counts against the server in the speech -> panel split.
+            packet = await recv()
+            if audio._start is not None and packet.pts is not None:  # type: ignore[attr-defined]
+                late_s.append(time.time() - audio._start - float(packet.pts * packet.time_base))  # type: ignore[attr-defined]
+            return packet
+
+        audio.recv = recv_timed  # type: ignore[method-assign]
+
+        async def report_late() -> None:
+            while not stop.is_set():
+                await asyncio.sleep(5)
+                emit(event="send_late", token=token, t=time.time(), late_ms=[round(x * 1000, 1) for x in late_s])
+                late_s.clear()
+
+        reporters.append(asyncio.create_task(report_late()))
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         pcs.append(pc)
         pc.addTrack(player.audio)
@@ -297,6 +320,8 @@ async def run_clients(base: str, plan: list[dict[str, str]], gap_s: float) -> No
         tasks.append(asyncio.create_task(one(item)))
         await asyncio.sleep(gap_s)
     await asyncio.gather(*tasks, return_exceptions=True)
+    for task in reporters:
+        task.cancel()
     for pc in pcs:
         await pc.close()
     for ws in sockets:
@@ -341,6 +366,7 @@ class Live:
     streaming: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> client report
     client_end: dict[str, dict[str, Any]] = field(default_factory=dict)
     nexts: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # token -> send times
+    send_late: list[tuple[float, list[float]]] = field(default_factory=list)  # (reported at, ms late each)
     errors: list[str] = field(default_factory=list)
 
 
@@ -463,6 +489,8 @@ async def read_clients(proc: asyncio.subprocess.Process, live: Live) -> None:
             live.client_end[m["token"]] = m
         elif m.get("event") == "next":
             live.nexts[m["token"]].append(m["t"])
+        elif m.get("event") == "send_late":
+            live.send_late.append((m["t"], m["late_ms"]))
         elif m.get("event") == "error":
             live.errors.append(json.dumps(m))
 
@@ -692,7 +720,8 @@ async def run_one(n: int, args: argparse.Namespace, media: list[Any], work: Path
                       lag_end=lag_end, lag_growth=lag_growth, lag_max=lag_max, kbps=kbps, loss=loss,
                       final_lags=lags_all, offsets=offsets, split=split, wall=wall, behind_end=behind_end,
                       behind_max=behind_max, skipped=skipped, lost_packets=lost_packets, fps_target=fps_target,
-                      nexts=sum(1 for ts in live.nexts.values() for t in ts if t_start <= t <= t_end))
+                      nexts=sum(1 for ts in live.nexts.values() for t in ts if t_start <= t <= t_end),
+                      send_late_ms=[x for t, late in live.send_late if t_start < t <= t_end + 5 for x in late])
         (work / f"events-{n}.json").write_text(json.dumps(
             {"t_start": t_start, "t_end": t_end, "streaming": live.streaming,
              "by_token": {t: v["interview_id"] for t, v in by_token.items()},
@@ -844,6 +873,11 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, ncpu: int) -
                              f"{pct(total, .95):.2f} s = the recogniser's own delay p50/p95 {pct(own, .5):.2f}/"
                              f"{pct(own, .95):.2f} s + our pipeline p50/p95/max {pct(added, .5):.2f}/"
                              f"{pct(added, .95):.2f}/{max(added):.2f} s")
+        if r.get("send_late_ms"):
+            late = r["send_late_ms"]
+            lines.append(f"    the bench client handed its audio packets to its sender late by p50/p95/max "
+                         f"{pct(late, .5):.0f}/{pct(late, .95):.0f}/{max(late):.0f} ms ({len(late)} packets; "
+                         f"counted above as our pipeline's)")
         lines.append(f"    {'total':<32} {sum(v for v, _ in r['threads'].values()):>6.1f}%   "
                      f"server ready in {r['ready_s']} s, all {r['n']} live in {r['connect_s']} s, "
                      f"sessions live at the end {r['live_states']}/{r['n']}, RSS peak {r['rss_mb'][0]:.0f} MB"

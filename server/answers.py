@@ -23,7 +23,6 @@ from server.bus import Bus
 from server.plan import InterviewPlan
 from server.question_signals import LiveLanguage, Segment
 from server.scoring import DimensionScore, QuestionResult, score_interview, score_question
-from server.store import Store
 
 # (segments, question text, keywords, live seconds, phrases) -> (signals, evidence)
 LanguageSignals = Callable[[list[Segment], str, tuple[str, ...], float, tuple[str, ...]],
@@ -46,13 +45,12 @@ class Answers:
     signals and scores stored) in the background, in the order answers were closed."""
 
     def __init__(self, plan: InterviewPlan, language_signals: LanguageSignals, attempts: AttemptLog,
-                 clock: Callable[[], float], *, store: Store, bus: Bus, background: Background,
+                 clock: Callable[[], float], *, bus: Bus, background: Background,
                  on_stored: Callable[[list[DimensionScore]], None]) -> None:
         self.plan = plan
         self.language_signals = language_signals
         self.attempts = attempts
         self.clock = clock
-        self.store = store
         self.bus = bus
         self.background = background
         self.on_stored = on_stored
@@ -85,7 +83,9 @@ class Answers:
         plan, interview_id = self.plan, self.plan.interview_id
         stats = attempt.vision.stats()
         timeline = attempt.vision.timeline(plan.analyze_eye_contact, plan.analyze_expression, plan.analyze_posture)
-        await self.store.run(lambda db: session_store.store_attempt(
+        # In turn with the interview's other writes: another answer's overall scores stored at
+        # the same moment must neither duplicate nor overtake these.
+        await self.background.write(lambda db: session_store.store_attempt(
             db, interview_id, attempt, signals, stats, timeline, per_question.values(), overall))
         self.bus.publish("signals", interview_id, question_index=attempt.index, final=True, signals=signals)
         self.bus.publish("scores", interview_id, scores=self.payload(overall))

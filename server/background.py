@@ -1,5 +1,6 @@
 """Background work an owner starts and must account for: tasks it cancels on close, and store
-writes that run in order (the store has one writer) and must all land before the owner closes."""
+writes that run one after another, in the order they were made, and must all land before the
+owner closes."""
 from __future__ import annotations
 
 import asyncio
@@ -19,6 +20,7 @@ class Background:
         self.name = name
         self.tasks: set[asyncio.Task[Any]] = set()
         self.writes: set[asyncio.Task[Any]] = set()
+        self._last_write: asyncio.Task[Any] | None = None
 
     @property
     def busy(self) -> bool:
@@ -35,9 +37,21 @@ class Background:
         if not task.cancelled() and task.exception() is not None:
             logger.error("%s: background task failed", self.name, exc_info=task.exception())
 
-    def write(self, fn: Callable[[Session], Any], then: Callable[[], None] | None = None) -> None:
-        """Store in the background; `then` runs once the row is committed."""
-        task = asyncio.ensure_future(self.store.run(fn))
+    def write(self, fn: Callable[[Session], Any], then: Callable[[], None] | None = None) -> asyncio.Task[Any]:
+        """Store in the background, after this owner's earlier writes have landed; `then` runs
+        once the row is committed, and the task returned can be awaited for the result. In order
+        even where the store runs several writes at once (PostgreSQL): two of one interview's
+        writes that overlapped could both replace the same rows (its overall scores) and leave
+        both sets, or leave the older."""
+        previous = self._last_write
+
+        async def in_turn() -> Any:
+            if previous is not None and not previous.done():
+                await asyncio.wait([previous])  # its failure is its own; only the order matters here
+            return await self.store.run(fn)
+
+        task = asyncio.ensure_future(in_turn())
+        self._last_write = task
         self.writes.add(task)
 
         def done(task: asyncio.Task[Any]) -> None:
@@ -50,6 +64,7 @@ class Background:
                 then()
 
         task.add_done_callback(done)
+        return task
 
     async def drain_writes(self) -> None:
         if self.writes:

@@ -99,7 +99,7 @@ class InterviewSession:
         self._timer: asyncio.TimerHandle | None = None
         self.background = Background(store, f"interview {self.id}")
         self._retiring: set[asyncio.Task[Any]] = set()  # peer connections closing (speech finishing)
-        self.answers = Answers(plan, language_signals, self.attempts, self.clock, store=store, bus=bus,
+        self.answers = Answers(plan, language_signals, self.attempts, self.clock, bus=bus,
                                background=self.background, on_stored=self._answer_stored)
         self.paused_at: float | None = time.monotonic() if self.state == State.PAUSED else None
         self.state_since = time.monotonic()  # when the current state began (timeouts count from it)
@@ -439,7 +439,8 @@ class InterviewSession:
         interview_id = self.id
 
         async def store() -> None:
-            await self.store.run(lambda db: session_store.store_attempt(db, interview_id, attempt, {}, {}, [], [], []))
+            await self.background.write(
+                lambda db: session_store.store_attempt(db, interview_id, attempt, {}, {}, [], [], []))
             attempt.finished = True
             self.bus.publish("progress", self.id, **session_views.progress(self))
 

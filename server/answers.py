@@ -84,9 +84,10 @@ class Answers:
         stats = attempt.vision.stats()
         timeline = attempt.vision.timeline(plan.analyze_eye_contact, plan.analyze_expression, plan.analyze_posture)
         # In turn with the interview's other writes: another answer's overall scores stored at
-        # the same moment must neither duplicate nor overtake these.
-        await self.background.write(lambda db: session_store.store_attempt(
-            db, interview_id, attempt, signals, stats, timeline, per_question.values(), overall))
+        # the same moment must neither duplicate nor overtake these. Shielded: a shutdown that
+        # stops waiting for this task still lets the write land.
+        await asyncio.shield(self.background.write(lambda db: session_store.store_attempt(
+            db, interview_id, attempt, signals, stats, timeline, per_question.values(), overall)))
         self.bus.publish("signals", interview_id, question_index=attempt.index, final=True, signals=signals)
         self.bus.publish("scores", interview_id, scores=self.payload(overall))
         self.on_stored(overall)

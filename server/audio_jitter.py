@@ -10,10 +10,11 @@ aiortc's audio jitter buffer is made for playout, and it costs a recogniser dear
   make room.
 
 Here every packet that arrives in order goes on at once. A packet that arrives early (one
-before it is missing) waits until the missing one comes or until :data:`HOLD` packets past the
-gap have arrived; then the gap is given up and everything waiting goes on together. The audio
-pump fills a gap with silence from the RTP timestamps (server/media.py), so the interview clock
-stays right. Only a packet that comes after its gap was given up, or a duplicate, is dropped.
+before it is missing) waits until the missing one comes or until a packet :data:`HOLD` places
+after the missing one has arrived; then that one is given up and everything waiting goes on
+together. The audio pump fills a gap with silence from the RTP timestamps (server/media.py), so
+the interview clock stays right. Only a packet that comes after its place was given up, a
+duplicate, or a stray packet from far back is dropped.
 
 Installed per audio receiver by :func:`install_reorder_buffer`. It replaces the receiver's
 buffer and hands frames to the receiver's decoder itself, because aiortc's receiver takes one
@@ -31,8 +32,9 @@ from aiortc.rtp import RtpPacket
 
 logger = logging.getLogger(__name__)
 
-# A gap is given up once a packet this far past it has arrived: with 20 ms Opus packets, one
-# may come up to 40 ms late and still be used, and none waits more than 60 ms.
+# A missing packet is given up once one this many places after it has arrived: with 20 ms
+# Opus packets one may come 2 places (40 ms) late and still be used, and on a steady line a
+# packet waits behind a gap for at most 40 ms.
 HOLD = 3
 # Packets further ahead than this (1.3 s of 20 ms packets) are a jump in the sender's sequence
 # numbers, not a gap to wait for; further behind than MAX_MISORDER, a restarted sequence.
@@ -46,7 +48,7 @@ _PARTS = ("jitter_buffer", "decoder_queue", "decoder_thread", "timestamp_mapper"
 @dataclass(slots=True)
 class ReorderCounts:
     released: int = 0
-    gaps_given_up: int = 0  # holes in the sequence the audio pump fills with silence
+    skipped: int = 0  # missing packets given up (the audio pump fills their time with silence)
     waited: int = 0  # packets that arrived with an earlier one missing, and waited
     dropped: int = 0  # duplicates and packets that came after their gap was given up
 
@@ -66,20 +68,28 @@ class ReorderBuffer:
         self.counts = ReorderCounts()
         self._next: int | None = None  # the sequence number released next
         self._waiting: dict[int, RtpPacket] = {}
+        # After a packet far behind: the number that would show the sender started over.
+        self._restart_at: int | None = None
 
     def add(self, packet: RtpPacket) -> list[RtpPacket]:
         seq = packet.sequence_number
         if self._next is None:
             self._next = seq
         ahead = _distance(seq, self._next)
-        if ahead < -MAX_MISORDER or ahead >= self.capacity:
-            # The sender's sequence jumped: what waits goes on, and the new sequence starts here.
+        if ahead >= self.capacity or (ahead < -MAX_MISORDER and seq == self._restart_at):
+            # The sequence jumped: ahead after an outage, or behind when the sender started
+            # over (two packets in a row say so). What waits goes on; the new run starts here.
             out = self._flush()
-            self._next = seq
+            self._next, self._restart_at = seq, None
             return out + self._take(packet)
         if ahead < 0 or seq in self._waiting:
+            # Late (its place was given up), a duplicate, or far behind. One stray old packet
+            # must not go on: its older timestamp would read as a wrap to aiortc's timestamp
+            # mapper and move every later frame's time.
+            self._restart_at = (seq + 1) & 0xFFFF if ahead < -MAX_MISORDER else None
             self.counts.dropped += 1
             return []
+        self._restart_at = None
         return self._take(packet)
 
     def _take(self, packet: RtpPacket) -> list[RtpPacket]:
@@ -87,15 +97,27 @@ class ReorderBuffer:
         if packet.sequence_number != self._next:
             self.counts.waited += 1
         self._waiting[packet.sequence_number] = packet
-        out = self._release()
-        while self._waiting and max(_distance(s, self._next) for s in self._waiting) >= self.hold:
-            self.counts.gaps_given_up += 1
-            self._next = min(self._waiting, key=lambda s: _distance(s, self._next or 0))
-            out += self._release()
+        out = self._advance(0)
+        if self._waiting:
+            newest = max(_distance(s, self._next) for s in self._waiting)
+            if newest >= self.hold:
+                # Places more than hold - 1 behind the newest packet are given up; a packet
+                # may still come that many places late.
+                out += self._advance(newest - self.hold + 1)
         return out
 
-    def _release(self) -> list[RtpPacket]:
+    def _advance(self, places: int) -> list[RtpPacket]:
+        """Move `places` sequence numbers on (what waits there goes on, what is missing is
+        given up), then on through every packet that is next in line."""
+        assert self._next is not None
         out = []
+        for _ in range(places):
+            ready = self._waiting.pop(self._next, None)
+            if ready is not None:
+                out.append(ready)
+            else:
+                self.counts.skipped += 1
+            self._next = (self._next + 1) & 0xFFFF
         while self._next in self._waiting:
             out.append(self._waiting.pop(self._next))
             self._next = (self._next + 1) & 0xFFFF
@@ -103,11 +125,10 @@ class ReorderBuffer:
         return out
 
     def _flush(self) -> list[RtpPacket]:
-        out: list[RtpPacket] = []
-        while self._waiting:
-            self._next = min(self._waiting, key=lambda s: _distance(s, self._next or 0))
-            out += self._release()
-        return out
+        if not self._waiting or self._next is None:
+            return []
+        nxt = self._next
+        return self._advance(max(_distance(s, nxt) for s in self._waiting) + 1)
 
 
 class _ReceiverBuffer:

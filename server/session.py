@@ -220,9 +220,12 @@ class InterviewSession:
         # HR's note is for the panel, the audit log and the report; the candidate gets the code.
         reason = TEXT.get(code, code) + (f": {ctx.note}" if ctx.note else "")
         used, extra = self.question_time.elapsed_s(qi, now), self.question_time.extra_s.get(qi, 0.0)
-        await self.store.run(lambda db: session_store.record_transition(
+        # In turn with the interview's other writes (a question-clock checkpoint made earlier
+        # must not land after this and overwrite its clock), and landing even if the caller
+        # stops waiting.
+        await asyncio.shield(self.background.write(lambda db: session_store.record_transition(
             db, self.id, old, new, code, reason, ctx.actor, ctx.actor_id, question_index=qi,
-            consent=self.consent, used_s=used, extra_s=extra, started=started))
+            consent=self.consent, used_s=used, extra_s=extra, started=started)))
         self.state, self.reason, self.code, self.state_since = new, reason, code, now
         self.interrupted_at = (self.interrupted_at or now) if new == State.INTERRUPTED else None
         self.bus.publish("state", self.id, state=new.value, previous=old.value, reason=reason, code=code)
@@ -439,8 +442,8 @@ class InterviewSession:
         interview_id = self.id
 
         async def store() -> None:
-            await self.background.write(
-                lambda db: session_store.store_attempt(db, interview_id, attempt, {}, {}, [], [], []))
+            await asyncio.shield(self.background.write(
+                lambda db: session_store.store_attempt(db, interview_id, attempt, {}, {}, [], [], [])))
             attempt.finished = True
             self.bus.publish("progress", self.id, **session_views.progress(self))
 

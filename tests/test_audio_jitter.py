@@ -38,7 +38,7 @@ def test_packets_in_order_go_on_as_they_arrive() -> None:
 def test_a_swapped_pair_comes_out_in_order_and_whole() -> None:
     buffer = ReorderBuffer()
     assert feed(buffer, [0, 1, 3, 2, 4]) == [[0], [1], [], [2, 3], [4]]
-    assert buffer.counts.dropped == 0 and buffer.counts.gaps_given_up == 0 and buffer.counts.waited == 1
+    assert buffer.counts.dropped == 0 and buffer.counts.skipped == 0 and buffer.counts.waited == 1
 
 
 def test_a_lost_packet_is_waited_for_then_given_up_and_the_buffer_stays_in_step() -> None:
@@ -50,10 +50,36 @@ def test_a_lost_packet_is_waited_for_then_given_up_and_the_buffer_stays_in_step(
     assert out[2 + HOLD - 1] == list(range(3, 3 + HOLD))
     # ...and from then on every packet goes on as it arrives: no backlog is left behind.
     assert out[2 + HOLD:] == [[s] for s in range(3 + HOLD, 12)]
-    assert buffer.counts.gaps_given_up == 1 and buffer.counts.dropped == 0
+    assert buffer.counts.skipped == 1 and buffer.counts.dropped == 0
     # The lost packet turning up after all is too late (its gap is filled): dropped, counted.
     assert feed(buffer, [2, 12]) == [[], [12]]
     assert buffer.counts.dropped == 1
+
+
+def test_after_two_losses_a_packet_one_place_late_is_still_used() -> None:
+    buffer = ReorderBuffer()
+    # 2 and 3 lost, 4 and 5 swapped: 4 comes one place late and is used, only 2 is given up
+    # when 5 arrives, 3 when 6 does.
+    assert feed(buffer, [0, 1, 5, 4, 6]) == [[0], [1], [], [], [4, 5, 6]]
+    assert buffer.counts.skipped == 2 and buffer.counts.dropped == 0
+
+
+def test_a_stray_packet_from_far_back_is_dropped_and_keeps_the_clock() -> None:
+    """aiortc's timestamp mapper reads an older timestamp as a 32-bit wrap: one stray packet
+    let through would move every later frame's time by 2^32 ticks."""
+    from aiortc.rtcrtpreceiver import TimestampMapper
+
+    buffer, mapper = ReorderBuffer(), TimestampMapper()
+    out = [p for s in [*range(300), 150, *range(300, 305)] for p in buffer.add(packet(s))]
+    times = [mapper.map(p.timestamp) for p in out]
+    assert times == [s * FRAME for s in range(305)]
+    assert buffer.counts.dropped == 1
+
+
+def test_a_sender_that_starts_over_further_back_is_followed() -> None:
+    buffer = ReorderBuffer()
+    out = feed(buffer, [*range(1000, 1010), 5, 6, 7])
+    assert out[-3:] == [[], [6], [7]]  # the second packet in line confirms the new sequence
 
 
 def test_duplicates_are_dropped() -> None:

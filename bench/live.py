@@ -672,6 +672,7 @@ async def run_one(n: int, args: argparse.Namespace, media: list[Any], work: Path
         lags_all: list[float] = []
         offsets: list[float] = []
         split: dict[str, tuple[list[float], list[float]]] = {"final": ([], []), "partial": ([], [])}
+        delivery: dict[str, list[float]] = {"final": [], "partial": []}
         missing = 0
         for token, info in by_token.items():
             iid = info["interview_id"]
@@ -716,9 +717,12 @@ async def run_one(n: int, args: argparse.Namespace, media: list[Any], work: Path
                                                    t_start, t_end)
                         split[kind][0].extend(own)
                         split[kind][1].extend(added)
+                        # the last stretch alone: the server's publish -> this process's receipt
+                        delivery[kind].extend(e["received"] - e["ts"] for e in events.get(iid, [])
+                                              if t_start <= e["received"] <= t_end and "ts" in e)
         result.update(missing=missing, fps_a=fps_a, fps_r=fps_r, drop=drop, audio=audio, rtf=rtf,
                       lag_end=lag_end, lag_growth=lag_growth, lag_max=lag_max, kbps=kbps, loss=loss,
-                      final_lags=lags_all, offsets=offsets, split=split, wall=wall, behind_end=behind_end,
+                      final_lags=lags_all, offsets=offsets, split=split, delivery=delivery, wall=wall, behind_end=behind_end,
                       behind_max=behind_max, skipped=skipped, lost_packets=lost_packets, fps_target=fps_target,
                       nexts=sum(1 for ts in live.nexts.values() for t in ts if t_start <= t <= t_end),
                       send_late_ms=[x for t, late in live.send_late if t_start < t <= t_end + 5 for x in late])
@@ -873,6 +877,11 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, ncpu: int) -
                              f"{pct(total, .95):.2f} s = the recogniser's own delay p50/p95 {pct(own, .5):.2f}/"
                              f"{pct(own, .95):.2f} s + our pipeline p50/p95/max {pct(added, .5):.2f}/"
                              f"{pct(added, .95):.2f}/{max(added):.2f} s")
+                late = (r.get("delivery") or {}).get(kind)
+                if late:
+                    lines.append(f"      of which publish -> received by this bench's panel reader p50/p95/max "
+                                 f"{pct(late, .5):.2f}/{pct(late, .95):.2f}/{max(late):.2f} s (the server's "
+                                 f"send queue and socket, and this process's own turn on the CPU)")
         if r.get("send_late_ms"):
             late = r["send_late_ms"]
             lines.append(f"    the bench client handed its audio packets to its sender late by p50/p95/max "

@@ -349,6 +349,19 @@ def _git_state() -> str:
         return "?"
 
 
+def vmstat() -> dict[str, int]:
+    """The kernel's file refaults and major page faults so far (/proc/vmstat)."""
+    out: dict[str, int] = {}
+    try:
+        for line in Path("/proc/vmstat").read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key in ("workingset_refault_file", "pgmajfault"):
+                out[key] = int(value)
+    except OSError:
+        pass
+    return out
+
+
 def loadavg() -> str:
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -598,6 +611,7 @@ async def run_one(n: int, args: argparse.Namespace, media: list[Any], work: Path
         (cpu0, _), th0 = server_cpu_rss(sp.pid), thread_cpu(sp.pid)
         ccpu0 = sum(sum(c.cpu_times()[:2]) for c in cps)
         mcpu0 = psutil.cpu_times()
+        vm0 = vmstat()
         rss: list[int] = []
         prof_proc = None
         if profile and shutil.which(str(Path(PY).parent / "py-spy")):
@@ -623,6 +637,12 @@ async def run_one(n: int, args: argparse.Namespace, media: list[Any], work: Path
         (cpu1, rss_end), th1 = server_cpu_rss(sp.pid), thread_cpu(sp.pid)
         ccpu1 = sum(sum(c.cpu_times()[:2]) for c in cps)
         mcpu1 = psutil.cpu_times()
+        vm1 = vmstat()
+        # File pages dropped from the page cache and read from disk again (on these VMs with 19 GB
+        # free, not by the guest's own reclaim) and CPU taken by the host: stalls that are the
+        # machine's. Shown so that a run's environment can be read beside its verdict.
+        result["vm"] = {k: (vm1.get(k, 0) - vm0.get(k, 0)) / (t_end - t_start) for k in vm1}
+        result["steal_pct"] = (getattr(mcpu1, "steal", 0.0) - getattr(mcpu0, "steal", 0.0)) / (t_end - t_start) * 100
         rss.append(rss_end)
         result["load_end"] = loadavg()
         if prof_proc is not None:
@@ -882,6 +902,11 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, ncpu: int) -
                     lines.append(f"      of which publish -> received by this bench's panel reader p50/p95/max "
                                  f"{pct(late, .5):.2f}/{pct(late, .95):.2f}/{max(late):.2f} s (the server's "
                                  f"send queue and socket, and this process's own turn on the CPU)")
+        if r.get("vm") is not None:
+            vm = r["vm"]
+            lines.append(f"    machine during the window: file pages read from disk again after being dropped "
+                         f"{vm.get('workingset_refault_file', 0):.0f}/s, major page faults "
+                         f"{vm.get('pgmajfault', 0):.0f}/s, CPU stolen by the host {r.get('steal_pct', 0):.1f} %")
         if r.get("send_late_ms"):
             late = r["send_late_ms"]
             lines.append(f"    the bench client handed its audio packets to its sender late by p50/p95/max "

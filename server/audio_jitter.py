@@ -148,12 +148,11 @@ class _ReceiverBuffer:
 def install_reorder_buffer(receiver: Any) -> ReorderBuffer | None:
     """Give an audio receiver a ReorderBuffer. None (and aiortc's own buffer kept) when the
     receiver lacks the parts this needs, i.e. an aiortc other than the pinned one."""
-    parts = {name: getattr(receiver, _RECEIVER + name, None) for name in _PARTS}
-    if parts["decoder_queue"] is None or parts["timestamp_mapper"] is None or parts["codecs"] is None \
-            or not hasattr(receiver, _RECEIVER + "jitter_buffer"):
+    if not all(hasattr(receiver, _RECEIVER + name) for name in _PARTS):
         logger.warning("aiortc's receiver has changed: keeping its own audio jitter buffer")
         return None
-    queue, mapper, codecs = parts["decoder_queue"], parts["timestamp_mapper"], parts["codecs"]
+    queue, mapper, codecs = (getattr(receiver, _RECEIVER + name)
+                             for name in ("decoder_queue", "timestamp_mapper", "codecs"))
 
     def deliver(packet: RtpPacket) -> None:
         codec = codecs.get(packet.payload_type)

@@ -13,8 +13,10 @@ Here every packet that arrives in order goes on at once. A packet that arrives e
 before it is missing) waits until the missing one comes or until a packet :data:`HOLD` places
 after the missing one has arrived; then that one is given up and everything waiting goes on
 together. The audio pump fills a gap with silence from the RTP timestamps (server/media.py), so
-the interview clock stays right. Only a packet that comes after its place was given up, a
-duplicate, or a stray packet from far back is dropped.
+the interview clock stays right. The first packet of a stream (or of a sender's new run) waits
+the same way, as if the places before it were a gap: a packet sent before it may still arrive
+after it, and once one has gone to the decoder an older one cannot follow. Only a packet that
+comes after its place was given up, a duplicate, or a stray packet from far back is dropped.
 
 Installed per audio receiver by :func:`install_reorder_buffer`. It replaces the receiver's
 buffer and hands frames to the receiver's decoder itself, because aiortc's receiver takes one
@@ -67,6 +69,8 @@ class ReorderBuffer:
         self.capacity = capacity
         self.counts = ReorderCounts()
         self._next: int | None = None  # the sequence number released next
+        # Places before a run's first packet: given up like a gap, but not counted as lost.
+        self._lead_in_to: int | None = None
         self._waiting: dict[int, RtpPacket] = {}
         # After a packet far behind: the number that would show the sender started over.
         self._restart_at: int | None = None
@@ -74,13 +78,14 @@ class ReorderBuffer:
     def add(self, packet: RtpPacket) -> list[RtpPacket]:
         seq = packet.sequence_number
         if self._next is None:
-            self._next = seq
+            self._begin_run(seq)
+        assert self._next is not None
         ahead = _distance(seq, self._next)
         if ahead >= self.capacity or (ahead < -MAX_MISORDER and seq == self._restart_at):
             # The sequence jumped: ahead after an outage, or behind when the sender started
             # over (two packets in a row say so). What waits goes on; the new run starts here.
             out = self._flush()
-            self._next, self._restart_at = seq, None
+            self._begin_run(seq)
             return out + self._take(packet)
         if ahead < 0 or seq in self._waiting:
             # Late (its place was given up), a duplicate, or far behind. One stray old packet
@@ -91,6 +96,11 @@ class ReorderBuffer:
             return []
         self._restart_at = None
         return self._take(packet)
+
+    def _begin_run(self, seq: int) -> None:
+        self._next = (seq - self.hold + 1) & 0xFFFF
+        self._lead_in_to = seq
+        self._restart_at = None
 
     def _take(self, packet: RtpPacket) -> list[RtpPacket]:
         assert self._next is not None
@@ -115,12 +125,15 @@ class ReorderBuffer:
             ready = self._waiting.pop(self._next, None)
             if ready is not None:
                 out.append(ready)
-            else:
+            elif self._lead_in_to is None:
                 self.counts.skipped += 1
             self._next = (self._next + 1) & 0xFFFF
+            if self._next == self._lead_in_to:
+                self._lead_in_to = None
         while self._next in self._waiting:
             out.append(self._waiting.pop(self._next))
             self._next = (self._next + 1) & 0xFFFF
+            self._lead_in_to = None
         self.counts.released += len(out)
         return out
 

@@ -31,18 +31,40 @@ def feed(buffer: ReorderBuffer, seqs: list[int]) -> list[list[int]]:
             for s in seqs]
 
 
+def running() -> ReorderBuffer:
+    """A buffer past its stream's start, with packets up to -1 gone to the decoder."""
+    buffer = ReorderBuffer()
+    feed(buffer, list(range(-10, 0)))
+    buffer.counts = type(buffer.counts)()
+    return buffer
+
+
 def test_packets_in_order_go_on_as_they_arrive() -> None:
-    assert feed(ReorderBuffer(), list(range(10))) == [[i] for i in range(10)]
+    assert feed(running(), list(range(10))) == [[i] for i in range(10)]
+
+
+def test_a_streams_first_packet_waits_like_one_after_a_gap() -> None:
+    """The first packet to arrive need not be the first sent: one sent before it may come up
+    to HOLD - 1 places late and is still used, because nothing has gone to the decoder yet."""
+    buffer = ReorderBuffer()
+    assert feed(buffer, [1, 2, 0, 3, 4]) == [[], [], [0, 1, 2], [3], [4]]
+    assert buffer.counts.dropped == 0 and buffer.counts.skipped == 0
+    # Packets in order from the start: the first waits HOLD - 1 packet times, then none do.
+    assert feed(ReorderBuffer(), list(range(6))) == [[]] * (HOLD - 1) + [list(range(HOLD))] + [[3], [4], [5]]
+    # The places before the first packet are not counted as lost; a real gap after it is.
+    buffer = ReorderBuffer()
+    assert feed(buffer, [0, 2, 3, 4]) == [[], [0], [], [2, 3, 4]]
+    assert buffer.counts.skipped == 1
 
 
 def test_a_swapped_pair_comes_out_in_order_and_whole() -> None:
-    buffer = ReorderBuffer()
+    buffer = running()
     assert feed(buffer, [0, 1, 3, 2, 4]) == [[0], [1], [], [2, 3], [4]]
     assert buffer.counts.dropped == 0 and buffer.counts.skipped == 0 and buffer.counts.waited == 1
 
 
 def test_a_lost_packet_is_waited_for_then_given_up_and_the_buffer_stays_in_step() -> None:
-    buffer = ReorderBuffer()
+    buffer = running()
     out = feed(buffer, [0, 1, *range(3, 12)])  # 2 never comes
     assert out[:2] == [[0], [1]]
     # 3 and 4 wait; once HOLD packets past the gap are in, all of them go on together...
@@ -57,7 +79,7 @@ def test_a_lost_packet_is_waited_for_then_given_up_and_the_buffer_stays_in_step(
 
 
 def test_after_two_losses_a_packet_one_place_late_is_still_used() -> None:
-    buffer = ReorderBuffer()
+    buffer = running()
     # 2 and 3 lost, 4 and 5 swapped: 4 comes one place late and is used, only 2 is given up
     # when 5 arrives, 3 when 6 does.
     assert feed(buffer, [0, 1, 5, 4, 6]) == [[0], [1], [], [], [4, 5, 6]]
@@ -78,12 +100,13 @@ def test_a_stray_packet_from_far_back_is_dropped_and_keeps_the_clock() -> None:
 
 def test_a_sender_that_starts_over_further_back_is_followed() -> None:
     buffer = ReorderBuffer()
-    out = feed(buffer, [*range(1000, 1010), 5, 6, 7])
-    assert out[-3:] == [[], [6], [7]]  # the second packet in line confirms the new sequence
+    out = feed(buffer, [*range(1000, 1010), 5, 6, 7, 8])
+    # The second packet in line confirms the new sequence, which starts like a new stream.
+    assert out[-4:] == [[], [], [], [6, 7, 8]]
 
 
 def test_duplicates_are_dropped() -> None:
-    buffer = ReorderBuffer()
+    buffer = running()
     assert feed(buffer, [0, 1, 1, 3, 3, 2]) == [[0], [1], [], [], [], [2, 3]]
     assert buffer.counts.dropped == 2
 
@@ -96,10 +119,10 @@ def test_sequence_numbers_wrap() -> None:
 
 
 def test_a_jump_in_the_senders_sequence_starts_over() -> None:
-    buffer = ReorderBuffer()
-    out = feed(buffer, [0, 2, 5000, 5001])
-    assert out == [[0], [], [2, 5000], [5001]]
-    assert buffer.counts.dropped == 0
+    buffer = running()
+    out = feed(buffer, [0, 2, 5000, 5001, 5002])
+    assert out == [[0], [], [2], [], [5000, 5001, 5002]]
+    assert buffer.counts.dropped == 0 and buffer.counts.skipped == 1
 
 
 def released_in_order(buffer: Any, arrivals: list[int]) -> tuple[list[int], list[int]]:

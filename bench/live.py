@@ -692,7 +692,7 @@ async def run_one(n: int, args: argparse.Namespace, media: list[Any], work: Path
         lags_all: list[float] = []
         offsets: list[float] = []
         split: dict[str, tuple[list[float], list[float]]] = {"final": ([], []), "partial": ([], [])}
-        delivery: dict[str, list[float]] = {"final": [], "partial": []}
+        delivery: dict[str, list[tuple[float, float]]] = {"final": [], "partial": []}
         missing = 0
         for token, info in by_token.items():
             iid = info["interview_id"]
@@ -738,8 +738,10 @@ async def run_one(n: int, args: argparse.Namespace, media: list[Any], work: Path
                         split[kind][0].extend(own)
                         split[kind][1].extend(added)
                         # the last stretch alone: the server's publish -> this process's receipt
-                        delivery[kind].extend(e["received"] - e["ts"] for e in events.get(iid, [])
-                                              if t_start <= e["received"] <= t_end and "ts" in e)
+                        # (publish -> the server's send, send -> received), both stamped
+                        delivery[kind].extend((e["sent"] - e["ts"], e["received"] - e["sent"])
+                                              for e in events.get(iid, [])
+                                              if t_start <= e["received"] <= t_end and "sent" in e)
         result.update(missing=missing, fps_a=fps_a, fps_r=fps_r, drop=drop, audio=audio, rtf=rtf,
                       lag_end=lag_end, lag_growth=lag_growth, lag_max=lag_max, kbps=kbps, loss=loss,
                       final_lags=lags_all, offsets=offsets, split=split, delivery=delivery, wall=wall, behind_end=behind_end,
@@ -897,11 +899,16 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, ncpu: int) -
                              f"{pct(total, .95):.2f} s = the recogniser's own delay p50/p95 {pct(own, .5):.2f}/"
                              f"{pct(own, .95):.2f} s + our pipeline p50/p95/max {pct(added, .5):.2f}/"
                              f"{pct(added, .95):.2f}/{max(added):.2f} s")
-                late = (r.get("delivery") or {}).get(kind)
-                if late:
+                pairs = (r.get("delivery") or {}).get(kind)
+                if pairs:
+                    queued, wire = [q for q, _ in pairs], [w for _, w in pairs]
+                    late = [q + w for q, w in pairs]
                     lines.append(f"      of which publish -> received by this bench's panel reader p50/p95/max "
-                                 f"{pct(late, .5):.2f}/{pct(late, .95):.2f}/{max(late):.2f} s (the server's "
-                                 f"send queue and socket, and this process's own turn on the CPU)")
+                                 f"{pct(late, .5):.2f}/{pct(late, .95):.2f}/{max(late):.2f} s = publish -> "
+                                 f"the server's websocket send (its queue and event loop) {pct(queued, .5):.2f}/"
+                                 f"{pct(queued, .95):.2f}/{max(queued):.2f} s + send -> received (socket and "
+                                 f"this process's own turn on the CPU) {pct(wire, .5):.2f}/{pct(wire, .95):.2f}/"
+                                 f"{max(wire):.2f} s")
         if r.get("vm") is not None:
             vm = r["vm"]
             lines.append(f"    machine during the window: file pages read from disk again after being dropped "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -95,7 +96,10 @@ async def monitor_ws(request: web.Request) -> web.StreamResponse:
                 if event is None:
                     await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow: reconnect")
                     break
-                await ws.send_str(json.dumps(event.to_json(), ensure_ascii=False, default=str))
+                # "sent" beside the publish time "ts": a slow panel shows whether the time went
+                # in this process (queue, loop) or on the way to the browser.
+                await ws.send_str(json.dumps({**event.to_json(), "sent": round(time.time(), 3)},
+                                             ensure_ascii=False, default=str))
         finally:
             reader.cancel()
             watcher.cancel()

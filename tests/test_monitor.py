@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -36,6 +37,8 @@ async def test_snapshot_and_events_are_scoped_to_visible_jobs(client: Any, store
     event = await mine.receive_json(timeout=5)
     assert event["type"] == "state" and event["state"] == "consented" and event["interview_id"] == interview_id
     assert event["seq"] >= 1 and event["ts"] > 0 and event["reason"]
+    # Each event says when this process sent it, beside when it was published.
+    assert event["ts"] <= event["sent"] <= time.time() + 0.001
     # The other HR user, who cannot see this job, got nothing of it.
     with pytest.raises(asyncio.TimeoutError):
         await theirs.receive_json(timeout=0.5)

@@ -104,7 +104,7 @@ class ReorderBuffer:
 
     def _take(self, packet: RtpPacket) -> list[RtpPacket]:
         assert self._next is not None
-        if packet.sequence_number != self._next:
+        if packet.sequence_number != self._next and self._lead_in_to is None:
             self.counts.waited += 1
         self._waiting[packet.sequence_number] = packet
         out = self._advance(0)
@@ -125,6 +125,7 @@ class ReorderBuffer:
             ready = self._waiting.pop(self._next, None)
             if ready is not None:
                 out.append(ready)
+                self._lead_in_to = None  # a packet before the first: any gap after it is real
             elif self._lead_in_to is None:
                 self.counts.skipped += 1
             self._next = (self._next + 1) & 0xFFFF

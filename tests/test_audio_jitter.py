@@ -55,6 +55,14 @@ def test_a_streams_first_packet_waits_like_one_after_a_gap() -> None:
     buffer = ReorderBuffer()
     assert feed(buffer, [0, 2, 3, 4]) == [[], [0], [], [2, 3, 4]]
     assert buffer.counts.skipped == 1
+    # A longer hold: 0 arrives after 2, so 1 is a real gap, counted once 0 has gone on.
+    buffer = ReorderBuffer(hold=4)
+    feed(buffer, [2, 0, 5])
+    assert buffer.counts.skipped == 1
+    # The start's own wait is not a packet waiting behind a gap.
+    buffer = ReorderBuffer()
+    feed(buffer, list(range(6)))
+    assert buffer.counts.waited == 0
 
 
 def test_a_swapped_pair_comes_out_in_order_and_whole() -> None:

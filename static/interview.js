@@ -899,7 +899,11 @@
       clearNotices("busy"); // the server holds a place for this interview now
     }
     if (code === "consent_withdrawn") onWithdrawn();
-    if (code === "capacity") {
+    if (code === "capacity" && !msg.route && lastAnswered > lastStartAt) {
+      // The reply to a start sent before the server took this page's connection (the offer
+      // went over HTTP and was answered first): out of date, the server's next state follows.
+      log("a busy reply from before the connection was taken: ignored");
+    } else if (code === "capacity") {
       notice("busy", CODE_TEXT.capacity);
       if (msg.route) followRoute(msg.route);
       else if (joined && !connecting) schedule("media", retryMedia, "the server is busy");

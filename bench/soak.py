@@ -393,7 +393,7 @@ async def read_clients(proc: asyncio.subprocess.Process, progress: Progress, log
 async def run_phase(server: Server, hr: str, plan: dict[str, Any], progress: Progress, log: list[str]
                     ) -> tuple[asyncio.subprocess.Process, asyncio.Task[None]]:
     proc = await asyncio.create_subprocess_exec(
-        PY, __file__, "_clients", "--base", server.base, "--hr", hr, "--plan", json.dumps(plan),
+        PY, __file__, "_clients", "--base", server.base, f"--hr={hr}", "--plan", json.dumps(plan),
         stdout=asyncio.subprocess.PIPE, cwd=REPO)
     return proc, asyncio.create_task(read_clients(proc, progress, log))
 

@@ -69,8 +69,9 @@ class ReorderBuffer:
         self.capacity = capacity
         self.counts = ReorderCounts()
         self._next: int | None = None  # the sequence number released next
-        # Places before a run's first packet: given up like a gap, but not counted as lost.
-        self._lead_in_to: int | None = None
+        # Until a run's first packet goes on, the places before it are given up like a gap
+        # but not counted as lost, and its own wait is not counted as one behind a gap.
+        self._lead_in = False
         self._waiting: dict[int, RtpPacket] = {}
         # After a packet far behind: the number that would show the sender started over.
         self._restart_at: int | None = None
@@ -99,12 +100,12 @@ class ReorderBuffer:
 
     def _begin_run(self, seq: int) -> None:
         self._next = (seq - self.hold + 1) & 0xFFFF
-        self._lead_in_to = seq
+        self._lead_in = True
         self._restart_at = None
 
     def _take(self, packet: RtpPacket) -> list[RtpPacket]:
         assert self._next is not None
-        if packet.sequence_number != self._next and self._lead_in_to is None:
+        if packet.sequence_number != self._next and not self._lead_in:
             self.counts.waited += 1
         self._waiting[packet.sequence_number] = packet
         out = self._advance(0)
@@ -125,16 +126,14 @@ class ReorderBuffer:
             ready = self._waiting.pop(self._next, None)
             if ready is not None:
                 out.append(ready)
-                self._lead_in_to = None  # a packet before the first: any gap after it is real
-            elif self._lead_in_to is None:
+                self._lead_in = False  # something went on: any gap after it is real
+            elif not self._lead_in:
                 self.counts.skipped += 1
             self._next = (self._next + 1) & 0xFFFF
-            if self._next == self._lead_in_to:
-                self._lead_in_to = None
         while self._next in self._waiting:
             out.append(self._waiting.pop(self._next))
             self._next = (self._next + 1) & 0xFFFF
-            self._lead_in_to = None
+            self._lead_in = False
         self.counts.released += len(out)
         return out
 

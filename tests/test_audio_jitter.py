@@ -14,7 +14,7 @@ from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtp import RtpPacket
 from live_client import PcmTrack
 
-from server.audio_jitter import HOLD, ReorderBuffer, install_reorder_buffer
+from server.audio_jitter import HOLD, ReorderBuffer, ReorderCounts, install_reorder_buffer
 
 FRAME = 960  # RTP ticks of a 20 ms Opus packet
 
@@ -35,7 +35,7 @@ def running() -> ReorderBuffer:
     """A buffer past its stream's start, with packets up to -1 gone to the decoder."""
     buffer = ReorderBuffer()
     feed(buffer, list(range(-10, 0)))
-    buffer.counts = type(buffer.counts)()
+    buffer.counts = ReorderCounts()
     return buffer
 
 

@@ -51,6 +51,8 @@ START_TIMEOUT_S = 120.0
 # failing (frames meanwhile fail at once): a broken model file must not cost a Python start-up
 # per frame.
 RETRY_MAX_S = 60.0
+# A worker whose socket broke is dying; this long is given for its exit code.
+EXIT_WAIT_S = 1.0
 
 
 class VisionWorkerError(RuntimeError):
@@ -162,7 +164,8 @@ class _Worker:
                 raise TimeoutError(f"no answer in {FRAME_TIMEOUT_S:.0f} s")
             reply: tuple[bool, Any] = self.conn.recv()
         except (OSError, EOFError, TimeoutError) as exc:
-            code = self.process.poll() if self.process is not None else None
+            # a hung worker (timeout) is not waited for; a dead one is, as its exit code says why
+            code = None if self.process is None or isinstance(exc, TimeoutError) else _exit_code(self.process)
             self._stop()
             self._failed(f"vision worker {self.index} failed: {exc or type(exc).__name__} "
                          f"(exit code {code})")
@@ -196,7 +199,7 @@ class _Worker:
                 raise VisionWorkerError(f"vision worker {self.index} did not start in {START_TIMEOUT_S:.0f} s")
             ready = conn.recv()
         except (OSError, EOFError) as exc:
-            ready = f"exited ({exc}; exit code {process.poll()})"
+            ready = f"exited ({exc}; exit code {_exit_code(process)})"
         except VisionWorkerError:
             process.kill()
             conn.close()
@@ -223,6 +226,16 @@ class _Worker:
         self.requests.put(None)
         self.thread.join(FRAME_TIMEOUT_S)
         self._stop()
+
+
+def _exit_code(process: subprocess.Popen[bytes]) -> int | None:
+    """The exit code of a worker whose socket just broke, or None if it is still running."""
+    # Its socket closes before the process can be reaped (a multi-threaded process is reapable
+    # only once its last thread has exited), so poll alone often reads None here.
+    try:
+        return process.wait(EXIT_WAIT_S)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 class VisionWorkers:

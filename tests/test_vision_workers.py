@@ -19,7 +19,7 @@ import skimage.data
 from analyzers.vision import VisionAnalyzer, VisionOptions, load_pipelines
 from models.registry import DEFAULT_MODELS_DIR, onnx_path
 from server.settings import Settings, SettingsError
-from server.vision_workers import VisionWorkers, VisionWorkerError
+from server.vision_workers import VisionWorkers, VisionWorkerError, _exit_code
 
 NAMES = ("face_detection_short_range", "face_detection_full_range", "face_landmark",
          "iris_landmark", "pose_detection", "pose_landmark_full")
@@ -129,6 +129,20 @@ def test_a_killed_worker_costs_the_frame_in_flight_and_is_started_again(
     stats = workers.stats()
     assert (stats.processes, stats.starts, stats.streams) == (1, 2, 1)
     assert stats.resident_bytes > 50 * 2**20
+
+
+def test_a_worker_whose_socket_closed_before_it_exited_still_reports_its_exit_code() -> None:
+    # What a killed worker looks like from our side: its socket is closed first and the
+    # process is reapable only a moment later (once its last thread has gone), when a bare
+    # poll() would still read "running". That made the failure message say "exit code None".
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import os, time; os.close(1); time.sleep(0.3); raise SystemExit(7)"],
+        stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    assert process.stdout.read() == b""  # the pipe broke: the worker is on its way out
+    assert process.poll() is None
+    assert _exit_code(process) == 7
+    process.stdout.close()
 
 
 def test_shutdown_ends_every_worker_and_later_frames_fail_at_once() -> None:

@@ -123,8 +123,8 @@ async def invite(hr: Api, name: str = "Ada", email: str = "ada@example.com") -> 
 # after another on one worker, so two live interviews never compete for the two cores and a
 # test's timing matches a single run; everything else runs beside them on the other worker.
 MEDIA_MODULES = frozenset({
-    "test_audio_gaps", "test_candidate_page", "test_capacity", "test_cluster", "test_connect_failure",
-    "test_consent_withdrawal", "test_durability", "test_e2e_interview", "test_e2e_no_evidence",
+    "test_analyzers_independent", "test_audio_gaps", "test_candidate_page", "test_capacity", "test_cluster",
+    "test_connect_failure", "test_consent_withdrawal", "test_durability", "test_e2e_interview", "test_e2e_no_evidence",
     "test_employee_browser", "test_faults", "test_follow_up_live", "test_frame_budget", "test_language_live",
     "test_live_scores", "test_live_session", "test_metrics", "test_monitor_page", "test_offer_limits",
     "test_recording", "test_report_page", "test_restart", "test_signaling", "test_speech_waits_for_model",

@@ -111,7 +111,7 @@ async def _interview(client: Any, store: Store, speech_48k: Path) -> None:
     try:
         await wait_for(lambda: any(m.get("type") == "question" and m["index"] == 0 for m in received), 20, "question 0")
         speech_s = len(pcm) / rate
-        await asyncio.sleep(speech_s + 1.0)
+        await asyncio.sleep(speech_s + 2.0)  # the answer's end ("안전 절차") must fall in question 0
         await ws.send_json({"type": "next"})
         await wait_for(lambda: any(m.get("type") == "question" and m["index"] == 1 for m in received), 20, "question 1")
         await asyncio.sleep(3.0)

@@ -41,13 +41,13 @@ def _frames(n: int) -> list[av.VideoFrame]:
 
 
 def _alive(pid: int) -> bool:
+    # a killed child not yet reaped is a zombie: gone for our purposes
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except (ProcessLookupError, FileNotFoundError):  # reaped, maybe between the two looks
         return False
-    # a killed child not yet reaped is a zombie: gone for our purposes
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().split(")")[-1].split()[0] != "Z"
 
 
 @pytest.fixture
@@ -135,12 +135,15 @@ def test_a_worker_whose_socket_closed_before_it_exited_still_reports_its_exit_co
     # What a killed worker looks like from our side: its socket is closed first and the
     # process is reapable only a moment later (once its last thread has gone), when a bare
     # poll() would still read "running". That made the failure message say "exit code None".
+    # The child closes its end, waits for our word (so "still running" is certain, however
+    # slow this machine), then takes 0.2 s to exit.
     process = subprocess.Popen(
-        [sys.executable, "-c", "import os, time; os.close(1); time.sleep(0.3); raise SystemExit(7)"],
-        stdout=subprocess.PIPE)
-    assert process.stdout is not None
+        [sys.executable, "-c", "import os, sys, time; os.close(1); sys.stdin.read(); time.sleep(0.2); sys.exit(7)"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert process.stdin is not None and process.stdout is not None
     assert process.stdout.read() == b""  # the pipe broke: the worker is on its way out
     assert process.poll() is None
+    process.stdin.close()
     assert _exit_code(process) == 7
     process.stdout.close()
 

@@ -137,6 +137,28 @@ async def log_of(admin: Api, hook_id: int) -> list[dict[str, Any]]:
     return list(body["deliveries"])
 
 
+async def settled(admin: Api, hook_id: int, state: str, within_s: float = 10.0) -> dict[str, Any]:
+    """The hook's one delivery once its log says `state`: the receiver sees a request before the
+    server has read the answer and written the outcome."""
+    deadline = time.monotonic() + within_s
+    while True:
+        [d] = await log_of(admin, hook_id)
+        if d["state"] == state:
+            return d
+        assert time.monotonic() < deadline, d
+        await asyncio.sleep(0.05)
+
+
+async def page_once(client: Any, path: str, words: str, within_s: float = 10.0) -> str:
+    """The page at `path` once its text holds `words` (or as it is at the deadline)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        page: str = await (await client.get(path)).text()
+        if words in text_of(page) or time.monotonic() > deadline:
+            return page
+        await asyncio.sleep(0.05)
+
+
 # --- signing ---------------------------------------------------------------------------------------
 
 def test_signature_is_hmac_of_timestamp_and_body_and_verify_can_fail() -> None:
@@ -270,7 +292,7 @@ async def test_it_gives_up_after_the_last_attempt_and_hr_can_redeliver(admin: Ap
     await receiver.wait_for(lambda: len(receiver.requests) == 3)
     await asyncio.sleep(1.0)  # longer than the next back-off would be: no 4th attempt
     assert len(receiver.requests) == 3
-    [d] = await log_of(admin, hook_id)
+    d = await settled(admin, hook_id, "failed")
     assert (d["state"], d["attempts"], d["last_status"], d["next_attempt_at"]) == ("failed", 3, 500, None)
 
     receiver.fail_next = 0
@@ -279,8 +301,7 @@ async def test_it_gives_up_after_the_last_attempt_and_hr_can_redeliver(admin: Ap
     assert out["state"] == "queued"
     await receiver.wait_for(lambda: len(receiver.requests) == 4)
     await receiver.wait_for(lambda: receiver.requests[-1].answered == 200)
-    await asyncio.sleep(0.2)
-    [d] = await log_of(admin, hook_id)
+    d = await settled(admin, hook_id, "delivered")
     assert (d["state"], d["attempts"]) == ("delivered", 4)
     assert receiver.requests[-1].headers["X-Candor-Delivery"] == str(queued["delivery_id"])
     status, body = await admin.call("POST", "/api/webhooks/deliveries/999999/redeliver", json={})
@@ -312,9 +333,8 @@ async def test_a_wrong_secret_fails_and_rotation_signs_with_the_new_one(
     assert [r.valid for r in receiver.requests] == [False, False, False]
     assert all(receiver_accepts(right, r.headers["X-Candor-Timestamp"], r.body, r.headers["X-Candor-Signature"])
                for r in receiver.requests)
-    await asyncio.sleep(0.2)
-    [d] = await log_of(admin, hook_id)
-    assert (d["state"], d["last_status"]) == ("failed", 401)
+    d = await settled(admin, hook_id, "failed")
+    assert (d["state"], d["attempts"], d["last_status"]) == ("failed", 3, 401)
 
     _, rotated = await admin.call("POST", f"/api/webhooks/{hook_id}/secret", json={}, expect=200)
     assert rotated["secret"] not in (right, "") and rotated["id"] == hook_id
@@ -382,8 +402,13 @@ async def test_a_killed_server_sends_what_was_queued_when_it_is_back(tmp_path: P
                                                if r.answered == 200) == [waiting, in_flight], within_s=20)
         assert all(r.valid for r in receiver.requests)
         async with aiohttp.ClientSession(headers=headers) as http:
-            async with http.get(f"{base}/api/webhooks/{hook['id']}/deliveries") as resp:
-                log = {d["id"]: d for d in (await resp.json())["deliveries"]}
+            deadline = time.monotonic() + 10
+            while True:  # the receiver answered; the server writes the outcome a moment later
+                async with http.get(f"{base}/api/webhooks/{hook['id']}/deliveries") as resp:
+                    log = {d["id"]: d for d in (await resp.json())["deliveries"]}
+                if log[waiting]["state"] == log[in_flight]["state"] == "delivered" or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.05)
         assert (log[waiting]["state"], log[waiting]["attempts"]) == ("delivered", 2)
         assert (log[in_flight]["state"], log[in_flight]["attempts"]) == ("delivered", 2)  # the cut one counts
         assert "delivered on attempt 2" in base.log()
@@ -564,8 +589,7 @@ async def test_the_admin_page_adds_pings_redelivers_rotates_and_deletes(
     resp = await client.post(f"/webhooks/{hook_id}/test", data={"csrf_token": csrf}, allow_redirects=False)
     assert resp.status == 303 and resp.headers["Location"] == "/webhooks?done=ping"
     await receiver.wait_for(lambda: len(receiver.requests) == 3)
-    await asyncio.sleep(0.2)
-    page = await (await client.get("/webhooks")).text()
+    page = await page_once(client, "/webhooks", "Failed (no more tries)")
     assert "Failed (no more tries)" in text_of(page) and "HTTP 500: receiver is down" in text_of(page)
     delivery_id = int(page.split('data-delivery-id="')[1].split('"')[0])
     assert receiver.requests[0].valid  # the secret shown is the one that signs
@@ -575,8 +599,7 @@ async def test_the_admin_page_adds_pings_redelivers_rotates_and_deletes(
                              allow_redirects=False)
     assert resp.status == 303
     await receiver.wait_for(lambda: receiver.requests[-1].answered == 200)
-    await asyncio.sleep(0.2)
-    page = text_of(await (await client.get("/webhooks?done=redeliver")).text())
+    page = text_of(await page_once(client, "/webhooks?done=redeliver", "Delivered"))
     assert "The delivery was queued again." in page and "Delivered" in page and "(before: HTTP 500" in page
 
     resp = await client.post(f"/webhooks/{hook_id}/secret", data={"csrf_token": csrf})

@@ -7,6 +7,7 @@ with the same command line and health route.
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import textwrap
 import urllib.request
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import server as server_support
 from tests.support.server import ServerError, running_server
 
 STAND_IN = textwrap.dedent(
@@ -66,3 +68,36 @@ def test_early_exit_shows_the_log(tmp_path: Path, stand_in: list[str]) -> None:
     with pytest.raises(ServerError, match="(?s)exited with code 1.*failing on purpose"):
         with running_server(tmp_path, command=stand_in, args=["--fail"]):
             pass
+
+
+def _held_port() -> socket.socket:
+    """A bound port, as a client's connect() holds one: the server's bind there fails."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def test_a_port_taken_before_the_server_binds_it_is_replaced(
+    tmp_path: Path, stand_in: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _held_port() as held:
+        taken = held.getsockname()[1]
+        picks = iter([taken])
+        real_free_port = server_support.free_port
+        monkeypatch.setattr(server_support, "free_port", lambda: next(picks, None) or real_free_port())
+        with running_server(tmp_path, command=stand_in) as url:
+            assert not url.endswith(f":{taken}")
+            with urllib.request.urlopen(f"{url}/api/health", timeout=5) as response:
+                assert json.load(response)["ok"] is True
+    first_log = (tmp_path / f"server-{taken}.log").read_text()
+    assert "address already in use" in first_log.lower()
+
+
+def test_an_explicit_port_that_is_taken_fails_with_the_log(
+    tmp_path: Path, stand_in: list[str]
+) -> None:
+    with _held_port() as held:
+        taken = held.getsockname()[1]
+        with pytest.raises(ServerError, match="(?si)exited with code 1.*address already in use"):
+            with running_server(tmp_path, command=stand_in, port=taken):
+                pass

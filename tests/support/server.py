@@ -31,6 +31,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 LOG_TAIL_CHARS = 20_000
+PORT_ATTEMPTS = 3
 
 # Defaults that keep a test server on loopback and away from the outside world; the
 # caller's env= overrides them.
@@ -130,48 +131,40 @@ def running_server(
     file (``server-PORT.2.log``, ...).
     """
     explicit_port = port is not None
-    port = free_port() if port is None else port
-    base_url = f"http://127.0.0.1:{port}"
     data_dir = tmp_path / "server-data" if data_dir is None else data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = tmp_path / f"server-{port}.log"
-    n = 1
-    while explicit_port and log_path.exists():
-        n += 1
-        log_path = tmp_path / f"server-{port}.{n}.log"
-    argv = [
-        *(command or [sys.executable, str(REPO_ROOT / "run.py"), "serve"]),
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        *args,
-    ]
     full_env = {**os.environ, **TEST_ENV, "CANDOR_DATA_DIR": str(data_dir), **(env or {})}
-    with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(
-            argv,
-            cwd=REPO_ROOT,
-            env=full_env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        port = free_port() if not explicit_port else port
+        assert port is not None
+        base_url = f"http://127.0.0.1:{port}"
+        log_path = tmp_path / f"server-{port}.log"
+        n = 1
+        while log_path.exists():
+            n += 1
+            log_path = tmp_path / f"server-{port}.{n}.log"
+        argv = [
+            *(command or [sys.executable, str(REPO_ROOT / "run.py"), "serve"]),
+            "--host", "127.0.0.1",
+            "--port", str(port),
+            *args,
+        ]
+        process = _spawn(argv, full_env, log_path)
+        try:
+            _wait_healthy(process, argv, base_url, log_path, timeout)
+        except ServerError:
+            _stop(process)
+            # Between free_port() and the server's bind, anything on the machine may take the
+            # port (a client's connect() picks from the same range): pick another.
+            if explicit_port or attempt == PORT_ATTEMPTS or not _port_taken(log_path):
+                raise
+            logger.warning("port %d was taken before the server bound it; trying another", port)
+            continue
+        except BaseException:
+            _stop(process)
+            raise
+        break
     try:
-        deadline = time.monotonic() + timeout
-        while not _healthy(base_url):
-            if process.poll() is not None:
-                raise ServerError(
-                    f"server exited with code {process.returncode} before it was healthy\n"
-                    f"command: {' '.join(argv)}\n--- server log ({log_path}) ---\n"
-                    f"{read_log(log_path)}"
-                )
-            if time.monotonic() > deadline:
-                raise ServerError(
-                    f"server not healthy at {base_url}/api/health after {timeout:.0f} s\n"
-                    f"command: {' '.join(argv)}\n--- server log ({log_path}) ---\n"
-                    f"{read_log(log_path)}"
-                )
-            time.sleep(0.1)
         logger.info("server %d healthy at %s", process.pid, base_url)
         try:
             yield RunningServer(base_url, process, log_path, data_dir)
@@ -181,6 +174,45 @@ def running_server(
             raise
     finally:
         _stop(process)
+
+
+def _spawn(argv: Sequence[str], env: Mapping[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    with open(log_path, "wb") as log_file:
+        return subprocess.Popen(
+            argv,
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _wait_healthy(
+    process: subprocess.Popen[bytes], argv: Sequence[str], base_url: str, log_path: Path,
+    timeout: float,
+) -> None:
+    deadline = time.monotonic() + timeout
+    # Healthy counts only while our process runs: another server on a taken port would answer.
+    while not (_healthy(base_url) and process.poll() is None):
+        if process.poll() is not None:
+            raise ServerError(
+                f"server exited with code {process.returncode} before it was healthy\n"
+                f"command: {' '.join(argv)}\n--- server log ({log_path}) ---\n"
+                f"{read_log(log_path)}"
+            )
+        if time.monotonic() > deadline:
+            raise ServerError(
+                f"server not healthy at {base_url}/api/health after {timeout:.0f} s\n"
+                f"command: {' '.join(argv)}\n--- server log ({log_path}) ---\n"
+                f"{read_log(log_path)}"
+            )
+        time.sleep(0.1)
+
+
+def _port_taken(log_path: Path) -> bool:
+    return "address already in use" in read_log(log_path).lower()
 
 
 @pytest.fixture

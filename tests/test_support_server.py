@@ -101,3 +101,17 @@ def test_an_explicit_port_that_is_taken_fails_with_the_log(
         with pytest.raises(ServerError, match="(?si)exited with code 1.*address already in use"):
             with running_server(tmp_path, command=stand_in, port=taken):
                 pass
+
+
+def test_a_mail_server_whose_free_port_was_taken_binds_another(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support import smtp
+
+    with _held_port() as held:
+        taken = held.getsockname()[1]
+        picks = iter([taken])
+        real_free_port = smtp.free_port
+        monkeypatch.setattr(smtp, "free_port", lambda: next(picks, None) or real_free_port())
+        with smtp.smtp_server() as mail:
+            assert mail.port != taken
+            with socket.create_connection(("127.0.0.1", mail.port), timeout=5) as conn:
+                assert conn.recv(100).startswith(b"220")

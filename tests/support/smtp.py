@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email
+import errno
 import email.policy
 import threading
 import time
@@ -15,7 +16,7 @@ from typing import Any, Iterator
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from tests.support.server import free_port
+from tests.support.server import PORT_ATTEMPTS, free_port
 
 
 @dataclass
@@ -99,9 +100,17 @@ def smtp_server(*, users: dict[str, str] | None = None, port: int | None = None)
             return AuthResult(success=False, handled=False)
 
         kwargs.update(authenticator=authenticate, auth_required=True, auth_require_tls=False)
-    server = SmtpServer(handler, port or free_port(), logins)
-    controller = Controller(handler, hostname="127.0.0.1", port=server.port, **kwargs)
-    controller.start()
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        server = SmtpServer(handler, port or free_port(), logins)
+        controller = Controller(handler, hostname="127.0.0.1", port=server.port, **kwargs)
+        try:
+            controller.start()
+        except OSError as exc:
+            # The free port was taken before we bound it (see tests/support/server.py).
+            if port is not None or attempt == PORT_ATTEMPTS or exc.errno != errno.EADDRINUSE:
+                raise
+            continue
+        break
     try:
         yield server
     finally:

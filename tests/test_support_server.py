@@ -12,10 +12,12 @@ import sys
 import textwrap
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.support import server as server_support
+from tests.support import smtp
 from tests.support.server import ServerError, running_server
 
 STAND_IN = textwrap.dedent(
@@ -77,14 +79,18 @@ def _held_port() -> socket.socket:
     return sock
 
 
+def _first_pick_is(monkeypatch: pytest.MonkeyPatch, module: Any, port: int) -> None:
+    """`module.free_port()` returns `port` once, then real free ports."""
+    picks, real_free_port = iter([port]), module.free_port
+    monkeypatch.setattr(module, "free_port", lambda: next(picks, None) or real_free_port())
+
+
 def test_a_port_taken_before_the_server_binds_it_is_replaced(
     tmp_path: Path, stand_in: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with _held_port() as held:
         taken = held.getsockname()[1]
-        picks = iter([taken])
-        real_free_port = server_support.free_port
-        monkeypatch.setattr(server_support, "free_port", lambda: next(picks, None) or real_free_port())
+        _first_pick_is(monkeypatch, server_support, taken)
         with running_server(tmp_path, command=stand_in) as url:
             assert not url.endswith(f":{taken}")
             with urllib.request.urlopen(f"{url}/api/health", timeout=5) as response:
@@ -104,13 +110,9 @@ def test_an_explicit_port_that_is_taken_fails_with_the_log(
 
 
 def test_a_mail_server_whose_free_port_was_taken_binds_another(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.support import smtp
-
     with _held_port() as held:
         taken = held.getsockname()[1]
-        picks = iter([taken])
-        real_free_port = smtp.free_port
-        monkeypatch.setattr(smtp, "free_port", lambda: next(picks, None) or real_free_port())
+        _first_pick_is(monkeypatch, smtp, taken)
         with smtp.smtp_server() as mail:
             assert mail.port != taken
             with socket.create_connection(("127.0.0.1", mail.port), timeout=5) as conn:

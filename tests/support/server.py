@@ -152,18 +152,15 @@ def running_server(
         process = _spawn(argv, full_env, log_path)
         try:
             _wait_healthy(process, argv, base_url, log_path, timeout)
-        except ServerError:
+            break
+        except BaseException as exc:
             _stop(process)
             # Between free_port() and the server's bind, anything on the machine may take the
             # port (a client's connect() picks from the same range): pick another.
-            if explicit_port or attempt == PORT_ATTEMPTS or not _port_taken(log_path):
+            if not (isinstance(exc, ServerError) and not explicit_port and attempt < PORT_ATTEMPTS
+                    and _port_taken(log_path)):
                 raise
             logger.warning("port %d was taken before the server bound it; trying another", port)
-            continue
-        except BaseException:
-            _stop(process)
-            raise
-        break
     try:
         logger.info("server %d healthy at %s", process.pid, base_url)
         try:
